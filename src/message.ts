@@ -1,0 +1,76 @@
+/**
+ * @module The Message: the stored form of every artifact (ARCHITECTURE §3).
+ */
+import { createHash } from "node:crypto";
+
+/** A named, versioned JSON Schema. */
+export interface SchemaRef {
+  name: string;
+  version: string;
+}
+
+/** How an artifact came to be; stored under `extensions.execution`. */
+export interface ExecutionContext {
+  status: "pending" | "success" | "error";
+  error: string | null;
+  duration_seconds: number | null;
+  /** `parent`, or `child:<namespace>` for artifacts that came from a child runbook. */
+  origin: string;
+  alias: string | null;
+}
+
+/** A schema-validated JSON document produced by a connector or processor. */
+export interface Message {
+  id: string;
+  content: Record<string, unknown>;
+  schema: SchemaRef;
+  context: Record<string, unknown> | null;
+  run_id: string | null;
+  /** `connector:<type>`, `processor:<type>` or `reuse:<run>/<artifact>`. */
+  source: string | null;
+  /** ISO 8601 UTC. */
+  timestamp: string;
+  extensions: { execution: ExecutionContext | null } | null;
+}
+
+/** `name/x.y.z` (a bare name means version 1.0.0; split on the last `/`). */
+export function parseSchemaRef(text: string): SchemaRef {
+  const slash = text.lastIndexOf("/");
+  if (slash === -1) return { name: text, version: "1.0.0" };
+  return { name: text.slice(0, slash), version: text.slice(slash + 1) };
+}
+
+/** `name/x.y.z`. */
+export function formatSchemaRef(schema: SchemaRef): string {
+  return `${schema.name}/${schema.version}`;
+}
+
+export function sameSchema(a: SchemaRef, b: SchemaRef): boolean {
+  return a.name === b.name && a.version === b.version;
+}
+
+/** The exact bytes every store persists for a Message; the sha256 recorded in events is of these. */
+export function serializeMessage(message: Message): Buffer {
+  return Buffer.from(JSON.stringify(message), "utf8");
+}
+
+/** sha256 hex digest of some bytes. */
+export function sha256(bytes: Uint8Array | string): string {
+  return createHash("sha256").update(bytes).digest("hex");
+}
+
+/** Whether a parsed JSON value has the shape of a Message (structure only, not content schema). */
+export function isMessage(value: unknown): value is Message {
+  if (typeof value !== "object" || value === null) return false;
+  const m = value as Record<string, unknown>;
+  const schema = m.schema as Record<string, unknown> | undefined;
+  return (
+    typeof m.id === "string" &&
+    typeof m.content === "object" &&
+    m.content !== null &&
+    typeof schema === "object" &&
+    schema !== null &&
+    typeof schema.name === "string" &&
+    typeof schema.version === "string"
+  );
+}

@@ -1,0 +1,42 @@
+/**
+ * @module The ArtifactStore interface (ARCHITECTURE §4.1): stateless and run-scoped, one instance
+ * serves every run. Backends: `memory.ts`, `filesystem.ts`; every backend passes the conformance
+ * suite in `test/stores/artifact-store-suite.ts`.
+ */
+import type { Message } from "../../message.js";
+
+/** What a store reports about bytes it has durably written. */
+export interface StoredArtifact {
+  /** sha256 hex of the stored bytes (`serializeMessage(message)`). */
+  sha256: string;
+  /** Size of the stored bytes. */
+  bytes: number;
+}
+
+export interface ArtifactStore {
+  /** Backend name, for messages: `memory`, `filesystem`, `remote`. */
+  readonly kind: string;
+  /**
+   * Stores a Message under (runId, key), replacing any previous one. Atomic: a reader sees the old
+   * Message or the new one, never a torn one; on return the bytes are durable.
+   * Throws `InvalidKeyError` for an unsafe run ID or key, before any I/O.
+   */
+  save(runId: string, key: string, message: Message): Promise<StoredArtifact>;
+  /**
+   * Reads a Message back. Throws `ArtifactNotFoundError` if absent and `CorruptDataError` (naming
+   * the file) if the stored bytes are not a Message.
+   */
+  get(runId: string, key: string): Promise<Message>;
+  /** The exact stored bytes (for hashing and export). Throws `ArtifactNotFoundError` if absent. */
+  getBytes(runId: string, key: string): Promise<Buffer>;
+  /** Whether (runId, key) holds a Message. */
+  exists(runId: string, key: string): Promise<boolean>;
+  /** Removes one Message; a no-op if it is absent. */
+  delete(runId: string, key: string): Promise<void>;
+  /** Keys of the run's Messages that start with `prefix`, sorted. Empty for an unknown run. */
+  listKeys(runId: string, prefix?: string): Promise<string[]>;
+  /** Removes every Message of the run (system data of the execution store is not touched). */
+  clear(runId: string): Promise<void>;
+  /** Releases connections or handles, if the backend holds any. */
+  close?(): Promise<void>;
+}
