@@ -1,0 +1,158 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import initSqlJs from "sql.js";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { ComponentContext } from "../components/types.js";
+import { ComponentError } from "../errors.js";
+import { validateContent } from "../schemas/registry.js";
+import { sqliteConnector } from "./sqlite.js";
+
+const STANDARD_INPUT = { name: "standard_input", version: "1.0.0" };
+
+let base: string;
+let context: ComponentContext;
+
+beforeEach(() => {
+  base = mkdtempSync(join(tmpdir(), "wct-sqlite-"));
+  context = {
+    signal: new AbortController().signal,
+    workers: { size: 1, run: () => Promise.reject(new Error("sqlite does not use workers")) },
+    baseDir: base,
+    warn: () => {},
+  };
+});
+afterEach(() => rmSync(base, { recursive: true, force: true }));
+
+/** Creates a database file in the temp folder from SQL statements. */
+async function createDatabase(fileName: string, sql: string): Promise<void> {
+  const wasmPath = createRequire(import.meta.url).resolve("sql.js/dist/sql-wasm.wasm");
+  const { Database } = await initSqlJs({ locateFile: () => wasmPath });
+  const database = new Database();
+  database.run(sql);
+  writeFileSync(join(base, fileName), database.export());
+  database.close();
+}
+
+type Item = { content: string; metadata: Record<string, unknown> };
+type Content = {
+  name: string;
+  source: string;
+  metadata: { extraction_summary: unknown; database_schema: { tables: unknown[] } };
+  data: Item[];
+};
+
+async function extract(properties: Record<string, unknown>): Promise<Content> {
+  const output = await sqliteConnector.extract(properties, STANDARD_INPUT, context);
+  expect(validateContent(STANDARD_INPUT, output.content)).toEqual([]);
+  return output.content as unknown as Content;
+}
+
+const CRM = `
+  CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT NOT NULL, phone TEXT, photo BLOB, note TEXT);
+  INSERT INTO users VALUES (1, 'ada@example.com', '+44 20 7946 0001', x'89504e47', 'VIP');
+  INSERT INTO users VALUES (2, 'bob@example.org', NULL, NULL, '   ');
+  INSERT INTO users VALUES (3, 'cy@example.net', '', NULL, NULL);
+  CREATE TABLE audit (at TEXT, big INTEGER, amount REAL);
+  INSERT INTO audit VALUES ('2024-01-01', 9007199254740993, 12.5);
+`;
+
+describe("sqlite connector", () => {
+  it("emits one item per non-empty cell, skipping NULLs, blanks and BLOBs", async () => {
+    await createDatabase("crm.db", CRM);
+    const content = await extract({ database_path: "crm.db" });
+    expect(content.data.map((d) => d.content)).toEqual([
+      "id: 1",
+      "email: ada@example.com",
+      "phone: +44 20 7946 0001",
+      "note: VIP",
+      "id: 2",
+      "email: bob@example.org",
+      "id: 3",
+      "email: cy@example.net",
+      "at: 2024-01-01",
+      "big: 9007199254740993",
+      "amount: 12.5",
+    ]);
+    expect(content.data[1]?.metadata).toEqual({
+      source: "sqlite_database_(crm.db)_table_(users)_column_(email)_row_(1)",
+      connector_type: "sqlite_connector",
+      table_name: "users",
+      column_name: "email",
+      row_number: 1,
+    });
+    expect(content.name).toBe("standard_input_from_crm.db");
+    expect(content.source).toBe("crm.db");
+    expect(content.metadata.extraction_summary).toEqual({ tables: 2, rows: 4, items: 11 });
+    expect(content.metadata.database_schema.tables[0]).toEqual({
+      name: "users",
+      sampled_rows: 3,
+      columns: [
+        { name: "id", type: "INTEGER", nullable: true, primary_key: true },
+        { name: "email", type: "TEXT", nullable: false, primary_key: false },
+        { name: "phone", type: "TEXT", nullable: true, primary_key: false },
+        { name: "photo", type: "BLOB", nullable: true, primary_key: false },
+        { name: "note", type: "TEXT", nullable: true, primary_key: false },
+      ],
+    });
+  });
+
+  it("samples at most max_rows_per_table rows per table", async () => {
+    await createDatabase("crm.db", CRM);
+    const content = await extract({ database_path: join(base, "crm.db"), max_rows_per_table: 1 });
+    expect(content.metadata.extraction_summary).toEqual({ tables: 2, rows: 2, items: 7 });
+    expect(content.data.every((d) => d.metadata.row_number === 1)).toBe(true);
+  });
+
+  it("quotes awkward table and column names", async () => {
+    await createDatabase(
+      "odd.db",
+      `CREATE TABLE "order ""items""" ("e-mail" TEXT, "select" TEXT);
+       INSERT INTO "order ""items""" VALUES ('x@example.com', 'from');
+       CREATE TABLE sqlitestats (v TEXT); INSERT INTO sqlitestats VALUES ('kept');`,
+    );
+    const content = await extract({ database_path: "odd.db" });
+    expect(content.data.map((d) => [d.metadata.table_name, d.content])).toEqual([
+      ['order "items"', "e-mail: x@example.com"],
+      ['order "items"', "select: from"],
+      ["sqlitestats", "v: kept"],
+    ]);
+  });
+
+  it("fails clearly on a missing file and on a file that is not SQLite", async () => {
+    await expect(extract({ database_path: "missing.db" })).rejects.toThrow(
+      new ComponentError(
+        `sqlite: database file 'missing.db' does not exist (looked for ${join(base, "missing.db")})`,
+      ),
+    );
+    writeFileSync(join(base, "notes.db"), "name,email\nAda,ada@example.com\n");
+    await expect(extract({ database_path: "notes.db" })).rejects.toThrow(
+      /sqlite: 'notes\.db' \(.*notes\.db\) is not a SQLite database/,
+    );
+  });
+
+  it("reports a corrupt database as a ComponentError", async () => {
+    await createDatabase("crm.db", CRM);
+    const bytes = Buffer.alloc(4096 * 2);
+    Buffer.from("SQLite format 3\0", "latin1").copy(bytes);
+    writeFileSync(join(base, "torn.db"), bytes);
+    const failure = extract({ database_path: "torn.db" });
+    await expect(failure).rejects.toBeInstanceOf(ComponentError);
+    await expect(failure).rejects.toThrow(/sqlite: cannot read 'torn\.db'/);
+  });
+
+  it("validates properties", () => {
+    expect(sqliteConnector.validateProperties({ database_path: "a.db" })).toEqual([]);
+    expect(sqliteConnector.validateProperties({ database: "a.db", max_rows_per_table: 0 })).toEqual(
+      [
+        expect.objectContaining({
+          path: "database",
+          message: expect.stringMatching(/did you mean 'database_path'/),
+        }),
+        { path: "database_path", message: "is required" },
+        { path: "max_rows_per_table", message: "must be greater than 0, got 0" },
+      ],
+    );
+  });
+});

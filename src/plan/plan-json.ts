@@ -1,0 +1,76 @@
+/**
+ * @module The persisted form of a plan (`_system/plan.json`): values substituted from the
+ * environment are put back as `${VAR}` placeholders, and every artifact carries a digest of its
+ * definition so that a resume can name exactly which artifacts changed.
+ */
+import { sha256, type SchemaRef } from "../message.js";
+import { redactSubstitutions } from "../runbook/env.js";
+import type { Substitution } from "../runbook/model.js";
+import type { ExecutionPlan } from "./planner.js";
+
+export interface PlannedArtifactJson {
+  definition: Record<string, unknown>;
+  inputs: string[];
+  input_schemas: SchemaRef[] | null;
+  output_schema: SchemaRef;
+  reuse_from_run: string | null;
+  origin: string;
+  alias: string | null;
+  /** sha256 of everything above but origin and alias: what decides the artifact's content. */
+  digest: string;
+}
+
+export interface PlanJson {
+  format: "wct-plan/1";
+  runbook: ExecutionPlan["runbook"];
+  /** In execution order. */
+  artifacts: Record<string, PlannedArtifactJson>;
+  aliases: Record<string, string>;
+}
+
+/** JSON with object keys sorted, so equal values hash equally. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  if (value !== null && typeof value === "object") {
+    const entries = Object.entries(value)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/** The plan as stored, with secrets replaced by their placeholders. */
+export function planToJson(plan: ExecutionPlan, substitutions: Substitution[]): PlanJson {
+  const artifacts: Record<string, PlannedArtifactJson> = {};
+  for (const [id, a] of plan.artifacts) {
+    const { position: _position, ...definition } = a.definition;
+    const decisive = {
+      definition: redactSubstitutions(definition, substitutions) as Record<string, unknown>,
+      inputs: a.inputs,
+      input_schemas: a.inputSchemas,
+      output_schema: a.outputSchema,
+      reuse_from_run: a.reuseFromRun,
+    };
+    artifacts[id] = {
+      ...decisive,
+      origin: a.origin,
+      alias: a.alias,
+      digest: sha256(canonicalJson(decisive)),
+    };
+  }
+  return {
+    format: "wct-plan/1",
+    runbook: redactSubstitutions(plan.runbook, substitutions) as PlanJson["runbook"],
+    artifacts,
+    aliases: plan.aliases,
+  };
+}
+
+/** Artifacts whose definition differs between two plans, plus ones added or removed. Sorted. */
+export function changedArtifacts(before: PlanJson, after: PlanJson): string[] {
+  const ids = new Set([...Object.keys(before.artifacts), ...Object.keys(after.artifacts)]);
+  return [...ids]
+    .filter((id) => before.artifacts[id]?.digest !== after.artifacts[id]?.digest)
+    .sort();
+}

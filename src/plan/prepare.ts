@@ -1,0 +1,59 @@
+/**
+ * @module Runbook file -> validated plan: the steps `wct run` and `wct validate-runbook` share.
+ */
+import type { ComponentRegistry } from "../components/types.js";
+import { NotFoundError } from "../errors.js";
+import { parseSchemaRef, type SchemaRef } from "../message.js";
+import { type PlanJson, planToJson } from "./plan-json.js";
+import { type ExecutionPlan, planRunbook, type ReuseResolver } from "./planner.js";
+import { flattenRunbook } from "../runbook/flatten.js";
+import type { ArtifactDefinition, LoadedRunbook, Substitution } from "../runbook/model.js";
+import { loadRunbook } from "../runbook/parse.js";
+import type { ExecutionStore } from "../stores/execution/store.js";
+import { validateRunId } from "../stores/keys.js";
+
+export interface PreparedRunbook {
+  loaded: LoadedRunbook;
+  plan: ExecutionPlan;
+  planJson: PlanJson;
+  substitutions: Substitution[];
+}
+
+/** The schema an artifact definition produces by default, when that is known without planning. */
+export function defaultOutputSchema(registry: ComponentRegistry) {
+  return (def: ArtifactDefinition): SchemaRef | null => {
+    if (def.output_schema) return parseSchemaRef(def.output_schema);
+    if (def.source) return registry.connectors.get(def.source.type)?.outputSchemas[0] ?? null;
+    if (def.process) return registry.processors.get(def.process.type)?.outputSchemas[0] ?? null;
+    return null;
+  };
+}
+
+/** Reuse lookups against the execution store: the run must exist and the artifact have completed. */
+export function storeReuseResolver(executions: ExecutionStore): ReuseResolver {
+  return async (fromRun, artifact) => {
+    const runId = await executions.resolveRunId(validateRunId(fromRun));
+    const state = (await executions.getRunDetails(runId)).artifacts.find((a) => a.id === artifact);
+    if (!state) throw new NotFoundError(`run ${runId} has no artifact '${artifact}'`);
+    if (state.status !== "completed" || !state.schema) {
+      throw new NotFoundError(`artifact '${artifact}' of run ${runId} is ${state.status}, not completed`);
+    }
+    return { runId, schema: state.schema };
+  };
+}
+
+/** Loads, flattens and plans a runbook; throws a RunbookError listing every problem. */
+export async function prepareRunbook(
+  path: string,
+  registry: ComponentRegistry,
+  executions: ExecutionStore | null,
+  env: Record<string, string | undefined> = process.env,
+): Promise<PreparedRunbook> {
+  const loaded = await loadRunbook(path, env);
+  const flat = await flattenRunbook(loaded, { env, outputSchemaOf: defaultOutputSchema(registry) });
+  const plan = await planRunbook(loaded, flat, {
+    registry,
+    ...(executions ? { resolveReuse: storeReuseResolver(executions) } : {}),
+  });
+  return { loaded, plan, planJson: planToJson(plan, flat.substitutions), substitutions: flat.substitutions };
+}

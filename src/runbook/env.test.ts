@@ -1,0 +1,93 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: these tests are about ${VAR} placeholders
+import { describe, expect, it } from "vitest";
+import { hasPlaceholder, redactSubstitutions, substituteString } from "./env.js";
+
+describe("substituteString", () => {
+  const env = { HOST: "db.internal", PORT: "5432", EMPTY: "" };
+
+  it("substitutes several partial placeholders in one string", () => {
+    const result = substituteString("postgres://${HOST}:${PORT}/app", env);
+    expect(result.value).toBe("postgres://db.internal:5432/app");
+    expect(result.substitutions).toEqual([
+      { name: "HOST", value: "db.internal" },
+      { name: "PORT", value: "5432" },
+    ]);
+    expect(result.missing).toEqual([]);
+  });
+
+  it("uses the default only when the variable is unset, and does not record it", () => {
+    expect(substituteString("${MISSING:-3306}", env)).toEqual({
+      value: "3306",
+      substitutions: [],
+      missing: [],
+    });
+    expect(substituteString("${PORT:-3306}", env).value).toBe("5432");
+    expect(substituteString("[${MISSING:-}]", env).value).toBe("[]");
+  });
+
+  it("accepts an empty variable as set", () => {
+    expect(substituteString("a${EMPTY}b", env)).toEqual({
+      value: "ab",
+      substitutions: [{ name: "EMPTY", value: "" }],
+      missing: [],
+    });
+  });
+
+  it("reports unset variables without a default and keeps their placeholder", () => {
+    const result = substituteString("${A}-${HOST}-${B}", env);
+    expect(result.missing).toEqual(["A", "B"]);
+    expect(result.value).toBe("${A}-db.internal-${B}");
+  });
+
+  it("leaves text without placeholders alone", () => {
+    expect(substituteString("$HOST and {PORT}", env).value).toBe("$HOST and {PORT}");
+    expect(hasPlaceholder("$HOST")).toBe(false);
+    expect(hasPlaceholder("x${HOST}")).toBe(true);
+  });
+});
+
+describe("redactSubstitutions", () => {
+  it("puts placeholders back in every string of a deep copy, keys included", () => {
+    const value = {
+      url: "mysql://admin:s3cret@db:3306/x",
+      nested: [{ note: "password is s3cret" }, 42, true, null],
+      "s3cret-key": "plain",
+    };
+    const redacted = redactSubstitutions(value, [
+      { name: "PASSWORD", value: "s3cret" },
+      { name: "USER", value: "admin" },
+    ]);
+    expect(redacted).toEqual({
+      url: "mysql://${USER}:${PASSWORD}@db:3306/x",
+      nested: [{ note: "password is ${PASSWORD}" }, 42, true, null],
+      "${PASSWORD}-key": "plain",
+    });
+    expect(value.url).toBe("mysql://admin:s3cret@db:3306/x");
+    expect((redacted as { nested: unknown[] }).nested).not.toBe(value.nested);
+  });
+
+  it("replaces the longest value first so that overlapping secrets are put back whole", () => {
+    const subs = [
+      { name: "SHORT", value: "abc" },
+      { name: "LONG", value: "abcdef" },
+    ];
+    expect(redactSubstitutions("x abcdef y abc", subs)).toBe("x ${LONG} y ${SHORT}");
+  });
+
+  it("does not replace inside a placeholder it has just inserted", () => {
+    const subs = [
+      { name: "A", value: "secret" },
+      { name: "B", value: "A" },
+    ];
+    expect(redactSubstitutions("secret", subs)).toBe("${A}");
+  });
+
+  it("ignores empty values and escapes regular-expression characters", () => {
+    const subs = [
+      { name: "EMPTY", value: "" },
+      { name: "PATTERN", value: "a.b*" },
+    ];
+    expect(redactSubstitutions("a.b* axbb", subs)).toBe("${PATTERN} axbb");
+    expect(redactSubstitutions({ n: 1 }, [])).toEqual({ n: 1 });
+  });
+});

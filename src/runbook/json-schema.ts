@@ -1,0 +1,195 @@
+/**
+ * @module The JSON Schema (draft-07) of the runbook format, for editors (`wct generate-schema`).
+ * It mirrors what `parse.ts` accepts: unknown keys are rejected wherever the parser rejects them.
+ */
+import { RUNBOOK_KEYS } from "./parse.js";
+
+const DESCRIPTION =
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: documents the runbook's placeholder syntax
+  "A wct runbook: artifacts extracted by connectors and derived by processors. String values may use ${VAR} or ${VAR:-default}.";
+
+/** `${VAR}` or `${VAR:-default}` standing for a whole value, substituted at load time. */
+const PLACEHOLDER = { type: "string", pattern: "^\\$\\{[^}]+\\}$" };
+
+const positiveInteger = (description: string, fallback?: number) => ({
+  description,
+  ...(fallback === undefined ? {} : { default: fallback }),
+  anyOf: [{ type: "integer", minimum: 1 }, PLACEHOLDER],
+});
+const boolean = (description: string) => ({
+  description,
+  default: false,
+  anyOf: [{ type: "boolean" }, PLACEHOLDER],
+});
+const text = (description: string) => ({
+  description,
+  anyOf: [{ type: "string" }, { type: "null" }],
+});
+const schemaRef = (description: string) => ({
+  description,
+  type: "string",
+  pattern: "^[^/\\s]+(/\\d+\\.\\d+\\.\\d+)?$",
+});
+
+/**
+ * A closed object: exactly the keys the parser accepts at this level (the key list typed from
+ * `RUNBOOK_KEYS` keeps the two in step).
+ */
+function closed<K extends string>(
+  _keys: readonly K[],
+  properties: Record<K, unknown>,
+  extra: Record<string, unknown> = {},
+): Record<string, unknown> {
+  return { type: "object", properties, additionalProperties: false, ...extra };
+}
+
+const component = (description: string) =>
+  closed(
+    RUNBOOK_KEYS.component,
+    {
+      type: { type: "string", description: "The registered component type" },
+      properties: {
+        description: "Component configuration, free-form",
+        anyOf: [{ type: "object" }, { type: "null" }],
+      },
+    },
+    { description, required: ["type"] },
+  );
+
+const stringMap = (description: string) => ({
+  description,
+  type: "object",
+  additionalProperties: { type: "string" },
+});
+
+const artifact = closed(
+  RUNBOOK_KEYS.artifact,
+  {
+    name: text("Display name"),
+    description: text("What the artifact holds"),
+    contact: text("Who to ask about it"),
+    source: component("Extract the artifact with a connector"),
+    inputs: {
+      description: "The artifact id(s) this artifact is derived from",
+      anyOf: [{ type: "string" }, { type: "array", items: { type: "string" }, minItems: 1 }],
+    },
+    process: component("Derive the artifact from its inputs with a processor"),
+    reuse: closed(
+      RUNBOOK_KEYS.reuse,
+      {
+        from_run: { type: "string", description: "Run ID of an earlier run" },
+        artifact: { type: "string", description: "Artifact id in that run" },
+      },
+      { description: "Copy the artifact from an earlier run", required: ["from_run", "artifact"] },
+    ),
+    child_runbook: closed(
+      RUNBOOK_KEYS.child_runbook,
+      {
+        path: {
+          type: "string",
+          description:
+            "Relative path of the child runbook (beside this runbook, else in config.template_paths)",
+        },
+        input_mapping: stringMap("Child input name -> artifact id of this runbook"),
+        output: { type: "string", description: "The child output this artifact stands for" },
+        output_mapping: stringMap("Child output name -> alias usable in this runbook"),
+      },
+      {
+        description: "Expand a child runbook in place of this artifact",
+        required: ["path", "input_mapping"],
+        oneOf: [{ required: ["output"] }, { required: ["output_mapping"] }],
+      },
+    ),
+    output_schema: schemaRef("Schema of the artifact: 'name' or 'name/x.y.z'"),
+    output: boolean("Include the artifact in exports"),
+    optional: boolean("The artifact may fail without failing the run"),
+    merge: { enum: ["concatenate"], default: "concatenate" },
+    execute: closed(
+      RUNBOOK_KEYS.execute,
+      {
+        mode: { type: "string" },
+        timeout: positiveInteger("Seconds"),
+        cost_limit: { type: "number" },
+      },
+      { description: "Accepted for upstream compatibility; ignored" },
+    ),
+  },
+  {
+    oneOf: [{ required: ["source"] }, { required: ["inputs"] }, { required: ["reuse"] }],
+    not: { required: ["child_runbook", "process"] },
+  },
+);
+
+const config = closed(
+  RUNBOOK_KEYS.config,
+  {
+    timeout: positiveInteger("Seconds for the whole run", 300),
+    max_concurrency: positiveInteger("Artifacts produced at the same time", 10),
+    template_paths: {
+      type: "array",
+      items: { type: "string" },
+      default: [],
+      description: "Folders searched for child runbooks, relative to this runbook",
+    },
+    max_child_depth: positiveInteger("Accepted for upstream compatibility; ignored"),
+    cost_limit: { type: "number", description: "Accepted for upstream compatibility; ignored" },
+  },
+  { description: "Execution settings" },
+);
+
+const inputDeclaration = closed(
+  RUNBOOK_KEYS.input,
+  {
+    input_schema: schemaRef("Schema the mapped artifact must produce"),
+    optional: boolean("The parent may leave this input unmapped"),
+    default: { description: "Requires optional: true" },
+    sensitive: boolean("The input holds sensitive data"),
+    description: text("What the input is"),
+  },
+  { required: ["input_schema"] },
+);
+
+const outputDeclaration = closed(
+  RUNBOOK_KEYS.output,
+  {
+    artifact: { type: "string", description: "The artifact of this runbook exposed as the output" },
+    description: text("What the output is"),
+  },
+  { required: ["artifact"] },
+);
+
+/** Draft-07 JSON Schema of the runbook format. */
+export function runbookJsonSchema(): Record<string, unknown> {
+  return {
+    $schema: "http://json-schema.org/draft-07/schema#",
+    title: "wct runbook",
+    description: DESCRIPTION,
+    ...closed(
+      RUNBOOK_KEYS.runbook,
+      {
+        name: { type: "string", description: "Runbook name" },
+        description: { type: "string", description: "What the runbook does" },
+        contact: text("Who to ask about the runbook"),
+        framework: text("Regulatory framework, e.g. GDPR, UK_GDPR, CCPA"),
+        config,
+        inputs: {
+          type: "object",
+          description: "Inputs of a child runbook, mapped by the parent's input_mapping",
+          additionalProperties: inputDeclaration,
+        },
+        outputs: {
+          type: "object",
+          description: "Outputs a child runbook exposes",
+          additionalProperties: outputDeclaration,
+        },
+        artifacts: {
+          type: "object",
+          description: "Artifact id -> definition, in execution-independent order",
+          propertyNames: { pattern: "^(?!/)(?!.*\\.\\.)[^\\s\\\\\\u0000-\\u001f\\u007f]+$" },
+          additionalProperties: artifact,
+        },
+      },
+      { required: ["name", "description"] },
+    ),
+  };
+}

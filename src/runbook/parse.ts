@@ -1,0 +1,848 @@
+/**
+ * @module Runbook loading: YAML with positions, `${VAR}` substitution, and structural validation
+ * that reports every problem at once with `file:line:column` (ARCHITECTURE §2). Unlike upstream,
+ * unknown keys are errors, never silently ignored.
+ */
+import { readFile, stat } from "node:fs/promises";
+import path from "node:path";
+import {
+  type Document,
+  isAlias,
+  isMap,
+  isScalar,
+  isSeq,
+  LineCounter,
+  type Pair,
+  parseDocument,
+  type Scalar,
+} from "yaml";
+import { InputError, type Issue, RunbookError, type SourcePosition } from "../errors.js";
+import { hasPlaceholder, substituteString } from "./env.js";
+import type {
+  ArtifactDefinition,
+  ChildRunbookSpec,
+  ComponentSpec,
+  LoadedRunbook,
+  ReuseSpec,
+  Runbook,
+  RunbookConfig,
+  RunbookInputDeclaration,
+  RunbookOutputDeclaration,
+  Substitution,
+} from "./model.js";
+import { closestMatch } from "../suggest.js";
+
+/** The keys each level of the format accepts; also the source of "did you mean" suggestions. */
+export const RUNBOOK_KEYS = {
+  runbook: [
+    "name",
+    "description",
+    "contact",
+    "framework",
+    "config",
+    "inputs",
+    "outputs",
+    "artifacts",
+  ],
+  // max_child_depth and cost_limit are declared (but never enforced) upstream: accepted so that
+  // upstream runbooks load, and ignored.
+  config: ["timeout", "max_concurrency", "template_paths", "max_child_depth", "cost_limit"],
+  input: ["input_schema", "optional", "default", "sensitive", "description"],
+  output: ["artifact", "description"],
+  artifact: [
+    "name",
+    "description",
+    "contact",
+    "source",
+    "inputs",
+    "process",
+    "reuse",
+    "child_runbook",
+    "output_schema",
+    "output",
+    "optional",
+    "merge",
+    "execute",
+  ],
+  component: ["type", "properties"],
+  reuse: ["from_run", "artifact"],
+  child_runbook: ["path", "input_mapping", "output", "output_mapping"],
+  // Upstream's "Phase 2" child execution mode: declared there, unused; accepted and ignored here.
+  execute: ["mode", "timeout", "cost_limit"],
+} as const;
+
+const DEFAULT_CONFIG: RunbookConfig = { timeout: 300, max_concurrency: 10, template_paths: [] };
+const SCHEMA_REF = /^[^/\s]+(\/\d+\.\d+\.\d+)?$/;
+
+/**
+ * Reads, substitutes and validates a runbook file. Throws `InputError` when the file cannot be
+ * read and one `RunbookError` carrying every issue found when its content is invalid.
+ */
+export async function loadRunbook(
+  file: string,
+  env: Record<string, string | undefined> = process.env,
+): Promise<LoadedRunbook> {
+  const absolute = path.resolve(file);
+  const text = await readRunbookText(absolute);
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, uniqueKeys: true, merge: true });
+  const reader = new RunbookReader(absolute, text, doc, lineCounter, env);
+  const fatal = doc.errors.filter((error) => error.code !== "DUPLICATE_KEY");
+  if (fatal.length > 0) {
+    throw new RunbookError(
+      fatal.map((error) => ({
+        path: "",
+        message: `invalid YAML: ${error.message.split("\n")[0]?.replace(/ at line \d+, column \d+:?$/, "")}`,
+        position: reader.positionAt(error.pos[0]),
+      })),
+    );
+  }
+  const runbook = reader.readRunbook();
+  reader.reportUnreachedDuplicates(doc.errors.filter((error) => error.code === "DUPLICATE_KEY"));
+  if (reader.issues.length > 0 || !runbook) throw new RunbookError(reader.sortedIssues());
+  return {
+    runbook,
+    path: absolute,
+    text,
+    substitutions: reader.substitutions,
+    positionOf: (fieldPath) => reader.positionOf(fieldPath),
+  };
+}
+
+async function readRunbookText(file: string): Promise<string> {
+  let isDirectory: boolean;
+  try {
+    isDirectory = (await stat(file)).isDirectory();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") {
+      throw new InputError(`Runbook file not found: ${file}`);
+    }
+    throw new InputError(`Cannot read runbook file ${file}: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+  if (isDirectory) throw new InputError(`Runbook path is a directory, not a file: ${file}`);
+  try {
+    return await readFile(file, "utf8");
+  } catch (error) {
+    throw new InputError(`Cannot read runbook file ${file}: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+}
+
+/** One key of a YAML mapping, with its value node (YAML null when written without a value). */
+interface Entry {
+  keyNode: Scalar;
+  value: unknown;
+  path: string;
+}
+
+type Entries = Map<string, Entry>;
+
+/**
+ * Walks the YAML node tree (not the plain JS value) so that every value keeps its position.
+ * Positions: `keyPositions` for mapping keys and list items, `valuePositions` for values.
+ */
+class RunbookReader {
+  readonly issues: Issue[] = [];
+  readonly substitutions: Substitution[] = [];
+  private readonly keyPositions = new Map<string, SourcePosition>();
+  private readonly valuePositions = new Map<string, SourcePosition>();
+  private readonly reportedDuplicates = new Set<number>();
+
+  constructor(
+    private readonly file: string,
+    private readonly text: string,
+    private readonly doc: Document,
+    private readonly lineCounter: LineCounter,
+    private readonly env: Record<string, string | undefined>,
+  ) {}
+
+  positionAt(offset: number): SourcePosition {
+    const { line, col } = this.lineCounter.linePos(offset);
+    return { file: this.file, line, column: col };
+  }
+
+  /**
+   * The position of a dotted field path: the key naming it (or the list item), else its value,
+   * else the nearest ancestor that exists, else the file alone.
+   */
+  positionOf(fieldPath: string): SourcePosition {
+    let current = fieldPath;
+    for (;;) {
+      const found = this.keyPositions.get(current) ?? this.valuePositions.get(current);
+      if (found) return found;
+      const dot = current.lastIndexOf(".");
+      if (dot === -1) return this.keyPositions.get("") ?? { file: this.file };
+      current = current.slice(0, dot);
+    }
+  }
+
+  sortedIssues(): Issue[] {
+    const key = (issue: Issue): number =>
+      (issue.position?.line ?? 0) * 1e6 + (issue.position?.column ?? 0);
+    return [...this.issues].sort((a, b) => key(a) - key(b));
+  }
+
+  /** Duplicate keys the walk never reached (e.g. under an unknown key) are still errors. */
+  reportUnreachedDuplicates(errors: { pos: [number, number] }[]): void {
+    for (const error of errors) {
+      if (this.reportedDuplicates.has(error.pos[0])) continue;
+      this.issues.push({
+        path: "",
+        message: `duplicate key '${this.text.slice(error.pos[0], error.pos[1])}'`,
+        position: this.positionAt(error.pos[0]),
+      });
+    }
+  }
+
+  readRunbook(): Runbook | undefined {
+    const root = this.doc.contents;
+    this.keyPositions.set("", root?.range ? this.positionAt(root.range[0]) : { file: this.file });
+    const top = this.entries(root, "", "the runbook");
+    if (!top) return undefined;
+    this.checkKeys(top, RUNBOOK_KEYS.runbook);
+    const runbook: Runbook = {
+      name: this.required(top, "", "name", (e) => this.string(e)) ?? "",
+      description: this.required(top, "", "description", (e) => this.string(e)) ?? "",
+      config: this.optional(top, "config", (e) => this.config(e)) ?? { ...DEFAULT_CONFIG },
+      artifacts: this.optional(top, "artifacts", (e) => this.artifacts(e)) ?? {},
+    };
+    assign(
+      runbook,
+      "contact",
+      this.optional(top, "contact", (e) => this.string(e)),
+    );
+    assign(
+      runbook,
+      "framework",
+      this.optional(top, "framework", (e) => this.string(e)),
+    );
+    assign(
+      runbook,
+      "inputs",
+      this.optional(top, "inputs", (e) => this.inputDeclarations(e)),
+    );
+    assign(
+      runbook,
+      "outputs",
+      this.optional(top, "outputs", (e) => this.outputDeclarations(e)),
+    );
+    this.checkRunbookRules(runbook);
+    return runbook;
+  }
+
+  private checkRunbookRules(runbook: Runbook): void {
+    const inputNames = Object.keys(runbook.inputs ?? {});
+    const artifactIds = Object.keys(runbook.artifacts);
+    if (inputNames.length > 0) {
+      for (const [id, def] of Object.entries(runbook.artifacts)) {
+        if (!def.source) continue;
+        this.issue(
+          `artifacts.${id}.source`,
+          `a runbook with inputs cannot have source artifacts (found 'source' in '${id}')`,
+        );
+      }
+    }
+    for (const name of inputNames) {
+      if (runbook.artifacts[name]) {
+        this.issue(`inputs.${name}`, `input '${name}' has the same name as an artifact`);
+      }
+    }
+    for (const [name, output] of Object.entries(runbook.outputs ?? {})) {
+      if (runbook.artifacts[output.artifact]) continue;
+      const hint = closestMatch(output.artifact, artifactIds);
+      this.issue(
+        `outputs.${name}.artifact`,
+        `output '${name}' references non-existent artifact '${output.artifact}'${didYouMean(hint)}`,
+        this.valuePositions.get(`outputs.${name}.artifact`),
+      );
+    }
+  }
+
+  private config(entry: Entry): RunbookConfig | undefined {
+    const e = this.entries(entry.value, entry.path, "'config'");
+    if (!e) return undefined;
+    this.checkKeys(e, RUNBOOK_KEYS.config);
+    this.optional(e, "max_child_depth", (x) => this.positiveInteger(x));
+    this.optional(e, "cost_limit", (x) => this.number(x));
+    return {
+      timeout:
+        this.optional(e, "timeout", (x) => this.positiveInteger(x)) ?? DEFAULT_CONFIG.timeout,
+      max_concurrency:
+        this.optional(e, "max_concurrency", (x) => this.positiveInteger(x)) ??
+        DEFAULT_CONFIG.max_concurrency,
+      template_paths: this.optional(e, "template_paths", (x) => this.stringList(x)) ?? [],
+    };
+  }
+
+  private inputDeclarations(entry: Entry): Record<string, RunbookInputDeclaration> | undefined {
+    const e = this.entries(entry.value, entry.path, "'inputs'");
+    if (!e) return undefined;
+    const result: Record<string, RunbookInputDeclaration> = {};
+    for (const [name, item] of e) {
+      const fields = this.entries(item.value, item.path, `input '${name}'`);
+      if (!fields) continue;
+      this.checkKeys(fields, RUNBOOK_KEYS.input);
+      const declaration: RunbookInputDeclaration = {
+        input_schema:
+          this.required(fields, item.path, "input_schema", (x) => this.schemaRef(x)) ?? "",
+        optional: this.optional(fields, "optional", (x) => this.boolean(x)) ?? false,
+        sensitive: this.optional(fields, "sensitive", (x) => this.boolean(x)) ?? false,
+      };
+      const fallback = this.optional(fields, "default", (x) => this.plain(x.value, x.path));
+      if (fallback !== undefined) {
+        declaration.default = fallback;
+        if (!declaration.optional)
+          this.issue(`${item.path}.default`, "'default' requires 'optional: true'");
+      }
+      assign(
+        declaration,
+        "description",
+        this.optional(fields, "description", (x) => this.string(x)),
+      );
+      result[name] = declaration;
+    }
+    return result;
+  }
+
+  private outputDeclarations(entry: Entry): Record<string, RunbookOutputDeclaration> | undefined {
+    const e = this.entries(entry.value, entry.path, "'outputs'");
+    if (!e) return undefined;
+    const result: Record<string, RunbookOutputDeclaration> = {};
+    for (const [name, item] of e) {
+      const fields = this.entries(item.value, item.path, `output '${name}'`);
+      if (!fields) continue;
+      this.checkKeys(fields, RUNBOOK_KEYS.output);
+      const declaration: RunbookOutputDeclaration = {
+        artifact: this.required(fields, item.path, "artifact", (x) => this.string(x)) ?? "",
+      };
+      assign(
+        declaration,
+        "description",
+        this.optional(fields, "description", (x) => this.string(x)),
+      );
+      result[name] = declaration;
+    }
+    return result;
+  }
+
+  private artifacts(entry: Entry): Record<string, ArtifactDefinition> | undefined {
+    const e = this.entries(entry.value, entry.path, "'artifacts'");
+    if (!e) return undefined;
+    const result: Record<string, ArtifactDefinition> = {};
+    for (const [id, item] of e) {
+      const problem = artifactIdProblem(id);
+      if (problem) this.issue(item.path, `invalid artifact id '${id}': ${problem}`);
+      const definition = this.artifact(item);
+      if (definition) result[id] = definition;
+    }
+    return result;
+  }
+
+  private artifact(entry: Entry): ArtifactDefinition | undefined {
+    const e = this.entries(entry.value, entry.path, "an artifact");
+    if (!e) return undefined;
+    this.checkKeys(e, RUNBOOK_KEYS.artifact);
+    const def: ArtifactDefinition = {
+      output: this.optional(e, "output", (x) => this.boolean(x)) ?? false,
+      optional: this.optional(e, "optional", (x) => this.boolean(x)) ?? false,
+      merge: "concatenate",
+      position: this.keyPositions.get(entry.path) ?? { file: this.file },
+    };
+    assign(
+      def,
+      "name",
+      this.optional(e, "name", (x) => this.string(x)),
+    );
+    assign(
+      def,
+      "description",
+      this.optional(e, "description", (x) => this.string(x)),
+    );
+    assign(
+      def,
+      "contact",
+      this.optional(e, "contact", (x) => this.string(x)),
+    );
+    assign(
+      def,
+      "source",
+      this.optional(e, "source", (x) => this.component(x)),
+    );
+    assign(
+      def,
+      "inputs",
+      this.optional(e, "inputs", (x) => this.artifactRefs(x)),
+    );
+    assign(
+      def,
+      "process",
+      this.optional(e, "process", (x) => this.component(x)),
+    );
+    assign(
+      def,
+      "reuse",
+      this.optional(e, "reuse", (x) => this.reuse(x)),
+    );
+    assign(
+      def,
+      "child_runbook",
+      this.optional(e, "child_runbook", (x) => this.childRunbook(x)),
+    );
+    assign(
+      def,
+      "output_schema",
+      this.optional(e, "output_schema", (x) => this.schemaRef(x)),
+    );
+    const merge = this.optional(e, "merge", (x) => this.string(x));
+    if (merge !== undefined && merge !== "concatenate") {
+      this.issue(
+        `${entry.path}.merge`,
+        `unsupported merge '${merge}' (only 'concatenate' is supported)`,
+        this.valuePositions.get(`${entry.path}.merge`),
+      );
+    }
+    this.optional(e, "execute", (x) => this.execute(x));
+    this.checkArtifactRules(entry.path, present(e));
+    return def;
+  }
+
+  /** Checks on which keys are present, so a malformed value is not reported twice. */
+  private checkArtifactRules(artifactPath: string, has: (key: string) => boolean): void {
+    const report = (message: string): void => this.issue(artifactPath, message);
+    if (has("reuse") && has("source")) {
+      report("Artifact cannot have both 'reuse' and 'source' - they are mutually exclusive");
+    }
+    if (has("reuse") && has("inputs")) {
+      report("Artifact cannot have both 'reuse' and 'inputs' - they are mutually exclusive");
+    }
+    if (has("source") && has("inputs")) {
+      report("Artifact cannot have both 'source' and 'inputs' - they are mutually exclusive");
+    }
+    if (!has("source") && !has("inputs") && !has("reuse")) {
+      report("Artifact must have 'source', 'inputs', or 'reuse' defined");
+    }
+    if (has("child_runbook") && has("process"))
+      report("Cannot combine 'child_runbook' with 'process'");
+    if (has("child_runbook") && !has("inputs")) report("'child_runbook' requires 'inputs'");
+  }
+
+  private component(entry: Entry): ComponentSpec | undefined {
+    const e = this.entries(entry.value, entry.path, `'${lastSegment(entry.path)}'`);
+    if (!e) return undefined;
+    this.checkKeys(e, RUNBOOK_KEYS.component);
+    const type = this.required(e, entry.path, "type", (x) => this.string(x));
+    const properties = this.optional(e, "properties", (x) => this.properties(x)) ?? {};
+    return type === undefined ? undefined : { type, properties };
+  }
+
+  private properties(entry: Entry): Record<string, unknown> | undefined {
+    const node = this.deref(entry.value);
+    if (!isMap(node)) return this.typeError(entry, "a mapping");
+    return this.plain(node, entry.path) as Record<string, unknown>;
+  }
+
+  private reuse(entry: Entry): ReuseSpec | undefined {
+    const e = this.entries(entry.value, entry.path, "'reuse'");
+    if (!e) return undefined;
+    this.checkKeys(e, RUNBOOK_KEYS.reuse);
+    const fromRun = this.required(e, entry.path, "from_run", (x) => this.string(x));
+    const artifact = this.required(e, entry.path, "artifact", (x) => this.string(x));
+    return fromRun === undefined || artifact === undefined
+      ? undefined
+      : { from_run: fromRun, artifact };
+  }
+
+  private childRunbook(entry: Entry): ChildRunbookSpec | undefined {
+    const e = this.entries(entry.value, entry.path, "'child_runbook'");
+    if (!e) return undefined;
+    this.checkKeys(e, RUNBOOK_KEYS.child_runbook);
+    const childPath = this.required(e, entry.path, "path", (x) => this.string(x));
+    const inputMapping = this.required(e, entry.path, "input_mapping", (x) => this.stringMap(x));
+    const spec: ChildRunbookSpec = { path: childPath ?? "", input_mapping: inputMapping ?? {} };
+    assign(
+      spec,
+      "output",
+      this.optional(e, "output", (x) => this.string(x)),
+    );
+    assign(
+      spec,
+      "output_mapping",
+      this.optional(e, "output_mapping", (x) => this.stringMap(x)),
+    );
+    const has = present(e);
+    if (has("output") && has("output_mapping")) {
+      this.issue(entry.path, "Cannot specify both 'output' and 'output_mapping'");
+    } else if (!has("output") && !has("output_mapping")) {
+      this.issue(entry.path, "Either 'output' or 'output_mapping' required");
+    }
+    return spec;
+  }
+
+  private execute(entry: Entry): true | undefined {
+    const e = this.entries(entry.value, entry.path, "'execute'");
+    if (!e) return undefined;
+    this.checkKeys(e, RUNBOOK_KEYS.execute);
+    this.optional(e, "mode", (x) => this.string(x));
+    this.optional(e, "timeout", (x) => this.positiveInteger(x));
+    this.optional(e, "cost_limit", (x) => this.number(x));
+    return true;
+  }
+
+  /** `inputs: a` or `inputs: [a, b]`, normalised to a non-empty list. */
+  private artifactRefs(entry: Entry): string[] | undefined {
+    const node = this.deref(entry.value);
+    if (isScalar(node) && typeof node.value === "string") {
+      const single = this.string(entry);
+      return single === undefined ? undefined : [single];
+    }
+    if (!isSeq(node)) return this.typeError(entry, "an artifact id or a list of artifact ids");
+    const list = this.stringList(entry);
+    if (list && list.length === 0) {
+      this.issue(
+        entry.path,
+        "expected at least one artifact id",
+        this.valuePositions.get(entry.path),
+      );
+      return undefined;
+    }
+    return list;
+  }
+
+  private stringList(entry: Entry): string[] | undefined {
+    const node = this.deref(entry.value);
+    if (!isSeq(node)) return this.typeError(entry, "a list of strings");
+    const result: string[] = [];
+    node.items.forEach((item, index) => {
+      const itemPath = `${entry.path}.${index}`;
+      const position = this.nodePosition(item);
+      if (position) this.keyPositions.set(itemPath, position);
+      const value = this.string({ keyNode: entry.keyNode, value: item, path: itemPath });
+      if (value !== undefined) result.push(value);
+    });
+    return result.length === node.items.length ? result : undefined;
+  }
+
+  private stringMap(entry: Entry): Record<string, string> | undefined {
+    const e = this.entries(entry.value, entry.path, `'${lastSegment(entry.path)}'`);
+    if (!e) return undefined;
+    const result: Record<string, string> = {};
+    for (const [key, item] of e) {
+      const value = this.string(item);
+      if (value !== undefined) result[key] = value;
+    }
+    return result;
+  }
+
+  private schemaRef(entry: Entry): string | undefined {
+    const value = this.string(entry);
+    if (value === undefined || SCHEMA_REF.test(value)) return value;
+    this.issue(
+      entry.path,
+      `invalid schema reference '${value}' (expected 'name' or 'name/x.y.z')`,
+      this.valuePositions.get(entry.path),
+    );
+    return undefined;
+  }
+
+  private string(entry: Entry): string | undefined {
+    const node = this.deref(entry.value);
+    if (!isScalar(node) || typeof node.value !== "string") return this.typeError(entry, "a string");
+    return this.substitute(node.value, entry.path) ?? undefined;
+  }
+
+  /**
+   * A boolean, or a `${VAR}` string that substitutes to `true`/`false`: environment values are
+   * always strings.
+   */
+  private boolean(entry: Entry): boolean | undefined {
+    const node = this.deref(entry.value);
+    if (isScalar(node) && typeof node.value === "boolean") return node.value;
+    const substituted = this.placeholderValue(node, entry.path);
+    if (substituted === null) return undefined;
+    if (substituted === "true" || substituted === "false") return substituted === "true";
+    return this.typeError(entry, "a boolean (true or false)");
+  }
+
+  private positiveInteger(entry: Entry): number | undefined {
+    const node = this.deref(entry.value);
+    const substituted = this.placeholderValue(node, entry.path);
+    if (substituted === null) return undefined;
+    const value =
+      substituted !== undefined && /^\d+$/.test(substituted)
+        ? Number(substituted)
+        : isScalar(node)
+          ? node.value
+          : undefined;
+    if (typeof value === "number" && Number.isInteger(value) && value > 0) return value;
+    return this.typeError(entry, "a positive integer");
+  }
+
+  private number(entry: Entry): number | undefined {
+    const node = this.deref(entry.value);
+    if (isScalar(node) && typeof node.value === "number") return node.value;
+    const substituted = this.placeholderValue(node, entry.path);
+    if (substituted === null) return undefined;
+    if (
+      substituted !== undefined &&
+      substituted.trim() !== "" &&
+      Number.isFinite(Number(substituted))
+    ) {
+      return Number(substituted);
+    }
+    return this.typeError(entry, "a number");
+  }
+
+  /**
+   * The substituted text of a string scalar holding a `${VAR}` placeholder; `undefined` for any
+   * other node, `null` when a variable is unset (already reported).
+   */
+  private placeholderValue(node: unknown, valuePath: string): string | null | undefined {
+    if (!isScalar(node) || typeof node.value !== "string" || !hasPlaceholder(node.value)) {
+      return undefined;
+    }
+    return this.substitute(node.value, valuePath);
+  }
+
+  /** Converts any node to plain JSON, substituting `${VAR}` in every string value. */
+  private plain(node: unknown, valuePath: string): unknown {
+    const resolved = this.deref(node);
+    const position = this.nodePosition(resolved);
+    if (position && !this.valuePositions.has(valuePath))
+      this.valuePositions.set(valuePath, position);
+    if (isMap(resolved)) {
+      const e = this.entries(resolved, valuePath, "a mapping", { anyScalarKey: true });
+      return Object.fromEntries(
+        [...(e ?? [])].map(([key, item]) => [key, this.plain(item.value, item.path)]),
+      );
+    }
+    if (isSeq(resolved)) {
+      return resolved.items.map((item, index) => {
+        const itemPath = `${valuePath}.${index}`;
+        const itemPosition = this.nodePosition(item);
+        if (itemPosition) this.keyPositions.set(itemPath, itemPosition);
+        return this.plain(item, itemPath);
+      });
+    }
+    if (isScalar(resolved)) {
+      return typeof resolved.value === "string"
+        ? (this.substitute(resolved.value, valuePath) ?? resolved.value)
+        : resolved.value;
+    }
+    return null;
+  }
+
+  /** Substitutes `${VAR}`s; `null` (and an issue) when a variable is unset. */
+  private substitute(text: string, valuePath: string): string | null {
+    const result = substituteString(text, this.env);
+    for (const name of result.missing) {
+      this.issue(
+        valuePath,
+        `environment variable '${name}' is not set`,
+        this.valuePositions.get(valuePath),
+      );
+    }
+    for (const sub of result.substitutions) {
+      if (!this.substitutions.some((s) => s.name === sub.name && s.value === sub.value)) {
+        this.substitutions.push(sub);
+      }
+    }
+    return result.missing.length > 0 ? null : result.value;
+  }
+
+  /**
+   * The keys of a mapping node, `<<` merge keys expanded (the mapping's own keys win). Records
+   * positions; reports a non-mapping, non-string keys and duplicates.
+   */
+  private entries(
+    node: unknown,
+    mapPath: string,
+    what: string,
+    options: { anyScalarKey?: boolean } = {},
+  ): Entries | undefined {
+    const resolved = this.deref(node);
+    if (!isMap(resolved)) {
+      const position = this.nodePosition(resolved) ?? this.positionOf(mapPath);
+      this.issue(mapPath, `expected ${what} to be a mapping, got ${describe(resolved)}`, position);
+      return undefined;
+    }
+    const result: Entries = new Map();
+    const merged: Entries = new Map();
+    for (const pair of resolved.items as Pair[]) {
+      const keyNode = pair.key;
+      if (isScalar(keyNode) && typeof keyNode.value === "symbol") {
+        this.mergeInto(merged, pair.value, mapPath, what);
+        continue;
+      }
+      const keyValue = isScalar(keyNode) ? keyNode.value : undefined;
+      const acceptable =
+        typeof keyValue === "string" ||
+        (options.anyScalarKey && (typeof keyValue === "number" || typeof keyValue === "boolean"));
+      if (!acceptable || !isScalar(keyNode)) {
+        const position = this.nodePosition(keyNode) ?? this.positionOf(mapPath);
+        this.issue(mapPath, `keys must be strings, got ${describe(keyNode)}`, position);
+        continue;
+      }
+      const key = String(keyValue);
+      const entryPath = mapPath ? `${mapPath}.${key}` : key;
+      const first = result.get(key);
+      if (first) {
+        this.reportDuplicate(keyNode, key, entryPath, first.keyNode);
+        continue;
+      }
+      result.set(key, { keyNode, value: pair.value, path: entryPath });
+    }
+    // Recorded after the merged keys so that a mapping's own keys win for positions too.
+    for (const entry of result.values()) this.record(entry.path, entry.keyNode, entry.value);
+    for (const [key, entry] of merged) if (!result.has(key)) result.set(key, entry);
+    return result;
+  }
+
+  private mergeInto(target: Entries, source: unknown, mapPath: string, what: string): void {
+    const resolved = this.deref(source);
+    const sources = isSeq(resolved) ? resolved.items : [resolved];
+    for (const item of sources) {
+      for (const [key, entry] of this.entries(item, mapPath, what) ?? []) {
+        if (!target.has(key)) target.set(key, entry);
+      }
+    }
+  }
+
+  private reportDuplicate(keyNode: Scalar, key: string, entryPath: string, first: Scalar): void {
+    const offset = keyNode.range?.[0];
+    if (offset !== undefined) this.reportedDuplicates.add(offset);
+    const firstLine = this.nodePosition(first)?.line;
+    this.issue(
+      entryPath,
+      `duplicate key '${key}'${firstLine ? ` (first defined at line ${firstLine})` : ""}`,
+      this.nodePosition(keyNode),
+    );
+  }
+
+  private record(entryPath: string, keyNode: Scalar, value: unknown): void {
+    const keyPosition = this.nodePosition(keyNode);
+    if (keyPosition) this.keyPositions.set(entryPath, keyPosition);
+    const valuePosition = this.nodePosition(this.deref(value)) ?? keyPosition;
+    if (valuePosition) this.valuePositions.set(entryPath, valuePosition);
+  }
+
+  private checkKeys(e: Entries, allowed: readonly string[]): void {
+    for (const [key, entry] of e) {
+      if (allowed.includes(key)) continue;
+      const hint = closestMatch(key, allowed);
+      this.issue(entry.path, `unknown field '${key}'${didYouMean(hint)}`);
+    }
+  }
+
+  /** Reads `key` if present and not null; a missing optional field is not an issue. */
+  private optional<T>(
+    e: Entries,
+    key: string,
+    read: (entry: Entry) => T | undefined,
+  ): T | undefined {
+    const entry = e.get(key);
+    if (!entry) return undefined;
+    const node = this.deref(entry.value);
+    if (node === null || (isScalar(node) && node.value === null)) return undefined;
+    return read(entry);
+  }
+
+  private required<T>(
+    e: Entries,
+    mapPath: string,
+    key: string,
+    read: (entry: Entry) => T | undefined,
+  ): T | undefined {
+    const entry = e.get(key);
+    if (entry) return read(entry);
+    this.issue(
+      mapPath ? `${mapPath}.${key}` : key,
+      `missing required field '${key}'`,
+      this.positionOf(mapPath),
+    );
+    return undefined;
+  }
+
+  private typeError(entry: Entry, expected: string): undefined {
+    const node = this.deref(entry.value);
+    this.issue(
+      entry.path,
+      `expected ${expected}, got ${describe(node)}`,
+      this.nodePosition(node) ?? this.positionOf(entry.path),
+    );
+    return undefined;
+  }
+
+  /** Records an issue; its position defaults to the key naming the field. */
+  private issue(fieldPath: string, message: string, position?: SourcePosition): void {
+    this.issues.push({
+      path: fieldPath,
+      message,
+      position: position ?? this.positionOf(fieldPath),
+    });
+  }
+
+  private deref(node: unknown): unknown {
+    return isAlias(node) ? node.resolve(this.doc) : node;
+  }
+
+  private nodePosition(node: unknown): SourcePosition | undefined {
+    const range = (node as { range?: [number, number, number] } | null)?.range;
+    return range ? this.positionAt(range[0]) : undefined;
+  }
+}
+
+/** Why an artifact id is unusable as a file name under the store, or undefined if it is fine. */
+export function artifactIdProblem(id: string): string | undefined {
+  if (id.length === 0) return "it is empty";
+  if (/\s/.test(id)) return "it contains whitespace";
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting them is the point
+  if (/[\u0000-\u001f\u007f]/.test(id)) return "it contains control characters";
+  if (id.includes("\\")) return "it contains a backslash";
+  if (id.startsWith("/")) return "it starts with '/'";
+  if (id.includes("..")) return "it contains '..'";
+  if (id.split("/").some((segment) => segment === "" || segment === ".")) {
+    return "it contains an empty or '.' path segment";
+  }
+  return undefined;
+}
+
+function describe(node: unknown): string {
+  if (isMap(node)) return "a mapping";
+  if (isSeq(node)) return "a list";
+  if (isScalar(node)) {
+    const value = node.value;
+    if (value === null) return "null";
+    if (typeof value === "string") return `a string ('${value}')`;
+    if (typeof value === "number") return `a number (${value})`;
+    if (typeof value === "boolean") return `a boolean (${value})`;
+  }
+  return node == null ? "nothing" : "an unsupported value";
+}
+
+function didYouMean(hint: string | undefined): string {
+  return hint ? ` (did you mean '${hint}'?)` : "";
+}
+
+/** Whether a key is present with a non-null value. */
+function present(e: Entries): (key: string) => boolean {
+  return (key) => {
+    const value = e.get(key)?.value;
+    return value !== undefined && value !== null && !(isScalar(value) && value.value === null);
+  };
+}
+
+function lastSegment(fieldPath: string): string {
+  return fieldPath.slice(fieldPath.lastIndexOf(".") + 1);
+}
+
+/** Sets an optional property only when there is a value (exactOptionalPropertyTypes). */
+function assign<T extends object, K extends keyof T>(
+  target: T,
+  key: K,
+  value: T[K] | undefined,
+): void {
+  if (value !== undefined) target[key] = value;
+}
