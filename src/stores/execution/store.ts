@@ -48,6 +48,9 @@ export type RunEvent = EventBase &
         artifact_id: string;
         from_run: string;
         from_artifact: string;
+        /** sha256 of the source artifact's bytes in `from_run`. */
+        source_sha256: string;
+        /** sha256 of the copy stored in this run. */
         sha256: string;
         bytes: number;
         schema: SchemaRef;
@@ -61,6 +64,7 @@ export type RunEventType = RunEvent["type"];
 export interface Provenance {
   from_run: string;
   from_artifact: string;
+  /** sha256 of the source artifact's bytes in `from_run` (the event's `source_sha256`). */
   sha256: string;
 }
 
@@ -109,6 +113,12 @@ export interface RunRecord {
   counts: StatusCounts;
   /** 1 for the first execution, +1 for each resume. */
   attempt: number;
+  /**
+   * Set only by `listRuns` for a run folder whose record cannot be read (missing or corrupt
+   * `metadata.json`): what is wrong. Such a run is listed `interrupted` with runbook name `?`
+   * rather than silently left out.
+   */
+  problem?: string;
 }
 
 /** What the executor supplies to create a run; the store fills in status, counts and times. */
@@ -184,7 +194,10 @@ export interface ExecutionStore {
   /** The stored plan JSON. */
   getPlan(runId: string): Promise<unknown>;
   /** Replaces the plan and runbook (used by resume, which re-plans) and bumps `attempt`. */
-  beginAttempt(runId: string, update: { plan: unknown; runbook: RunRecord["runbook"]; argv: string[] }): Promise<RunRecord>;
+  beginAttempt(
+    runId: string,
+    update: { plan: unknown; runbook: RunRecord["runbook"]; argv: string[] },
+  ): Promise<RunRecord>;
   /** Runs matching the filter, newest first, paginated. Must not read every run in full. */
   listRuns(filter?: RunFilter): Promise<RunPage>;
   /** Full run ID for an unambiguous prefix (or a full ID). Throws `RunNotFoundError` / `InputError` (ambiguous). */

@@ -1,0 +1,163 @@
+/**
+ * @module Filesystem ArtifactStore (ARCHITECTURE §4.2): one Message per file at
+ * `<root>/runs/<run_id>/artifacts/<key>.json`, where `/` in a key makes nested folders. Every write
+ * is atomic and durable (`durable-fs.ts`).
+ */
+import { randomBytes } from "node:crypto";
+import { promises as fs } from "node:fs";
+import path from "node:path";
+import { ArtifactNotFoundError, CorruptDataError, StoreError, WctError } from "../../errors.js";
+import { isMessage, type Message, serializeMessage, sha256 } from "../../message.js";
+import { fsyncDir, hasErrorCode, isTempFileName, writeFileDurable } from "../durable-fs.js";
+import { resolveInside, validateArtifactKey, validateKeyPrefix, validateRunId } from "../keys.js";
+import type { ArtifactStore, StoredArtifact } from "./store.js";
+
+const MESSAGE_EXTENSION = ".json";
+
+function storeError(action: string, file: string, error: unknown): Error {
+  if (error instanceof WctError) return error;
+  const reason = error instanceof Error ? error.message : String(error);
+  return new StoreError(`Cannot ${action} ${file}: ${reason}`, { cause: error });
+}
+
+class FileSystemArtifactStore implements ArtifactStore {
+  readonly kind = "filesystem";
+
+  constructor(private readonly root: string) {}
+
+  private artifactsDir(runId: string): string {
+    validateRunId(runId);
+    return resolveInside(this.root, path.join("runs", runId, "artifacts"));
+  }
+
+  private fileOf(runId: string, key: string): string {
+    const dir = this.artifactsDir(runId);
+    validateArtifactKey(key);
+    return resolveInside(dir, key + MESSAGE_EXTENSION);
+  }
+
+  async save(runId: string, key: string, message: Message): Promise<StoredArtifact> {
+    const file = this.fileOf(runId, key);
+    const bytes = serializeMessage(message);
+    try {
+      await writeFileDurable(file, bytes);
+    } catch (error) {
+      throw storeError("write artifact", file, error);
+    }
+    return { sha256: sha256(bytes), bytes: bytes.length };
+  }
+
+  async get(runId: string, key: string): Promise<Message> {
+    const file = this.fileOf(runId, key);
+    const bytes = await this.read(runId, key, file);
+    let value: unknown;
+    try {
+      value = JSON.parse(bytes.toString("utf8"));
+    } catch (error) {
+      throw new CorruptDataError(file, "not valid JSON (truncated or damaged file)", {
+        cause: error,
+      });
+    }
+    if (!isMessage(value)) throw new CorruptDataError(file, "not a Message");
+    return value;
+  }
+
+  async getBytes(runId: string, key: string): Promise<Buffer> {
+    return this.read(runId, key, this.fileOf(runId, key));
+  }
+
+  private async read(runId: string, key: string, file: string): Promise<Buffer> {
+    try {
+      return await fs.readFile(file);
+    } catch (error) {
+      if (hasErrorCode(error, "ENOENT", "ENOTDIR", "EISDIR")) {
+        throw new ArtifactNotFoundError(runId, key);
+      }
+      throw storeError("read artifact", file, error);
+    }
+  }
+
+  async exists(runId: string, key: string): Promise<boolean> {
+    const file = this.fileOf(runId, key);
+    try {
+      return (await fs.stat(file)).isFile();
+    } catch (error) {
+      if (hasErrorCode(error, "ENOENT", "ENOTDIR")) return false;
+      throw storeError("read artifact", file, error);
+    }
+  }
+
+  async delete(runId: string, key: string): Promise<void> {
+    const file = this.fileOf(runId, key);
+    try {
+      await fs.unlink(file);
+      await fsyncDir(path.dirname(file));
+    } catch (error) {
+      if (hasErrorCode(error, "ENOENT", "ENOTDIR", "EISDIR")) return;
+      throw storeError("delete artifact", file, error);
+    }
+  }
+
+  async listKeys(runId: string, prefix = ""): Promise<string[]> {
+    const dir = this.artifactsDir(runId);
+    validateKeyPrefix(prefix);
+    // Only the folder the prefix points into can hold matches.
+    const folder = prefix.includes("/") ? prefix.slice(0, prefix.lastIndexOf("/") + 1) : "";
+    const keys: string[] = [];
+    await this.collectKeys(resolveInside(dir, folder || "."), folder, keys);
+    return keys.filter((key) => key.startsWith(prefix)).sort();
+  }
+
+  private async collectKeys(dir: string, keyPrefix: string, into: string[]): Promise<void> {
+    let entries: import("node:fs").Dirent[];
+    try {
+      entries = await fs.readdir(dir, { withFileTypes: true });
+    } catch (error) {
+      if (hasErrorCode(error, "ENOENT", "ENOTDIR")) return;
+      throw storeError("list artifacts in", dir, error);
+    }
+    await Promise.all(
+      entries.map(async (entry) => {
+        if (entry.isDirectory()) {
+          await this.collectKeys(path.join(dir, entry.name), `${keyPrefix}${entry.name}/`, into);
+        } else if (
+          entry.isFile() &&
+          entry.name.endsWith(MESSAGE_EXTENSION) &&
+          !isTempFileName(entry.name)
+        ) {
+          into.push(keyPrefix + entry.name.slice(0, -MESSAGE_EXTENSION.length));
+        }
+      }),
+    );
+  }
+
+  async clear(runId: string): Promise<void> {
+    const dir = this.artifactsDir(runId);
+    // Renamed away first so that readers see all the run's artifacts or none, never a part.
+    const doomed = path.join(
+      path.dirname(dir),
+      `.artifacts.${randomBytes(6).toString("hex")}.deleting`,
+    );
+    try {
+      await fs.rename(dir, doomed);
+    } catch (error) {
+      if (hasErrorCode(error, "ENOENT")) return;
+      throw storeError("clear artifacts in", dir, error);
+    }
+    await fsyncDir(path.dirname(dir));
+    await fs.rm(doomed, { recursive: true, force: true });
+  }
+}
+
+/** Options of the filesystem artifact store. */
+export interface FileSystemArtifactStoreOptions {
+  /** The store folder (`.waivern`); runs live in `<root>/runs/`. */
+  root: string;
+}
+
+/** An ArtifactStore keeping each Message in a file under `<root>/runs/<run_id>/artifacts/`. */
+export function createFileSystemArtifactStore(
+  options: FileSystemArtifactStoreOptions,
+): ArtifactStore {
+  return new FileSystemArtifactStore(path.resolve(options.root));
+}

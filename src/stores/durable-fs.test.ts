@@ -1,0 +1,109 @@
+import { promises as fs } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, describe, expect, it, vi } from "vitest";
+import {
+  appendLinesDurable,
+  createFileExclusiveDurable,
+  fsyncDir,
+  GroupCommitAppender,
+  isTempFileName,
+  writeFileDurable,
+} from "./durable-fs.js";
+
+const scratch = await fs.mkdtemp(path.join(tmpdir(), "wct-durable-"));
+afterAll(() => fs.rm(scratch, { recursive: true, force: true }));
+
+describe("writeFileDurable", () => {
+  it("creates missing folders and replaces the file, leaving no temp file", async () => {
+    const file = path.join(scratch, "a", "b", "c.json");
+    await writeFileDurable(file, "one");
+    await writeFileDurable(file, Buffer.from("two"));
+    expect(await fs.readFile(file, "utf8")).toBe("two");
+    expect(await fs.readdir(path.dirname(file))).toEqual(["c.json"]);
+  });
+
+  it("removes its temp file when the rename fails", async () => {
+    const dir = path.join(scratch, "rename-fails");
+    await fs.mkdir(path.join(dir, "target"), { recursive: true });
+    await fs.writeFile(path.join(dir, "target", "inside"), "x");
+    // A non-empty folder cannot be replaced by a file.
+    await expect(writeFileDurable(path.join(dir, "target"), "data")).rejects.toThrow();
+    expect(await fs.readdir(dir)).toEqual(["target"]);
+  });
+
+  it("names temp files so listings can skip them", () => {
+    expect(isTempFileName(".c.json.123.abcdef.tmp")).toBe(true);
+    expect(isTempFileName("c.json")).toBe(false);
+    expect(isTempFileName("x.tmp")).toBe(false);
+  });
+});
+
+describe("createFileExclusiveDurable", () => {
+  it("creates a file once and then reports that it exists", async () => {
+    const file = path.join(scratch, "exclusive", "lease.json");
+    expect(await createFileExclusiveDurable(file, "first")).toBe(true);
+    expect(await createFileExclusiveDurable(file, "second")).toBe(false);
+    expect(await fs.readFile(file, "utf8")).toBe("first");
+    expect(await fs.readdir(path.dirname(file))).toEqual(["lease.json"]);
+  });
+
+  it("lets exactly one of many concurrent creators win", async () => {
+    const file = path.join(scratch, "exclusive-race", "lease.json");
+    const results = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => createFileExclusiveDurable(file, `writer ${i}`)),
+    );
+    expect(results.filter(Boolean)).toHaveLength(1);
+    expect(await fs.readFile(file, "utf8")).toBe(`writer ${results.indexOf(true)}`);
+  });
+});
+
+describe("appending", () => {
+  it("appends newline-terminated lines, creating the file and its folders", async () => {
+    const file = path.join(scratch, "log", "deep", "events.jsonl");
+    await appendLinesDurable(file, ["a", "b"]);
+    await appendLinesDurable(file, ["c"]);
+    expect(await fs.readFile(file, "utf8")).toBe("a\nb\nc\n");
+  });
+
+  it("batches concurrent appends into few writes, keeping call order", async () => {
+    const file = path.join(scratch, "group", "events.jsonl");
+    const appender = new GroupCommitAppender();
+    const open = vi.spyOn(fs, "open");
+    await Promise.all(
+      Array.from({ length: 50 }, (_, i) => appender.append(file, [`line ${i}`, `more ${i}`])),
+    );
+    const opensOfLog = open.mock.calls.filter(([target]) => target === file).length;
+    const expected = Array.from({ length: 50 }, (_, i) => `line ${i}\nmore ${i}\n`).join("");
+    expect(await fs.readFile(file, "utf8")).toBe(expected);
+    // The first call writes alone; the 49 queued behind it share the next write.
+    expect(opensOfLog).toBeLessThanOrEqual(4);
+  });
+
+  it("rejects every caller of a batch that fails, and keeps working afterwards", async () => {
+    const dir = path.join(scratch, "group-fails");
+    await fs.mkdir(path.join(dir, "events.jsonl"), { recursive: true });
+    const appender = new GroupCommitAppender();
+    const results = await Promise.allSettled([
+      appender.append(path.join(dir, "events.jsonl"), ["x"]),
+      appender.append(path.join(dir, "events.jsonl"), ["y"]),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(["rejected", "rejected"]);
+    await appender.append(path.join(dir, "ok.jsonl"), ["z"]);
+    expect(await fs.readFile(path.join(dir, "ok.jsonl"), "utf8")).toBe("z\n");
+  });
+});
+
+describe("fsyncDir", () => {
+  it("shares fsyncs between concurrent callers of one folder", async () => {
+    const open = vi.spyOn(fs, "open");
+    await Promise.all(Array.from({ length: 30 }, () => fsyncDir(scratch)));
+    const opens = open.mock.calls.filter(([target]) => target === scratch).length;
+    expect(opens).toBeGreaterThanOrEqual(1);
+    expect(opens).toBeLessThanOrEqual(2);
+  });
+
+  it("reports a folder that does not exist", async () => {
+    await expect(fsyncDir(path.join(scratch, "no-such-folder"))).rejects.toThrow(/ENOENT/);
+  });
+});

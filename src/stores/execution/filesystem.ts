@@ -1,0 +1,659 @@
+/**
+ * @module Filesystem ExecutionStore (ARCHITECTURE §4.2). Per run, under `<root>/runs/<run_id>/_system/`:
+ * `events.jsonl` (append-only, fsynced, the source of truth), `metadata.json` (the run record, a
+ * superset of upstream's), `state.json` (upstream-shaped snapshot, a cache), `plan.json` and
+ * `lease.json`. Run IDs are UUIDv7, so listing newest first needs only the folder names, and reads
+ * run records only until a page is full.
+ *
+ * One process at a time writes a run's events (the lease guarantees it); this process keeps an
+ * index of each run's log it writes to, reloaded whenever it takes the run's lease.
+ */
+import { randomBytes } from "node:crypto";
+import type { Dirent } from "node:fs";
+import { promises as fs } from "node:fs";
+import path from "node:path";
+import {
+  ConflictError,
+  CorruptDataError,
+  RunNotFoundError,
+  StoreError,
+  WctError,
+} from "../../errors.js";
+import {
+  createFileExclusiveDurable,
+  fsyncDir,
+  GroupCommitAppender,
+  hasErrorCode,
+  writeFileDurable,
+} from "../durable-fs.js";
+import { resolveInside, runIdTimestamp, validateRunId } from "../keys.js";
+import {
+  checkEvents,
+  deriveArtifactStates,
+  deriveCounts,
+  emptyCounts,
+  recordAfterEvents,
+  recordForNewRun,
+} from "./derive.js";
+import {
+  DEFAULT_LEASE_TTL_MS,
+  isLease,
+  isLeaseLive,
+  leaseHeldError,
+  leaseLostError,
+  newLease,
+} from "./lease.js";
+import {
+  matchesQuery,
+  newestFirst,
+  parseRunFilter,
+  resolvePrefix,
+  screenRunId,
+  visibleStatus,
+} from "./run-query.js";
+import {
+  type ArtifactState,
+  type ExecutionStore,
+  type Lease,
+  type LeaseOwner,
+  type NewRun,
+  RUN_STATUSES,
+  type RunDetails,
+  type RunEvent,
+  type RunFilter,
+  type RunPage,
+  type RunRecord,
+} from "./store.js";
+
+/** A `.lease.break` file older than this was left by a breaker that crashed. */
+const BREAK_LOCK_TTL_MS = 10_000;
+
+type SystemFile = "metadata.json" | "state.json" | "events.jsonl" | "plan.json" | "lease.json";
+
+/** The writer's view of a run's event log. */
+interface RunLog {
+  events: RunEvent[];
+  eventIds: Set<string>;
+}
+
+function storeError(action: string, file: string, error: unknown): Error {
+  if (error instanceof WctError) return error;
+  const reason = error instanceof Error ? error.message : String(error);
+  return new StoreError(`Cannot ${action} ${file}: ${reason}`, { cause: error });
+}
+
+/** Reads a file, or null when it does not exist. */
+async function readIfExists(file: string): Promise<Buffer | null> {
+  try {
+    return await fs.readFile(file);
+  } catch (error) {
+    if (hasErrorCode(error, "ENOENT", "ENOTDIR")) return null;
+    throw storeError("read", file, error);
+  }
+}
+
+function parseJson(file: string, bytes: Buffer): unknown {
+  try {
+    return JSON.parse(bytes.toString("utf8"));
+  } catch (error) {
+    throw new CorruptDataError(file, "not valid JSON (truncated or damaged file)", {
+      cause: error,
+    });
+  }
+}
+
+function isRunRecord(value: unknown): value is RunRecord {
+  if (typeof value !== "object" || value === null) return false;
+  const record = value as Record<string, unknown>;
+  const runbook = record.runbook as Record<string, unknown> | null | undefined;
+  return (
+    typeof record.run_id === "string" &&
+    RUN_STATUSES.includes(record.status as RunRecord["status"]) &&
+    typeof runbook === "object" &&
+    runbook !== null &&
+    typeof runbook.name === "string" &&
+    typeof record.started_at === "string" &&
+    Array.isArray(record.artifact_ids) &&
+    typeof record.counts === "object" &&
+    record.counts !== null &&
+    typeof record.attempt === "number"
+  );
+}
+
+/** metadata.json: the run record plus upstream's `runbook_path` and `completed_at`, upstream's fields first. */
+function serializeRecord(record: RunRecord): string {
+  const upstream = {
+    run_id: record.run_id,
+    runbook_path: record.runbook.path,
+    started_at: record.started_at,
+    completed_at: record.finished_at,
+    status: record.status,
+  };
+  return `${JSON.stringify({ ...upstream, ...record }, null, 2)}\n`;
+}
+
+/** state.json in upstream's shape. An artifact still running is not done, so `not_started`. */
+function serializeState(runId: string, states: ArtifactState[], at: string): string {
+  const ids = (...statuses: string[]) =>
+    states.filter((state) => statuses.includes(state.status)).map((state) => state.id);
+  const snapshot = {
+    run_id: runId,
+    completed: ids("completed"),
+    not_started: ids("not_started", "running"),
+    pending: [],
+    failed: ids("failed"),
+    skipped: ids("skipped"),
+    last_checkpoint: at,
+  };
+  return `${JSON.stringify(snapshot, null, 2)}\n`;
+}
+
+/** The record listed for a run folder whose record cannot be read, so that it does not vanish. */
+function problemRecord(runId: string, problem: string): RunRecord {
+  const created = runIdTimestamp(runId);
+  return {
+    run_id: runId,
+    tenant: null,
+    status: "interrupted",
+    runbook: { name: "?", path: "?", sha256: "", text: "" },
+    tool_version: "",
+    user: "",
+    host: "",
+    argv: [],
+    started_at: created === null ? "" : new Date(created).toISOString(),
+    finished_at: null,
+    artifact_ids: [],
+    counts: emptyCounts(),
+    attempt: 0,
+    problem,
+  };
+}
+
+function isSafeRunId(name: string): boolean {
+  try {
+    validateRunId(name);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+class FileSystemExecutionStore implements ExecutionStore {
+  readonly kind = "filesystem";
+  private readonly runsDir: string;
+  private readonly appender = new GroupCommitAppender();
+  private readonly logs = new Map<string, Promise<RunLog>>();
+  private readonly locks = new Map<string, Promise<unknown>>();
+
+  constructor(
+    root: string,
+    private readonly leaseTtlMs: number,
+  ) {
+    this.runsDir = resolveInside(root, "runs");
+  }
+
+  private runDir(runId: string): string {
+    validateRunId(runId);
+    return resolveInside(this.runsDir, runId);
+  }
+
+  private systemFile(runId: string, name: SystemFile): string {
+    return path.join(this.runDir(runId), "_system", name);
+  }
+
+  private async runFolderExists(runId: string): Promise<boolean> {
+    try {
+      return (await fs.stat(this.runDir(runId))).isDirectory();
+    } catch (error) {
+      if (hasErrorCode(error, "ENOENT", "ENOTDIR")) return false;
+      throw storeError("read", this.runDir(runId), error);
+    }
+  }
+
+  /** Reads a system file of an existing run; a missing file of an existing run is corrupt data. */
+  private async readSystemFile(runId: string, name: SystemFile): Promise<Buffer> {
+    const file = this.systemFile(runId, name);
+    const bytes = await readIfExists(file);
+    if (bytes) return bytes;
+    if (!(await this.runFolderExists(runId))) throw new RunNotFoundError(runId);
+    throw new CorruptDataError(file, "missing: the run folder exists but this file does not");
+  }
+
+  /** The stored run record. Throws `RunNotFoundError` or `CorruptDataError`. */
+  private async readRecord(runId: string): Promise<RunRecord> {
+    const file = this.systemFile(runId, "metadata.json");
+    const value = parseJson(file, await this.readSystemFile(runId, "metadata.json"));
+    if (!isRunRecord(value)) throw new CorruptDataError(file, "not a run record");
+    const { runbook_path, completed_at, ...record } = value as RunRecord & {
+      runbook_path?: unknown;
+      completed_at?: unknown;
+    };
+    return record;
+  }
+
+  private async writeRecord(record: RunRecord): Promise<void> {
+    const file = this.systemFile(record.run_id, "metadata.json");
+    try {
+      await writeFileDurable(file, serializeRecord(record));
+    } catch (error) {
+      throw storeError("write", file, error);
+    }
+  }
+
+  private async writeState(runId: string, states: ArtifactState[], at: string): Promise<void> {
+    const file = this.systemFile(runId, "state.json");
+    try {
+      await writeFileDurable(file, serializeState(runId, states, at));
+    } catch (error) {
+      throw storeError("write", file, error);
+    }
+  }
+
+  /** Runs `task` after every earlier task of the same run: read-modify-write of metadata.json. */
+  private withRunLock<T>(runId: string, task: () => Promise<T>): Promise<T> {
+    const previous = this.locks.get(runId) ?? Promise.resolve();
+    const result = previous.then(task, task);
+    const tail = result.catch(() => undefined);
+    this.locks.set(runId, tail);
+    void tail.then(() => {
+      if (this.locks.get(runId) === tail) this.locks.delete(runId);
+    });
+    return result;
+  }
+
+  /** The record as readers see it: live counts and `interrupted` for an unleased running run. */
+  private async visibleRecord(record: RunRecord): Promise<RunRecord> {
+    if (record.status !== "running") return record;
+    const [events, lease] = await Promise.all([
+      this.readEvents(record.run_id),
+      this.readLease(record.run_id),
+    ]);
+    return {
+      ...record,
+      status: visibleStatus(record.status, this.isLive(lease)),
+      counts: deriveCounts(deriveArtifactStates(record.artifact_ids, events)),
+    };
+  }
+
+  async createRun(run: NewRun): Promise<RunRecord> {
+    const metadata = this.systemFile(run.run_id, "metadata.json");
+    const conflict = new ConflictError(`Run '${run.run_id}' already exists.`);
+    if (await readIfExists(metadata)) throw conflict;
+    const record = recordForNewRun(run);
+    const plan = this.systemFile(run.run_id, "plan.json");
+    try {
+      await writeFileDurable(plan, `${JSON.stringify(run.plan, null, 2)}\n`);
+      // Created last and exclusively: the run exists once its record does.
+      if (!(await createFileExclusiveDurable(metadata, serializeRecord(record)))) throw conflict;
+    } catch (error) {
+      throw storeError("create run in", path.dirname(metadata), error);
+    }
+    await this.writeState(
+      run.run_id,
+      deriveArtifactStates(record.artifact_ids, []),
+      run.started_at,
+    );
+    return record;
+  }
+
+  /** This process's index of the run's log, loaded on first use. */
+  private log(runId: string): Promise<RunLog> {
+    let log = this.logs.get(runId);
+    if (!log) {
+      const loading = this.loadLog(runId);
+      log = loading;
+      this.logs.set(runId, loading);
+      loading.catch(() => this.forgetLog(runId, loading));
+    }
+    return log;
+  }
+
+  private forgetLog(runId: string, log: Promise<RunLog>): void {
+    if (this.logs.get(runId) === log) this.logs.delete(runId);
+  }
+
+  private async loadLog(runId: string): Promise<RunLog> {
+    await this.readRecord(runId);
+    const { events, completeBytes, totalBytes } = await this.readEventLog(runId);
+    if (completeBytes < totalBytes) {
+      // A torn last line (crash mid-append) is not part of the log; cut it so appends start clean.
+      const file = this.systemFile(runId, "events.jsonl");
+      try {
+        await fs.truncate(file, completeBytes);
+      } catch (error) {
+        throw storeError("repair", file, error);
+      }
+    }
+    return { events, eventIds: new Set(events.map((event) => event.event_id)) };
+  }
+
+  private async readEventLog(
+    runId: string,
+  ): Promise<{ events: RunEvent[]; completeBytes: number; totalBytes: number }> {
+    const file = this.systemFile(runId, "events.jsonl");
+    const bytes = await readIfExists(file);
+    if (!bytes) return { events: [], completeBytes: 0, totalBytes: 0 };
+    const completeBytes = bytes.lastIndexOf(0x0a) + 1;
+    const lines = bytes.subarray(0, completeBytes).toString("utf8").split("\n");
+    const events: RunEvent[] = [];
+    for (const [index, line] of lines.entries()) {
+      if (line.trim() === "") continue;
+      let event: unknown;
+      try {
+        event = JSON.parse(line);
+      } catch (error) {
+        throw new CorruptDataError(`${file}:${index + 1}`, "not a valid JSON event", {
+          cause: error,
+        });
+      }
+      if (typeof event !== "object" || event === null || !("event_id" in event)) {
+        throw new CorruptDataError(`${file}:${index + 1}`, "not an event");
+      }
+      events.push(event as RunEvent);
+    }
+    return { events, completeBytes, totalBytes: bytes.length };
+  }
+
+  async appendEvents(runId: string, events: RunEvent[]): Promise<void> {
+    const file = this.systemFile(runId, "events.jsonl");
+    checkEvents(runId, events);
+    const logPromise = this.log(runId);
+    const log = await logPromise;
+    // No await between assigning seq and queueing the lines: file order is seq order.
+    const appended: RunEvent[] = [];
+    for (const event of events) {
+      if (log.eventIds.has(event.event_id)) continue;
+      log.eventIds.add(event.event_id);
+      const stored = { ...event, seq: log.events.length + 1 };
+      log.events.push(stored);
+      appended.push(stored);
+    }
+    if (appended.length === 0) return;
+    try {
+      await this.appender.append(
+        file,
+        appended.map((event) => JSON.stringify(event)),
+      );
+    } catch (error) {
+      // The index no longer matches the file; rebuild it from disk on next use.
+      this.forgetLog(runId, logPromise);
+      throw storeError("append to", file, error);
+    }
+    if (!appended.some((event) => event.type === "run_started" || event.type === "run_finished")) {
+      return;
+    }
+    await this.withRunLock(runId, async () => {
+      const record = await this.readRecord(runId);
+      const next = recordAfterEvents(record, appended, log.events);
+      if (!next) return;
+      await this.writeRecord(next);
+      const last = appended[appended.length - 1]!;
+      await this.writeState(runId, deriveArtifactStates(next.artifact_ids, log.events), last.at);
+    });
+  }
+
+  async readEvents(runId: string): Promise<RunEvent[]> {
+    const { events, totalBytes } = await this.readEventLog(runId);
+    if (totalBytes === 0) await this.readRecord(runId);
+    return events;
+  }
+
+  async getRun(runId: string): Promise<RunRecord> {
+    return this.visibleRecord(await this.readRecord(runId));
+  }
+
+  async getRunDetails(runId: string): Promise<RunDetails> {
+    const record = await this.readRecord(runId);
+    const [events, lease] = await Promise.all([this.readEvents(runId), this.readLease(runId)]);
+    const artifacts = deriveArtifactStates(record.artifact_ids, events);
+    return {
+      ...record,
+      status: visibleStatus(record.status, this.isLive(lease)),
+      counts: deriveCounts(artifacts),
+      artifacts,
+    };
+  }
+
+  async getPlan(runId: string): Promise<unknown> {
+    const file = this.systemFile(runId, "plan.json");
+    return parseJson(file, await this.readSystemFile(runId, "plan.json"));
+  }
+
+  async beginAttempt(
+    runId: string,
+    update: { plan: unknown; runbook: RunRecord["runbook"]; argv: string[] },
+  ): Promise<RunRecord> {
+    const record = await this.withRunLock(runId, async () => {
+      const current = await this.readRecord(runId);
+      const plan = this.systemFile(runId, "plan.json");
+      try {
+        await writeFileDurable(plan, `${JSON.stringify(update.plan, null, 2)}\n`);
+      } catch (error) {
+        throw storeError("write", plan, error);
+      }
+      const next: RunRecord = {
+        ...current,
+        runbook: { ...update.runbook },
+        argv: [...update.argv],
+        attempt: current.attempt + 1,
+      };
+      await this.writeRecord(next);
+      return next;
+    });
+    return this.visibleRecord(record);
+  }
+
+  /** Run folder names (not temp or deleted ones), unsorted. */
+  private async runFolderNames(): Promise<string[]> {
+    let entries: Dirent[];
+    try {
+      entries = await fs.readdir(this.runsDir, { withFileTypes: true });
+    } catch (error) {
+      if (hasErrorCode(error, "ENOENT")) return [];
+      throw storeError("list runs in", this.runsDir, error);
+    }
+    return entries
+      .filter((entry) => entry.isDirectory() && isSafeRunId(entry.name))
+      .map((entry) => entry.name);
+  }
+
+  /**
+   * Reads only as many run records as the page needs: folder names are UUIDv7 run IDs, so sorting
+   * them descending is newest first, and a `since` bound stops the scan early.
+   */
+  async listRuns(filter?: RunFilter): Promise<RunPage> {
+    const query = parseRunFilter(filter);
+    const ids = newestFirst(await this.runFolderNames()).filter(
+      (id) => query.cursor === undefined || id < query.cursor,
+    );
+    const runs: RunRecord[] = [];
+    let index = 0;
+    for (; index < ids.length && runs.length < query.limit; index++) {
+      const id = ids[index]!;
+      const screen = screenRunId(id, query);
+      if (screen === "stop") {
+        index = ids.length;
+        break;
+      }
+      if (screen === "skip") continue;
+      const record = await this.listedRecord(id);
+      if (record && matchesQuery(record, query)) runs.push(record);
+    }
+    const more = index < ids.length && runs.length === query.limit;
+    return { runs, next_cursor: more ? runs[runs.length - 1]!.run_id : null };
+  }
+
+  /** A run's record for listing; unreadable ones are listed with their `problem`. */
+  private async listedRecord(runId: string): Promise<RunRecord | null> {
+    try {
+      return await this.visibleRecord(await this.readRecord(runId));
+    } catch (error) {
+      if (error instanceof RunNotFoundError) return null;
+      if (error instanceof CorruptDataError) return problemRecord(runId, error.message);
+      throw error;
+    }
+  }
+
+  async resolveRunId(prefix: string): Promise<string> {
+    validateRunId(prefix);
+    if (await this.runFolderExists(prefix)) return prefix;
+    return resolvePrefix(prefix, await this.runFolderNames());
+  }
+
+  async deleteRun(runId: string): Promise<void> {
+    const dir = this.runDir(runId);
+    if (!(await this.runFolderExists(runId))) throw new RunNotFoundError(runId);
+    const lease = await this.readLease(runId);
+    if (lease && lease !== "corrupt" && this.isLive(lease)) throw leaseHeldError(runId, lease);
+    // Renamed away first: the run disappears at once, and a crash leaves only a hidden folder.
+    const doomed = path.join(this.runsDir, `.${runId}.${randomBytes(6).toString("hex")}.deleting`);
+    try {
+      await fs.rename(dir, doomed);
+      await fsyncDir(this.runsDir);
+      await fs.rm(doomed, { recursive: true, force: true });
+    } catch (error) {
+      if (hasErrorCode(error, "ENOENT")) throw new RunNotFoundError(runId);
+      throw storeError("delete", dir, error);
+    }
+    this.logs.delete(runId);
+  }
+
+  private isLive(lease: Lease | "corrupt" | null): boolean {
+    return lease !== null && lease !== "corrupt" && isLeaseLive(lease, this.leaseTtlMs);
+  }
+
+  /** The lease file's content: null when absent, "corrupt" when unreadable (treated as stale). */
+  private async readLease(runId: string): Promise<Lease | "corrupt" | null> {
+    const bytes = await readIfExists(this.systemFile(runId, "lease.json"));
+    if (!bytes) return null;
+    try {
+      const value: unknown = JSON.parse(bytes.toString("utf8"));
+      return isLease(value) ? value : "corrupt";
+    } catch {
+      return "corrupt";
+    }
+  }
+
+  async acquireLease(runId: string, owner: LeaseOwner): Promise<Lease> {
+    await this.readRecord(runId);
+    const file = this.systemFile(runId, "lease.json");
+    // A few rounds: another process may release, break or take the lease between our steps.
+    for (let round = 0; round < 10; round++) {
+      const lease = newLease(runId, owner);
+      if (await createFileExclusiveDurable(file, `${JSON.stringify(lease, null, 2)}\n`)) {
+        // A new holder: whatever this process knew about the log may be out of date.
+        this.logs.delete(runId);
+        return lease;
+      }
+      const current = await this.readLease(runId);
+      if (current === null) continue;
+      if (current !== "corrupt" && current.token === owner.token) {
+        const renewed = { ...current, heartbeat_at: lease.heartbeat_at };
+        await writeFileDurable(file, `${JSON.stringify(renewed, null, 2)}\n`);
+        return renewed;
+      }
+      if (current !== "corrupt" && this.isLive(current)) throw leaseHeldError(runId, current);
+      await this.breakLease(runId, current);
+    }
+    throw new ConflictError(
+      `run ${runId}: could not take its lease; other processes keep taking it`,
+      {
+        code: "lease_held",
+      },
+    );
+  }
+
+  /**
+   * Removes a stale lease. Breakers take turns through an exclusive `.lease.break` file, and remove
+   * `lease.json` only if it is still the stale one they judged, so a fresh lease another racer
+   * has just taken is never removed. A break file left by a crashed breaker expires.
+   */
+  private async breakLease(runId: string, stale: Lease | "corrupt"): Promise<void> {
+    const file = this.systemFile(runId, "lease.json");
+    const lock = path.join(path.dirname(file), ".lease.break");
+    try {
+      await (await fs.open(lock, "wx")).close();
+    } catch (error) {
+      if (!hasErrorCode(error, "EEXIST")) throw storeError("break the stale lease", file, error);
+      const since = await fs.stat(lock).then(
+        (stat) => Date.now() - stat.mtimeMs,
+        () => 0,
+      );
+      if (since > BREAK_LOCK_TTL_MS) await fs.rm(lock, { force: true });
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      return;
+    }
+    try {
+      const current = await this.readLease(runId);
+      const unchanged =
+        current === "corrupt" || stale === "corrupt"
+          ? current === stale
+          : current !== null &&
+            current.token === stale.token &&
+            current.heartbeat_at === stale.heartbeat_at;
+      if (unchanged) await fs.rm(file, { force: true });
+    } finally {
+      await fs.rm(lock, { force: true });
+    }
+  }
+
+  async heartbeat(runId: string, owner: LeaseOwner): Promise<void> {
+    const current = await this.readLease(runId);
+    if (current === null || current === "corrupt" || current.token !== owner.token) {
+      throw leaseLostError(runId);
+    }
+    const file = this.systemFile(runId, "lease.json");
+    const renewed = { ...current, heartbeat_at: new Date().toISOString() };
+    try {
+      await writeFileDurable(file, `${JSON.stringify(renewed, null, 2)}\n`);
+    } catch (error) {
+      throw storeError("write", file, error);
+    }
+  }
+
+  async releaseLease(runId: string, owner: LeaseOwner): Promise<void> {
+    const current = await this.readLease(runId);
+    if (current === null || current === "corrupt" || current.token !== owner.token) return;
+    const file = this.systemFile(runId, "lease.json");
+    try {
+      await fs.rm(file, { force: true });
+      await fsyncDir(path.dirname(file));
+    } catch (error) {
+      throw storeError("release", file, error);
+    }
+  }
+
+  async getLease(runId: string): Promise<{ lease: Lease; live: boolean } | null> {
+    const current = await this.readLease(runId);
+    if (current === "corrupt") {
+      throw new CorruptDataError(this.systemFile(runId, "lease.json"), "not a valid lease");
+    }
+    if (current === null) {
+      await this.readRecord(runId);
+      return null;
+    }
+    return { lease: current, live: this.isLive(current) };
+  }
+}
+
+/** Options of the filesystem execution store. */
+export interface FileSystemExecutionStoreOptions {
+  /** The store folder (`.waivern`); runs live in `<root>/runs/`. */
+  root: string;
+  /** A lease whose heartbeat is older than this is stale; default 30 s. */
+  leaseTtlMs?: number;
+}
+
+/**
+ * An ExecutionStore keeping each run under `<root>/runs/<run_id>/_system/`. It shares the run
+ * folder with the filesystem ArtifactStore: `deleteRun` removes `runs/<run_id>` entirely,
+ * artifacts included.
+ */
+export function createFileSystemExecutionStore(
+  options: FileSystemExecutionStoreOptions,
+): ExecutionStore {
+  return new FileSystemExecutionStore(
+    path.resolve(options.root),
+    options.leaseTtlMs ?? DEFAULT_LEASE_TTL_MS,
+  );
+}

@@ -1,0 +1,209 @@
+/**
+ * @module In-memory ExecutionStore: for tests and `WAIVERN_STORE_TYPE=memory` (nothing survives
+ * the process). Same semantics as the filesystem backend; everything handed in or out is copied.
+ */
+import { ConflictError, RunNotFoundError } from "../../errors.js";
+import { validateRunId } from "../keys.js";
+import {
+  checkEvents,
+  deriveArtifactStates,
+  deriveCounts,
+  recordAfterEvents,
+  recordForNewRun,
+} from "./derive.js";
+import {
+  DEFAULT_LEASE_TTL_MS,
+  isLeaseLive,
+  leaseHeldError,
+  leaseLostError,
+  newLease,
+} from "./lease.js";
+import {
+  matchesQuery,
+  newestFirst,
+  parseRunFilter,
+  resolvePrefix,
+  screenRunId,
+  visibleStatus,
+} from "./run-query.js";
+import type {
+  ExecutionStore,
+  Lease,
+  LeaseOwner,
+  NewRun,
+  RunDetails,
+  RunEvent,
+  RunFilter,
+  RunPage,
+  RunRecord,
+} from "./store.js";
+
+interface StoredRun {
+  record: RunRecord;
+  plan: unknown;
+  events: RunEvent[];
+  eventIds: Set<string>;
+  lease: Lease | null;
+}
+
+class MemoryExecutionStore implements ExecutionStore {
+  readonly kind = "memory";
+  private readonly runs = new Map<string, StoredRun>();
+
+  constructor(private readonly leaseTtlMs: number) {}
+
+  private run(runId: string): StoredRun {
+    validateRunId(runId);
+    const run = this.runs.get(runId);
+    if (!run) throw new RunNotFoundError(runId);
+    return run;
+  }
+
+  private leaseLive(run: StoredRun): boolean {
+    return run.lease !== null && isLeaseLive(run.lease, this.leaseTtlMs);
+  }
+
+  /** The record as readers see it: live counts and `interrupted` for an unleased running run. */
+  private visibleRecord(run: StoredRun): RunRecord {
+    const record = structuredClone(run.record);
+    if (record.status !== "running") return record;
+    return {
+      ...record,
+      status: visibleStatus(record.status, this.leaseLive(run)),
+      counts: deriveCounts(deriveArtifactStates(record.artifact_ids, run.events)),
+    };
+  }
+
+  async createRun(run: NewRun): Promise<RunRecord> {
+    validateRunId(run.run_id);
+    if (this.runs.has(run.run_id)) throw new ConflictError(`Run '${run.run_id}' already exists.`);
+    const record = recordForNewRun(run);
+    this.runs.set(run.run_id, {
+      record,
+      plan: structuredClone(run.plan),
+      events: [],
+      eventIds: new Set(),
+      lease: null,
+    });
+    return structuredClone(record);
+  }
+
+  async appendEvents(runId: string, events: RunEvent[]): Promise<void> {
+    const run = this.run(runId);
+    checkEvents(runId, events);
+    const appended: RunEvent[] = [];
+    for (const event of events) {
+      if (run.eventIds.has(event.event_id)) continue;
+      run.eventIds.add(event.event_id);
+      const stored = { ...structuredClone(event), seq: run.events.length + 1 };
+      run.events.push(stored);
+      appended.push(stored);
+    }
+    run.record = recordAfterEvents(run.record, appended, run.events) ?? run.record;
+  }
+
+  async readEvents(runId: string): Promise<RunEvent[]> {
+    return structuredClone(this.run(runId).events);
+  }
+
+  async getRun(runId: string): Promise<RunRecord> {
+    return this.visibleRecord(this.run(runId));
+  }
+
+  async getRunDetails(runId: string): Promise<RunDetails> {
+    const run = this.run(runId);
+    const record = this.visibleRecord(run);
+    const artifacts = deriveArtifactStates(record.artifact_ids, structuredClone(run.events));
+    return { ...record, counts: deriveCounts(artifacts), artifacts };
+  }
+
+  async getPlan(runId: string): Promise<unknown> {
+    return structuredClone(this.run(runId).plan);
+  }
+
+  async beginAttempt(
+    runId: string,
+    update: { plan: unknown; runbook: RunRecord["runbook"]; argv: string[] },
+  ): Promise<RunRecord> {
+    const run = this.run(runId);
+    run.plan = structuredClone(update.plan);
+    run.record = {
+      ...run.record,
+      runbook: { ...update.runbook },
+      argv: [...update.argv],
+      attempt: run.record.attempt + 1,
+    };
+    return this.visibleRecord(run);
+  }
+
+  async listRuns(filter?: RunFilter): Promise<RunPage> {
+    const query = parseRunFilter(filter);
+    const ids = newestFirst([...this.runs.keys()]).filter(
+      (id) => query.cursor === undefined || id < query.cursor,
+    );
+    const runs: RunRecord[] = [];
+    let index = 0;
+    for (; index < ids.length && runs.length < query.limit; index++) {
+      const id = ids[index]!;
+      const screen = screenRunId(id, query);
+      if (screen === "stop") {
+        index = ids.length;
+        break;
+      }
+      if (screen === "skip") continue;
+      const record = this.visibleRecord(this.runs.get(id)!);
+      if (matchesQuery(record, query)) runs.push(record);
+    }
+    const more = index < ids.length && runs.length === query.limit;
+    return { runs, next_cursor: more ? runs[runs.length - 1]!.run_id : null };
+  }
+
+  async resolveRunId(prefix: string): Promise<string> {
+    return resolvePrefix(prefix, this.runs.keys());
+  }
+
+  async deleteRun(runId: string): Promise<void> {
+    const run = this.run(runId);
+    if (this.leaseLive(run)) throw leaseHeldError(runId, run.lease!);
+    this.runs.delete(runId);
+  }
+
+  async acquireLease(runId: string, owner: LeaseOwner): Promise<Lease> {
+    const run = this.run(runId);
+    if (run.lease && run.lease.token !== owner.token && this.leaseLive(run)) {
+      throw leaseHeldError(runId, run.lease);
+    }
+    run.lease = newLease(runId, owner);
+    return { ...run.lease };
+  }
+
+  async heartbeat(runId: string, owner: LeaseOwner): Promise<void> {
+    const run = this.run(runId);
+    if (!run.lease || run.lease.token !== owner.token) throw leaseLostError(runId);
+    run.lease = { ...run.lease, heartbeat_at: new Date().toISOString() };
+  }
+
+  async releaseLease(runId: string, owner: LeaseOwner): Promise<void> {
+    validateRunId(runId);
+    const run = this.runs.get(runId);
+    if (run?.lease?.token === owner.token) run.lease = null;
+  }
+
+  async getLease(runId: string): Promise<{ lease: Lease; live: boolean } | null> {
+    const run = this.run(runId);
+    return run.lease ? { lease: { ...run.lease }, live: this.leaseLive(run) } : null;
+  }
+}
+
+/** Options of the in-memory execution store. */
+export interface MemoryExecutionStoreOptions {
+  /** A lease whose heartbeat is older than this is stale; default 30 s. */
+  leaseTtlMs?: number;
+}
+
+/** An ExecutionStore that keeps everything in this process's memory. */
+export function createMemoryExecutionStore(
+  options: MemoryExecutionStoreOptions = {},
+): ExecutionStore {
+  return new MemoryExecutionStore(options.leaseTtlMs ?? DEFAULT_LEASE_TTL_MS);
+}

@@ -1,0 +1,117 @@
+/**
+ * @module Listing rules shared by the execution store backends: filter validation and matching,
+ * run ID prefix resolution, and the status a reader should see.
+ */
+import { InputError, RunNotFoundError } from "../../errors.js";
+import { runIdTimestamp, validateRunId } from "../keys.js";
+import { RUN_STATUSES, type RunFilter, type RunRecord, type RunStatus } from "./store.js";
+
+/** Page size when the filter gives none. */
+export const DEFAULT_LIST_LIMIT = 100;
+/** Largest page a caller may ask for. */
+export const MAX_LIST_LIMIT = 10_000;
+/**
+ * How far a run's `started_at` may trail the time in its UUIDv7 run ID (the ID is made first).
+ * Generous, so that skipping runs by their ID's time never drops a match.
+ */
+const ID_TIME_SLACK_MS = 10 * 60_000;
+
+/** A validated filter with times parsed. */
+export interface RunQuery {
+  status: RunStatus | undefined;
+  runbook: string | undefined;
+  sinceMs: number | undefined;
+  untilMs: number | undefined;
+  limit: number;
+  cursor: string | undefined;
+}
+
+function parseTime(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const ms = Date.parse(value);
+  if (!Number.isFinite(ms)) {
+    throw new InputError(`Invalid '${name}' time '${value}': expected an ISO 8601 date or time.`);
+  }
+  return ms;
+}
+
+/** Validates a filter; throws `InputError` (or `InvalidKeyError` for a malformed cursor). */
+export function parseRunFilter(filter: RunFilter = {}): RunQuery {
+  if (filter.status !== undefined && !RUN_STATUSES.includes(filter.status)) {
+    throw new InputError(
+      `Invalid status '${filter.status}': expected one of ${RUN_STATUSES.join(", ")}.`,
+    );
+  }
+  const limit = filter.limit ?? DEFAULT_LIST_LIMIT;
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIST_LIMIT) {
+    throw new InputError(
+      `Invalid limit '${limit}': expected a whole number from 1 to ${MAX_LIST_LIMIT}.`,
+    );
+  }
+  if (filter.cursor !== undefined) validateRunId(filter.cursor);
+  return {
+    status: filter.status,
+    runbook: filter.runbook,
+    sinceMs: parseTime("since", filter.since),
+    untilMs: parseTime("until", filter.until),
+    limit,
+    cursor: filter.cursor,
+  };
+}
+
+/** Whether a run (with the status readers see) matches the query. */
+export function matchesQuery(record: RunRecord, query: RunQuery): boolean {
+  if (query.status !== undefined && record.status !== query.status) return false;
+  if (query.runbook !== undefined && record.runbook.name !== query.runbook) return false;
+  if (query.sinceMs !== undefined || query.untilMs !== undefined) {
+    const started = Date.parse(record.started_at);
+    if (!Number.isFinite(started)) return false;
+    if (query.sinceMs !== undefined && started < query.sinceMs) return false;
+    if (query.untilMs !== undefined && started >= query.untilMs) return false;
+  }
+  return true;
+}
+
+/**
+ * What a run ID alone says about the query, before reading the run: `stop` when the ID (a UUIDv7,
+ * listed newest first) is so old that no later one can match `since`; `skip` when it is too new
+ * for `until`; otherwise `read`.
+ */
+export function screenRunId(runId: string, query: RunQuery): "read" | "skip" | "stop" {
+  const created = runIdTimestamp(runId);
+  if (created === null) return "read";
+  if (query.sinceMs !== undefined && created < query.sinceMs - ID_TIME_SLACK_MS) return "stop";
+  if (query.untilMs !== undefined && created >= query.untilMs + ID_TIME_SLACK_MS) return "skip";
+  return "read";
+}
+
+/** Run IDs newest first: UUIDv7 IDs sort by creation time, so descending string order. */
+export function newestFirst(runIds: string[]): string[] {
+  return [...runIds].sort((a, b) => (a < b ? 1 : a > b ? -1 : 0));
+}
+
+/**
+ * The full run ID for `prefix` among `runIds`: an exact match, else the only ID starting with it.
+ * Throws `RunNotFoundError` for none and `InputError` listing up to 5 candidates when ambiguous.
+ */
+export function resolvePrefix(prefix: string, runIds: Iterable<string>): string {
+  validateRunId(prefix);
+  const matches: string[] = [];
+  for (const id of runIds) {
+    if (id === prefix) return id;
+    if (id.startsWith(prefix)) matches.push(id);
+  }
+  if (matches.length === 0) throw new RunNotFoundError(prefix);
+  if (matches.length === 1) return matches[0]!;
+  const shown = newestFirst(matches).slice(0, 5);
+  const more = matches.length > shown.length ? ` and ${matches.length - shown.length} more` : "";
+  throw new InputError(
+    `Run ID prefix '${prefix}' is ambiguous: it matches ${shown.join(", ")}${more}. Give more characters.`,
+    { code: "ambiguous_run_id" },
+  );
+}
+
+/** The status readers see: a `running` run that no live lease backs was interrupted. */
+export function visibleStatus(status: RunStatus, leaseLive: boolean): RunStatus {
+  return status === "running" && !leaseLive ? "interrupted" : status;
+}

@@ -1,0 +1,328 @@
+import { promises as fs } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, beforeEach, describe, expect, it } from "vitest";
+import { CorruptDataError, RunNotFoundError } from "../../src/errors.js";
+import { serializeMessage } from "../../src/message.js";
+import { createFileSystemArtifactStore } from "../../src/stores/artifact/filesystem.js";
+import type { ArtifactStore } from "../../src/stores/artifact/store.js";
+import { createFileSystemExecutionStore } from "../../src/stores/execution/filesystem.js";
+import type { ExecutionStore, RunEvent } from "../../src/stores/execution/store.js";
+import { newRunId } from "../../src/stores/keys.js";
+import { describeArtifactStore, sampleMessage } from "./artifact-store-suite.js";
+import {
+  deadPid,
+  describeExecutionStore,
+  event,
+  owner,
+  sampleRun,
+} from "./execution-store-suite.js";
+
+const scratch = await fs.mkdtemp(path.join(tmpdir(), "wct-stores-"));
+afterAll(() => fs.rm(scratch, { recursive: true, force: true }));
+
+let roots = 0;
+/** A fresh, empty store folder. */
+function freshRoot(): string {
+  roots += 1;
+  return path.join(scratch, `store-${roots}`);
+}
+
+describeArtifactStore("filesystem", () => createFileSystemArtifactStore({ root: freshRoot() }));
+describeExecutionStore("filesystem", (options) =>
+  createFileSystemExecutionStore({ root: freshRoot(), ...options }),
+);
+
+async function listFiles(dir: string): Promise<string[]> {
+  const entries = await fs.readdir(dir, { recursive: true, withFileTypes: true });
+  return entries
+    .filter((entry) => entry.isFile())
+    .map((entry) => path.relative(dir, path.join(entry.parentPath, entry.name)))
+    .sort();
+}
+
+describe("filesystem stores on disk", () => {
+  let root: string;
+  let artifacts: ArtifactStore;
+  let executions: ExecutionStore;
+  beforeEach(() => {
+    root = freshRoot();
+    artifacts = createFileSystemArtifactStore({ root });
+    executions = createFileSystemExecutionStore({ root });
+  });
+
+  it("lays a run out exactly as ARCHITECTURE §4.2 says", async () => {
+    const run = sampleRun({ artifact_ids: ["scan", "child/found"] });
+    const id = run.run_id;
+    await executions.createRun(run);
+    const holder = owner();
+    await executions.acquireLease(id, holder);
+    const message = sampleMessage("scan");
+    await artifacts.save(id, "scan", message);
+    await artifacts.save(id, "child/found", sampleMessage("found"));
+    await executions.appendEvents(id, [
+      event({ type: "run_started", attempt: 1, resumed: false, pid: process.pid, host: "h" }),
+      event({ type: "artifact_started", artifact_id: "scan" }),
+    ]);
+
+    const runDir = path.join(root, "runs", id);
+    expect(await listFiles(runDir)).toEqual([
+      "_system/events.jsonl",
+      "_system/lease.json",
+      "_system/metadata.json",
+      "_system/plan.json",
+      "_system/state.json",
+      "artifacts/child/found.json",
+      "artifacts/scan.json",
+    ]);
+    expect(await fs.readFile(path.join(runDir, "artifacts/scan.json"))).toEqual(
+      serializeMessage(message),
+    );
+
+    const metadata = JSON.parse(
+      await fs.readFile(path.join(runDir, "_system/metadata.json"), "utf8"),
+    );
+    // A superset of upstream's metadata.json, upstream's fields first.
+    expect(Object.keys(metadata).slice(0, 5)).toEqual([
+      "run_id",
+      "runbook_path",
+      "started_at",
+      "completed_at",
+      "status",
+    ]);
+    expect(metadata).toMatchObject({
+      run_id: id,
+      runbook_path: "runbooks/sample.yaml",
+      started_at: run.started_at,
+      completed_at: null,
+      status: "running",
+      runbook: run.runbook,
+    });
+
+    const lines = (await fs.readFile(path.join(runDir, "_system/events.jsonl"), "utf8")).split(
+      "\n",
+    );
+    expect(lines).toHaveLength(3);
+    expect(lines[2]).toBe("");
+    expect(JSON.parse(lines[1]!)).toMatchObject({ type: "artifact_started", seq: 2 });
+
+    await executions.appendEvents(id, [
+      event({ type: "artifact_failed", artifact_id: "scan", error: "x", duration_seconds: 1 }),
+      event({ type: "artifact_skipped", artifact_id: "child/found", because: "scan failed" }),
+      event({ type: "run_finished", status: "failed" }, "2026-11-25T10:00:00.000Z"),
+    ]);
+    const finished = JSON.parse(
+      await fs.readFile(path.join(runDir, "_system/metadata.json"), "utf8"),
+    );
+    expect(finished).toMatchObject({
+      status: "failed",
+      completed_at: "2026-11-25T10:00:00.000Z",
+      finished_at: "2026-11-25T10:00:00.000Z",
+      counts: { failed: 1, skipped: 1, completed: 0, not_started: 0, running: 0 },
+    });
+    const state = JSON.parse(await fs.readFile(path.join(runDir, "_system/state.json"), "utf8"));
+    expect(state).toEqual({
+      run_id: id,
+      completed: [],
+      not_started: [],
+      pending: [],
+      failed: ["scan"],
+      skipped: ["child/found"],
+      last_checkpoint: "2026-11-25T10:00:00.000Z",
+    });
+    expect(await executions.getPlan(id)).toEqual(run.plan);
+    await executions.releaseLease(id, holder);
+    expect(await listFiles(path.join(runDir, "_system"))).not.toContain("lease.json");
+  });
+
+  it("never lists temp files", async () => {
+    const id = newRunId();
+    await artifacts.save(id, "a", sampleMessage("a"));
+    await artifacts.save(id, "n/b", sampleMessage("b"));
+    const dir = path.join(root, "runs", id, "artifacts");
+    await fs.writeFile(path.join(dir, ".a.json.123.abcdef.tmp"), "{");
+    await fs.writeFile(path.join(dir, "n", ".b.json.9.ff.tmp"), "");
+    await fs.writeFile(path.join(dir, "notes.txt"), "not an artifact");
+    expect(await artifacts.listKeys(id)).toEqual(["a", "n/b"]);
+    expect((await fs.readdir(dir)).filter((name) => name.endsWith(".tmp"))).toHaveLength(1);
+  });
+
+  it("reports a truncated artifact file as corrupt, naming the file", async () => {
+    const id = newRunId();
+    await artifacts.save(id, "nested/scan", sampleMessage("scan"));
+    const file = path.join(root, "runs", id, "artifacts", "nested", "scan.json");
+    const bytes = await fs.readFile(file);
+    await fs.writeFile(file, bytes.subarray(0, bytes.length - 10));
+    const error = await artifacts.get(id, "nested/scan").catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(CorruptDataError);
+    expect((error as CorruptDataError).location).toBe(file);
+    expect((error as Error).message).toContain(file);
+
+    await fs.writeFile(file, JSON.stringify({ hello: "world" }));
+    await expect(artifacts.get(id, "nested/scan")).rejects.toThrow(`${file}: not a Message`);
+  });
+
+  it("ignores a torn last line of the event log and appends cleanly after it", async () => {
+    const run = sampleRun();
+    await executions.createRun(run);
+    await executions.appendEvents(run.run_id, [
+      event({ type: "artifact_started", artifact_id: "a" }),
+      event({ type: "artifact_started", artifact_id: "b" }),
+    ]);
+    const file = path.join(root, "runs", run.run_id, "_system", "events.jsonl");
+    await fs.appendFile(file, '{"event_id":"torn","at":"2026-');
+    expect((await executions.readEvents(run.run_id)).map((e) => e.seq)).toEqual([1, 2]);
+
+    // A new process (new store instance) resumes writing the log.
+    const resumed = createFileSystemExecutionStore({ root });
+    expect((await resumed.readEvents(run.run_id)).map((e) => e.seq)).toEqual([1, 2]);
+    await resumed.acquireLease(run.run_id, owner());
+    await resumed.appendEvents(run.run_id, [event({ type: "artifact_started", artifact_id: "c" })]);
+    const text = await fs.readFile(file, "utf8");
+    expect(text.endsWith("\n")).toBe(true);
+    const parsed = text
+      .trimEnd()
+      .split("\n")
+      .map((line) => JSON.parse(line) as RunEvent);
+    expect(parsed.map((e) => e.seq)).toEqual([1, 2, 3]);
+  });
+
+  it("reports a damaged line inside the event log, naming file and line", async () => {
+    const run = sampleRun();
+    await executions.createRun(run);
+    await executions.appendEvents(run.run_id, [
+      event({ type: "artifact_started", artifact_id: "a" }),
+    ]);
+    const file = path.join(root, "runs", run.run_id, "_system", "events.jsonl");
+    await fs.appendFile(file, "garbage\n");
+    await expect(executions.readEvents(run.run_id)).rejects.toThrow(`${file}:2`);
+    await expect(executions.readEvents(run.run_id)).rejects.toBeInstanceOf(CorruptDataError);
+  });
+
+  it("reports a corrupt metadata.json on read and still lists the run", async () => {
+    const good = sampleRun();
+    const bad = sampleRun();
+    await executions.createRun(good);
+    await executions.createRun(bad);
+    const file = path.join(root, "runs", bad.run_id, "_system", "metadata.json");
+    await fs.writeFile(file, '{"run_id": "');
+    const error = await executions.getRun(bad.run_id).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(CorruptDataError);
+    expect((error as CorruptDataError).location).toBe(file);
+    await expect(executions.getRunDetails(bad.run_id)).rejects.toThrow(file);
+
+    const page = await executions.listRuns();
+    expect(page.runs.map((r) => r.run_id)).toEqual([bad.run_id, good.run_id]);
+    expect(page.runs[0]).toMatchObject({ status: "interrupted", runbook: { name: "?" } });
+    expect(page.runs[0]!.problem).toContain(file);
+    expect(page.runs[1]!.problem).toBeUndefined();
+
+    await fs.rm(file);
+    await expect(executions.getRun(bad.run_id)).rejects.toThrow(/missing/);
+    expect((await executions.listRuns()).runs[0]!.problem).toContain("missing");
+    // A damaged run can still be removed.
+    await executions.deleteRun(bad.run_id);
+    expect((await executions.listRuns()).runs.map((r) => r.run_id)).toEqual([good.run_id]);
+  });
+
+  it("takes over the lease of a process that died, from another store instance", async () => {
+    const run = sampleRun();
+    await executions.createRun(run);
+    await executions.appendEvents(run.run_id, [
+      event({ type: "run_started", attempt: 1, resumed: false, pid: 1, host: "h" }),
+    ]);
+    await executions.acquireLease(run.run_id, owner(await deadPid()));
+    const other = createFileSystemExecutionStore({ root });
+    expect((await other.getRun(run.run_id)).status).toBe("interrupted");
+    const next = owner();
+    await other.acquireLease(run.run_id, next);
+    expect((await executions.getLease(run.run_id))!.lease.token).toBe(next.token);
+    expect((await executions.getRun(run.run_id)).status).toBe("running");
+    const leftovers = await fs.readdir(path.join(root, "runs", run.run_id, "_system"));
+    expect(leftovers.filter((name) => name.startsWith("."))).toEqual([]);
+  });
+
+  it("lets only one of several racers take a stale lease", async () => {
+    const run = sampleRun();
+    await executions.createRun(run);
+    await executions.acquireLease(run.run_id, owner(await deadPid()));
+    const racers = Array.from({ length: 6 }, () => createFileSystemExecutionStore({ root }));
+    const results = await Promise.allSettled(
+      racers.map((racer) => racer.acquireLease(run.run_id, owner())),
+    );
+    const winners = results.filter((r) => r.status === "fulfilled");
+    expect(winners).toHaveLength(1);
+    const lease = await executions.getLease(run.run_id);
+    expect(lease!.lease.token).toBe(
+      (winners[0] as PromiseFulfilledResult<{ token: string }>).value.token,
+    );
+  });
+
+  it("keeps concurrent appends durable and in one consistent order", async () => {
+    const run = sampleRun();
+    await executions.createRun(run);
+    const batches = Array.from({ length: 8 }, (_, b) =>
+      Array.from({ length: 5 }, (_, i) =>
+        event({ type: "artifact_started", artifact_id: `b${b}-${i}` }),
+      ),
+    );
+    await Promise.all(batches.map((batch) => executions.appendEvents(run.run_id, batch)));
+    const fromDisk = await createFileSystemExecutionStore({ root }).readEvents(run.run_id);
+    expect(fromDisk.map((e) => e.seq)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
+    expect(new Set(fromDisk.map((e) => e.event_id)).size).toBe(40);
+    // Each call's events stay together and in order; calls land in the order they were made.
+    expect(fromDisk.map((e) => e.event_id)).toEqual(batches.flat().map((e) => e.event_id));
+  });
+
+  it("deletes the whole run folder, artifacts included", async () => {
+    const run = sampleRun();
+    await executions.createRun(run);
+    await artifacts.save(run.run_id, "a", sampleMessage("a"));
+    await executions.deleteRun(run.run_id);
+    await expect(fs.stat(path.join(root, "runs", run.run_id))).rejects.toThrow();
+    expect(await artifacts.listKeys(run.run_id)).toEqual([]);
+    expect(await fs.readdir(path.join(root, "runs"))).toEqual([]);
+  });
+
+  it("clears artifacts without touching the run's system data", async () => {
+    const run = sampleRun();
+    await executions.createRun(run);
+    await artifacts.save(run.run_id, "a", sampleMessage("a"));
+    await artifacts.clear(run.run_id);
+    expect(await listFiles(path.join(root, "runs", run.run_id))).toEqual([
+      "_system/metadata.json",
+      "_system/plan.json",
+      "_system/state.json",
+    ]);
+  });
+
+  it("lists the newest page of 2000 runs without reading the older ones", async () => {
+    // Old runs get a corrupt metadata.json: listing them would show up as `problem` records.
+    const runsDir = path.join(root, "runs");
+    const ids = Array.from({ length: 2000 }, () => newRunId());
+    await fs.mkdir(runsDir, { recursive: true });
+    const valid = ids.slice(-10);
+    await Promise.all(
+      ids.slice(0, -10).map(async (id) => {
+        await fs.mkdir(path.join(runsDir, id, "_system"), { recursive: true });
+        await fs.writeFile(path.join(runsDir, id, "_system", "metadata.json"), "{corrupt");
+      }),
+    );
+    for (const id of valid) await executions.createRun(sampleRun({ run_id: id }));
+
+    const page = await executions.listRuns({ limit: 10 });
+    expect(page.runs.map((r) => r.run_id)).toEqual([...valid].reverse());
+    expect(page.runs.every((r) => r.problem === undefined)).toBe(true);
+    expect(page.next_cursor).toBe(valid[0]);
+    const next = await executions.listRuns({ limit: 3, cursor: page.next_cursor! });
+    expect(next.runs.map((r) => r.problem !== undefined)).toEqual([true, true, true]);
+    expect(next.runs[0]!.run_id).toBe(ids[ids.length - 11]);
+  });
+
+  it("ignores entries of runs/ that are not run folders", async () => {
+    await fs.mkdir(path.join(root, "runs", ".hidden-temp"), { recursive: true });
+    await fs.writeFile(path.join(root, "runs", "stray-file"), "");
+    expect((await executions.listRuns()).runs).toEqual([]);
+    await expect(executions.resolveRunId("stray")).rejects.toBeInstanceOf(RunNotFoundError);
+  });
+});
