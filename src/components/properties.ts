@@ -88,4 +88,3 @@ function describe(value: unknown): string {
 function truncate(text: string): string {
   return text.length > 40 ? `${text.slice(0, 37)}...` : text;
 }
-

@@ -11,7 +11,12 @@ describe("dag", () => {
   });
 
   it("orders dependencies first and otherwise keeps file order", () => {
-    expect(topologicalOrder(graph({ c: ["b"], a: [], b: ["a"], d: [] }))).toEqual(["a", "b", "c", "d"]);
+    expect(topologicalOrder(graph({ c: ["b"], a: [], b: ["a"], d: [] }))).toEqual([
+      "a",
+      "b",
+      "c",
+      "d",
+    ]);
   });
 
   it("finds every artifact downstream, once", () => {

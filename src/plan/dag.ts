@@ -56,7 +56,10 @@ export function dependentsOf(deps: DependencyMap): Map<string, string[]> {
 }
 
 /** Every artifact downstream of `id` (not including it). */
-export function transitiveDependents(dependents: ReadonlyMap<string, string[]>, id: string): string[] {
+export function transitiveDependents(
+  dependents: ReadonlyMap<string, string[]>,
+  id: string,
+): string[] {
   const found = new Set<string>();
   const walk = (from: string): void => {
     for (const next of dependents.get(from) ?? []) {

@@ -3,7 +3,7 @@
  * environment are put back as `${VAR}` placeholders, and every artifact carries a digest of its
  * definition so that a resume can name exactly which artifacts changed.
  */
-import { sha256, type SchemaRef } from "../message.js";
+import { type SchemaRef, sha256 } from "../message.js";
 import { redactSubstitutions } from "../runbook/env.js";
 import type { Substitution } from "../runbook/model.js";
 import type { ExecutionPlan } from "./planner.js";

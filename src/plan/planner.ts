@@ -9,8 +9,8 @@ import { type Issue, RunbookError, type SourcePosition, WctError } from "../erro
 import { formatSchemaRef, parseSchemaRef, type SchemaRef, sameSchema } from "../message.js";
 import type { FlattenedRunbook } from "../runbook/flatten.js";
 import type { ArtifactDefinition, LoadedRunbook, RunbookConfig } from "../runbook/model.js";
-import { closestMatch } from "../suggest.js";
 import { hasSchema } from "../schemas/registry.js";
+import { closestMatch } from "../suggest.js";
 import { dependentsOf, findCycle, topologicalOrder } from "./dag.js";
 
 /** One artifact of the plan, with everything the executor needs. */
@@ -100,7 +100,11 @@ export async function planRunbook(
     const planned = await planArtifact(id, def, artifacts, registry, options.resolveReuse, problem);
     if (!planned) continue;
     if (!hasSchema(planned.outputSchema)) {
-      problem(id, "output_schema", `no schema '${formatSchemaRef(planned.outputSchema)}' is installed`);
+      problem(
+        id,
+        "output_schema",
+        `no schema '${formatSchemaRef(planned.outputSchema)}' is installed`,
+      );
       continue;
     }
     artifacts.set(id, {
@@ -171,7 +175,8 @@ async function planArtifact(
     if (!connector) {
       return unknownType("source", "connector", def.source.type, [...registry.connectors.keys()]);
     }
-    if (!checkProperties("source", connector.validateProperties(def.source.properties))) return null;
+    if (!checkProperties("source", connector.validateProperties(def.source.properties)))
+      return null;
     const output = offered("connector", def.source.type, connector.outputSchemas);
     return output && { inputSchemas: null, outputSchema: output, reuseFromRun: null };
   }
@@ -219,7 +224,11 @@ async function planArtifact(
     }
     const output = inputSchemas[0]!;
     if (explicit && !sameSchema(explicit, output)) {
-      problem(id, "output_schema", `a pass-through of '${names}' cannot declare '${def.output_schema}'`);
+      problem(
+        id,
+        "output_schema",
+        `a pass-through of '${names}' cannot declare '${def.output_schema}'`,
+      );
       return null;
     }
     return { inputSchemas, outputSchema: output, reuseFromRun: null };
@@ -229,7 +238,8 @@ async function planArtifact(
   if (!processor) {
     return unknownType("process", "processor", def.process.type, [...registry.processors.keys()]);
   }
-  if (!checkProperties("process", processor.validateProperties(def.process.properties))) return null;
+  if (!checkProperties("process", processor.validateProperties(def.process.properties)))
+    return null;
   const accepted = processor.inputRequirements.some(
     (combination) =>
       combination.every((r) => inputSchemas.some((s) => sameSchema(s, r))) &&

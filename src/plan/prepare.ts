@@ -4,13 +4,13 @@
 import type { ComponentRegistry } from "../components/types.js";
 import { NotFoundError } from "../errors.js";
 import { parseSchemaRef, type SchemaRef } from "../message.js";
-import { type PlanJson, planToJson } from "./plan-json.js";
-import { type ExecutionPlan, planRunbook, type ReuseResolver } from "./planner.js";
 import { flattenRunbook } from "../runbook/flatten.js";
 import type { ArtifactDefinition, LoadedRunbook, Substitution } from "../runbook/model.js";
 import { loadRunbook } from "../runbook/parse.js";
 import type { ExecutionStore } from "../stores/execution/store.js";
 import { validateRunId } from "../stores/keys.js";
+import { type PlanJson, planToJson } from "./plan-json.js";
+import { type ExecutionPlan, planRunbook, type ReuseResolver } from "./planner.js";
 
 export interface PreparedRunbook {
   loaded: LoadedRunbook;
@@ -36,7 +36,9 @@ export function storeReuseResolver(executions: ExecutionStore): ReuseResolver {
     const state = (await executions.getRunDetails(runId)).artifacts.find((a) => a.id === artifact);
     if (!state) throw new NotFoundError(`run ${runId} has no artifact '${artifact}'`);
     if (state.status !== "completed" || !state.schema) {
-      throw new NotFoundError(`artifact '${artifact}' of run ${runId} is ${state.status}, not completed`);
+      throw new NotFoundError(
+        `artifact '${artifact}' of run ${runId} is ${state.status}, not completed`,
+      );
     }
     return { runId, schema: state.schema };
   };
@@ -55,5 +57,10 @@ export async function prepareRunbook(
     registry,
     ...(executions ? { resolveReuse: storeReuseResolver(executions) } : {}),
   });
-  return { loaded, plan, planJson: planToJson(plan, flat.substitutions), substitutions: flat.substitutions };
+  return {
+    loaded,
+    plan,
+    planJson: planToJson(plan, flat.substitutions),
+    substitutions: flat.substitutions,
+  };
 }

@@ -10,9 +10,9 @@ import { realpath, stat } from "node:fs/promises";
 import path from "node:path";
 import { InputError, type Issue, RunbookError, type SourcePosition } from "../errors.js";
 import { formatSchemaRef, parseSchemaRef, type SchemaRef, sameSchema } from "../message.js";
+import { closestMatch } from "../suggest.js";
 import type { ArtifactDefinition, LoadedRunbook, Substitution } from "./model.js";
 import { loadRunbook } from "./parse.js";
-import { closestMatch } from "../suggest.js";
 
 /** Separates a directive's id from its child's artifact ids. */
 export const NAMESPACE_SEPARATOR = "__";

@@ -17,6 +17,7 @@ import {
   type Scalar,
 } from "yaml";
 import { InputError, type Issue, RunbookError, type SourcePosition } from "../errors.js";
+import { closestMatch } from "../suggest.js";
 import { hasPlaceholder, substituteString } from "./env.js";
 import type {
   ArtifactDefinition,
@@ -30,7 +31,6 @@ import type {
   RunbookOutputDeclaration,
   Substitution,
 } from "./model.js";
-import { closestMatch } from "../suggest.js";
 
 /** The keys each level of the format accepts; also the source of "did you mean" suggestions. */
 export const RUNBOOK_KEYS = {

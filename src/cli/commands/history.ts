@@ -1,0 +1,360 @@
+/**
+ * @module Past runs, read from the stores without re-executing anything: `wct runs` (history),
+ * `wct inspect`, `wct runs verify`, `wct runs delete`, `wct runs prune`.
+ */
+import pc from "picocolors";
+import { InputError, WctError } from "../../errors.js";
+import { formatSchemaRef, sha256 } from "../../message.js";
+import type { ArtifactStore } from "../../stores/artifact/store.js";
+import {
+  type ArtifactState,
+  type ExecutionStore,
+  RUN_STATUSES,
+  type RunRecord,
+  type RunStatus,
+} from "../../stores/execution/store.js";
+import { validateArtifactKey } from "../../stores/keys.js";
+import { type CliIo, openStores, positiveInt, printJson, type StoreFlags } from "../io.js";
+import { renderTable } from "../table.js";
+
+/** A run record as printed by `--json`: the runbook by name, its text left out. */
+export function publicRunRecord(record: RunRecord) {
+  const { runbook, ...rest } = record;
+  return {
+    ...rest,
+    runbook: runbook.name,
+    runbook_path: runbook.path,
+    runbook_sha256: runbook.sha256,
+  };
+}
+
+function parseStatus(value: string | undefined): RunStatus | undefined {
+  if (value === undefined) return undefined;
+  if (!(RUN_STATUSES as readonly string[]).includes(value)) {
+    throw new InputError(`--status must be one of ${RUN_STATUSES.join(", ")}, got '${value}'`);
+  }
+  return value as RunStatus;
+}
+
+const UNITS: Record<string, number> = { s: 1e3, m: 60e3, h: 3600e3, d: 86400e3, w: 7 * 86400e3 };
+
+/** `30d`, `12h`, `45m`, `2w`, `90s` -> milliseconds. */
+export function parseAge(flag: string, value: string): number {
+  const match = /^(\d+)([smhdw])$/.exec(value.trim());
+  if (!match)
+    throw new InputError(`${flag} takes an age like 30d, 12h, 45m, 2w or 90s, got '${value}'`);
+  return Number(match[1]) * UNITS[match[2]!]!;
+}
+
+/** An ISO date/time or an age (`7d` = seven days ago) -> ISO time. */
+function parseSince(value: string | undefined, now = Date.now()): string | undefined {
+  if (value === undefined) return undefined;
+  if (/^\d+[smhdw]$/.test(value.trim()))
+    return new Date(now - parseAge("--since", value)).toISOString();
+  const time = Date.parse(value);
+  if (Number.isNaN(time))
+    throw new InputError(`--since takes an ISO date (2026-11-01) or an age (7d), got '${value}'`);
+  return new Date(time).toISOString();
+}
+
+async function withStores<T>(
+  flags: StoreFlags,
+  io: CliIo,
+  body: (stores: ReturnType<typeof openStores>) => Promise<T>,
+): Promise<T> {
+  const stores = openStores(flags, io);
+  try {
+    return await body(stores);
+  } finally {
+    await stores.executions.close?.();
+    await stores.artifacts.close?.();
+  }
+}
+
+function duration(record: Pick<RunRecord, "started_at" | "finished_at">): string {
+  if (!record.finished_at) return "";
+  return `${((Date.parse(record.finished_at) - Date.parse(record.started_at)) / 1000).toFixed(1)} s`;
+}
+
+function paintStatus(status: string, io: CliIo): string {
+  if (io.env.NO_COLOR || !io.stdout.isTTY) return status;
+  if (status === "completed") return pc.green(status);
+  if (status === "failed") return pc.red(status);
+  if (status === "running") return pc.cyan(status);
+  return pc.yellow(status);
+}
+
+export interface RunsOptions extends StoreFlags {
+  status?: string;
+  runbook?: string;
+  since?: string;
+  limit?: string;
+  cursor?: string;
+  json?: boolean;
+}
+
+/** `wct runs`: run history, newest first, full run IDs. */
+export async function runsCommand(options: RunsOptions, io: CliIo): Promise<number> {
+  const status = parseStatus(options.status);
+  const since = parseSince(options.since);
+  const limit = positiveInt("--limit", options.limit) ?? 100;
+  return withStores(options, io, async ({ executions }) => {
+    const page = await executions.listRuns({
+      limit,
+      ...(status ? { status } : {}),
+      ...(options.runbook ? { runbook: options.runbook } : {}),
+      ...(since ? { since } : {}),
+      ...(options.cursor ? { cursor: options.cursor } : {}),
+    });
+    if (options.json) {
+      printJson(io, page.runs.map(publicRunRecord));
+      if (page.next_cursor) io.stderr.write(`more runs: --cursor ${page.next_cursor}\n`);
+      return 0;
+    }
+    if (page.runs.length === 0) {
+      io.stderr.write(
+        status || options.runbook || since ? "No runs match.\n" : "No runs recorded.\n",
+      );
+      return 0;
+    }
+    io.stdout.write(
+      renderTable(
+        ["RUN ID", "STATUS", "RUNBOOK", "STARTED", "DURATION", "DONE", "FAILED", "SKIPPED"],
+        page.runs.map((r) => [
+          r.run_id,
+          paintStatus(r.status, io),
+          r.runbook.name,
+          r.started_at.replace("T", " ").slice(0, 19),
+          duration(r),
+          String(r.counts.completed),
+          String(r.counts.failed),
+          String(r.counts.skipped),
+        ]),
+      ),
+    );
+    if (page.next_cursor) io.stderr.write(`more runs: wct runs --cursor ${page.next_cursor}\n`);
+    return 0;
+  });
+}
+
+export interface InspectOptions extends StoreFlags {
+  json?: boolean;
+  events?: boolean;
+}
+
+function artifactNote(a: ArtifactState): string {
+  if (a.error) return a.error;
+  if (a.because) return `skipped: ${a.because}`;
+  if (a.provenance) return `reused from ${a.provenance.from_run}/${a.provenance.from_artifact}`;
+  return "";
+}
+
+/** `wct inspect RUN_ID [ARTIFACT_ID]`: a past run, its audit trail, or one stored artifact. */
+export async function inspectCommand(
+  runIdOrPrefix: string,
+  artifactId: string | undefined,
+  options: InspectOptions,
+  io: CliIo,
+): Promise<number> {
+  if (artifactId !== undefined) validateArtifactKey(artifactId);
+  return withStores(options, io, async ({ executions, artifacts }) => {
+    const runId = await executions.resolveRunId(runIdOrPrefix);
+    if (artifactId !== undefined) {
+      const message = await artifacts.get(runId, artifactId);
+      printJson(io, options.json ? message : message.content);
+      return 0;
+    }
+    if (options.events) {
+      const events = await executions.readEvents(runId);
+      if (options.json) printJson(io, events);
+      else
+        for (const e of events) {
+          const { type, at, seq, event_id: _id, ...rest } = e;
+          io.stdout.write(
+            `${String(seq ?? "").padStart(4)} ${at} ${type} ${JSON.stringify(rest)}\n`,
+          );
+        }
+      return 0;
+    }
+    const details = await executions.getRunDetails(runId);
+    if (options.json) {
+      printJson(io, publicRunRecord(details));
+      return 0;
+    }
+    io.stdout.write(
+      `run ${details.run_id}\n` +
+        `  status    ${paintStatus(details.status, io)}\n` +
+        `  runbook   ${details.runbook.name} (${details.runbook.path}, sha256 ${details.runbook.sha256.slice(0, 12)})\n` +
+        `  started   ${details.started_at}${details.finished_at ? `, finished ${details.finished_at} (${duration(details)})` : ""}\n` +
+        `  by        ${details.user}@${details.host}, wct ${details.tool_version}, attempt ${details.attempt}\n` +
+        (details.problem ? `  problem   ${details.problem}\n` : "") +
+        "\n",
+    );
+    io.stdout.write(
+      renderTable(
+        ["ARTIFACT", "STATUS", "DURATION", "BYTES", "SHA256", "SCHEMA", "NOTE"],
+        details.artifacts.map((a) => [
+          a.id,
+          paintStatus(a.status, io),
+          a.duration_seconds === null ? "" : `${a.duration_seconds.toFixed(2)} s`,
+          a.bytes === null ? "" : String(a.bytes),
+          a.sha256?.slice(0, 12) ?? "",
+          a.schema ? formatSchemaRef(a.schema) : "",
+          artifactNote(a),
+        ]),
+      ),
+    );
+    return 0;
+  });
+}
+
+/** One artifact whose stored bytes do not match what the run recorded. */
+export interface VerifyProblem {
+  artifact_id: string;
+  problem: string;
+}
+
+/** Re-hashes every completed artifact of a run against the sha256 recorded in its event log. */
+export async function verifyRun(
+  runId: string,
+  executions: ExecutionStore,
+  artifacts: ArtifactStore,
+): Promise<{ checked: number; problems: VerifyProblem[] }> {
+  const details = await executions.getRunDetails(runId);
+  const problems: VerifyProblem[] = [];
+  let checked = 0;
+  for (const state of details.artifacts) {
+    if (state.status !== "completed") continue;
+    checked++;
+    try {
+      const actual = sha256(await artifacts.getBytes(runId, state.id));
+      if (actual !== state.sha256) {
+        problems.push({
+          artifact_id: state.id,
+          problem: `sha256 ${actual} does not match recorded ${state.sha256}`,
+        });
+      }
+    } catch (error) {
+      if (!(error instanceof WctError)) throw error;
+      problems.push({ artifact_id: state.id, problem: error.message });
+    }
+  }
+  return { checked, problems };
+}
+
+/** `wct runs verify RUN_ID`: exit 1 and the list of bad files if any artifact does not match. */
+export async function verifyCommand(
+  runIdOrPrefix: string,
+  options: StoreFlags & { json?: boolean },
+  io: CliIo,
+): Promise<number> {
+  return withStores(options, io, async ({ executions, artifacts }) => {
+    const runId = await executions.resolveRunId(runIdOrPrefix);
+    const { checked, problems } = await verifyRun(runId, executions, artifacts);
+    if (options.json)
+      printJson(io, { run_id: runId, checked, ok: problems.length === 0, problems });
+    else if (problems.length === 0)
+      io.stdout.write(`run ${runId}: ${checked} artifacts verified, all intact\n`);
+    else {
+      io.stdout.write(
+        `run ${runId}: ${problems.length} of ${checked} artifacts do not match their recorded sha256\n`,
+      );
+      for (const p of problems) io.stdout.write(`  ${p.artifact_id}: ${p.problem}\n`);
+    }
+    return problems.length === 0 ? 0 : 1;
+  });
+}
+
+/** `wct runs delete RUN_ID`: removes a run and its artifacts; refuses a run that is executing. */
+export async function deleteCommand(
+  runIdOrPrefix: string,
+  options: StoreFlags,
+  io: CliIo,
+): Promise<number> {
+  return withStores(options, io, async ({ executions, artifacts }) => {
+    const runId = await executions.resolveRunId(runIdOrPrefix);
+    await deleteRun(runId, executions, artifacts);
+    io.stderr.write(`deleted run ${runId}\n`);
+    return 0;
+  });
+}
+
+/** Execution record first: it refuses a live run before any artifact is touched. */
+async function deleteRun(
+  runId: string,
+  executions: ExecutionStore,
+  artifacts: ArtifactStore,
+): Promise<void> {
+  await executions.deleteRun(runId);
+  await artifacts.clear(runId);
+}
+
+export interface PruneOptions extends StoreFlags {
+  olderThan?: string;
+  keepLast?: string;
+  status?: string;
+  dryRun?: boolean;
+  json?: boolean;
+}
+
+/**
+ * `wct runs prune`: deletes runs that match every given criterion — older than `--older-than`,
+ * not among the newest `--keep-last` (of those with `--status`, if given), with `--status`. Never
+ * touches a run that is executing.
+ */
+export async function pruneCommand(options: PruneOptions, io: CliIo): Promise<number> {
+  const status = parseStatus(options.status);
+  const olderThan =
+    options.olderThan === undefined ? undefined : parseAge("--older-than", options.olderThan);
+  const keepLast = positiveInt("--keep-last", options.keepLast, true);
+  if (olderThan === undefined && keepLast === undefined && status === undefined) {
+    throw new InputError("say what to prune: --older-than AGE, --keep-last N and/or --status S");
+  }
+  const cutoff = olderThan === undefined ? null : Date.now() - olderThan;
+  return withStores(options, io, async ({ executions, artifacts }) => {
+    const candidates: RunRecord[] = [];
+    let cursor: string | null = null;
+    let seen = 0;
+    do {
+      const page = await executions.listRuns({
+        limit: 1000,
+        ...(status ? { status } : {}),
+        ...(cursor ? { cursor } : {}),
+      });
+      for (const run of page.runs) {
+        seen++;
+        if (keepLast !== undefined && seen <= keepLast) continue;
+        if (cutoff !== null && Date.parse(run.started_at) >= cutoff) continue;
+        candidates.push(run);
+      }
+      cursor = page.next_cursor;
+    } while (cursor);
+
+    const deleted: string[] = [];
+    const kept: Array<{ run_id: string; reason: string }> = [];
+    for (const run of candidates) {
+      if (run.status === "running") {
+        kept.push({ run_id: run.run_id, reason: "still running" });
+        continue;
+      }
+      if (!options.dryRun) {
+        try {
+          await deleteRun(run.run_id, executions, artifacts);
+        } catch (error) {
+          if (!(error instanceof WctError)) throw error;
+          kept.push({ run_id: run.run_id, reason: error.message });
+          continue;
+        }
+      }
+      deleted.push(run.run_id);
+    }
+    if (options.json) printJson(io, { dry_run: Boolean(options.dryRun), deleted, kept });
+    else {
+      const verb = options.dryRun ? "would delete" : "deleted";
+      for (const id of deleted) io.stdout.write(`${verb} ${id}\n`);
+      for (const k of kept) io.stdout.write(`kept ${k.run_id} (${k.reason})\n`);
+      io.stderr.write(`${verb} ${deleted.length} run(s)\n`);
+    }
+    return 0;
+  });
+}

@@ -1,0 +1,137 @@
+/**
+ * @module `wct run RUNBOOK`: plan, execute and persist a run (or resume one), print its run ID.
+ */
+import { writeFile } from "node:fs/promises";
+import { dirname, resolve } from "node:path";
+import pc from "picocolors";
+import { builtinRegistry } from "../../components/registry.js";
+import { InputError } from "../../errors.js";
+import { executePlan, type RunResult } from "../../execute/executor.js";
+import { createWorkerPool } from "../../execute/worker-pool.js";
+import { buildJsonExport, EXPORTERS } from "../../export/json.js";
+import { sha256 } from "../../message.js";
+import type { PlanJson } from "../../plan/plan-json.js";
+import { prepareRunbook } from "../../plan/prepare.js";
+import { redactSubstitutions } from "../../runbook/env.js";
+import {
+  type CliIo,
+  currentHost,
+  currentUser,
+  openStores,
+  printJson,
+  redactArgv,
+  type StoreFlags,
+  toolVersion,
+} from "../io.js";
+import { createTerminalReporter } from "../reporters/terminal.js";
+import { publicRunRecord } from "./history.js";
+
+export interface RunOptions extends StoreFlags {
+  resume?: string;
+  json?: boolean;
+  output?: string;
+  exporter?: string;
+}
+
+/** Runs a runbook; resolves with the exit code (0 completed, 1 failed or timed out, 130 SIGINT). */
+export async function runCommand(
+  runbookPath: string,
+  options: RunOptions,
+  io: CliIo,
+): Promise<number> {
+  const exporter = options.exporter ?? "json";
+  if (!EXPORTERS.some((e) => e.name === exporter)) {
+    throw new InputError(
+      `unknown exporter '${exporter}'; available: ${EXPORTERS.map((e) => e.name).join(", ")}`,
+    );
+  }
+  const stores = openStores(options, io);
+  const registry = builtinRegistry();
+  try {
+    const resumeRunId = options.resume
+      ? await stores.executions.resolveRunId(options.resume)
+      : undefined;
+    const prepared = await prepareRunbook(
+      resolve(io.cwd, runbookPath),
+      registry,
+      stores.executions,
+      io.env,
+    );
+    const { loaded, plan, planJson, substitutions } = prepared;
+    const color = !io.env.NO_COLOR && Boolean(io.stderr.isTTY);
+    const reporter = createTerminalReporter(io.stderr, [...plan.artifacts.keys()], {
+      live: Boolean(io.stderr.isTTY),
+      color,
+    });
+    const workers = createWorkerPool();
+    let result: RunResult;
+    try {
+      result = await executePlan({
+        plan,
+        planJson,
+        runbook: {
+          name: loaded.runbook.name,
+          path: runbookPath,
+          sha256: sha256(loaded.text),
+          text: loaded.text,
+        },
+        registry,
+        artifacts: stores.artifacts,
+        executions: stores.executions,
+        workers,
+        baseDir: dirname(loaded.path),
+        substitutions,
+        origin: {
+          tool_version: toolVersion(),
+          user: currentUser(),
+          host: currentHost(),
+          argv: redactSubstitutions(redactArgv(io.argv), substitutions) as string[],
+        },
+        ...(resumeRunId ? { resumeRunId } : {}),
+        ...(io.signal ? { signal: io.signal } : {}),
+        onEvent: reporter.listener,
+      });
+    } finally {
+      reporter.close();
+      await workers.close();
+    }
+
+    const details = await stores.executions.getRunDetails(result.runId);
+    if (options.output) {
+      const exported = await buildJsonExport(details, planJson as PlanJson, stores.artifacts);
+      await writeFile(resolve(io.cwd, options.output), `${JSON.stringify(exported, null, 2)}\n`);
+    }
+    const { counts } = details;
+    const verdict =
+      result.status === "completed"
+        ? pc.green("completed")
+        : result.status === "failed"
+          ? pc.red("failed")
+          : pc.yellow(`interrupted (${result.reason})`);
+    io.stderr.write(
+      `${color ? verdict : result.status}: ${counts.completed} completed, ${counts.failed} failed, ${counts.skipped} skipped` +
+        `${result.kept.length ? ` (${result.kept.length} kept from the earlier attempt)` : ""} in ${result.durationSeconds.toFixed(2)} s\n` +
+        `run ID: ${result.runId}\n` +
+        (result.status === "completed"
+          ? ""
+          : `resume with: wct run ${runbookPath} --resume ${result.runId}\n`) +
+        (options.output ? `export written to ${options.output}\n` : ""),
+    );
+    if (options.json) {
+      printJson(io, {
+        ...publicRunRecord(details),
+        reason: result.reason,
+        duration_seconds: result.durationSeconds,
+        kept: result.kept,
+      });
+    } else {
+      io.stdout.write(`${result.runId}\n`);
+    }
+    if (result.status === "completed") return 0;
+    if (result.status === "interrupted" && io.signal?.aborted) return 130;
+    return 1;
+  } finally {
+    await stores.artifacts.close?.();
+    await stores.executions.close?.();
+  }
+}

@@ -1,0 +1,104 @@
+/**
+ * @module What a CLI command gets from the outside world, injected so commands are plain async
+ * functions that tests can call directly.
+ */
+import { readFileSync } from "node:fs";
+import { hostname, userInfo } from "node:os";
+import { resolve } from "node:path";
+import type { Writable } from "node:stream";
+import { InputError } from "../errors.js";
+import { resolveStores } from "../stores/config.js";
+
+export interface CliIo {
+  stdout: Writable & { isTTY?: boolean };
+  stderr: Writable & { isTTY?: boolean };
+  cwd: string;
+  env: Record<string, string | undefined>;
+  /** The command line as typed, for the run record (redacted before it is stored). */
+  argv: string[];
+  /** Aborted on SIGINT. */
+  signal?: AbortSignal;
+}
+
+/** Store selection flags shared by every command that reads or writes runs. */
+export interface StoreFlags {
+  storePath?: string;
+  storeType?: string;
+}
+
+/** Opens the stores the flags and environment select (flags win). */
+export function openStores(flags: StoreFlags, io: CliIo) {
+  const path = flags.storePath ?? io.env.WAIVERN_STORE_PATH;
+  return resolveStores(
+    {
+      ...(flags.storeType ? { type: flags.storeType } : {}),
+      ...(path ? { path: resolve(io.cwd, path) } : { path: resolve(io.cwd, ".waivern") }),
+    },
+    io.env,
+  );
+}
+
+let version: string | undefined;
+/** This tool's version, from package.json. */
+export function toolVersion(): string {
+  version ??= (
+    JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
+      version: string;
+    }
+  ).version;
+  return version;
+}
+
+/** The OS user, or `unknown` where the platform cannot say. */
+export function currentUser(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return "unknown";
+  }
+}
+
+export function currentHost(): string {
+  return hostname();
+}
+
+const SECRET_FLAG = /(pass(word)?|secret|token|key|credential)/i;
+
+/** The command line with values of secret-looking flags (`--api-key X`, `--token=X`) hidden. */
+export function redactArgv(argv: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const eq = arg.indexOf("=");
+    if (arg.startsWith("--") && eq > 0 && SECRET_FLAG.test(arg.slice(0, eq))) {
+      out.push(`${arg.slice(0, eq)}=***`);
+    } else if (arg.startsWith("--") && SECRET_FLAG.test(arg) && i + 1 < argv.length) {
+      out.push(arg, "***");
+      i++;
+    } else {
+      out.push(arg);
+    }
+  }
+  return out;
+}
+
+/** Parses a positive integer flag, or throws an InputError naming the flag. */
+export function positiveInt(
+  flag: string,
+  value: string | undefined,
+  allowZero = false,
+): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < (allowZero ? 0 : 1)) {
+    throw new InputError(
+      `${flag} must be a ${allowZero ? "non-negative" : "positive"} whole number, got '${value}'`,
+    );
+  }
+  return n;
+}
+
+/** Writes one JSON document to stdout. */
+export function printJson(io: CliIo, value: unknown): void {
+  io.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}

@@ -1,0 +1,270 @@
+/**
+ * @module The `wct` command line: commander wiring and the one top-level catch that maps errors
+ * to exit codes (ARCHITECTURE §5): 0 success, 1 run failed/interrupted or store failure, 2 invalid
+ * input, 130 SIGINT. User errors print one message, never a stack trace.
+ */
+import { Command, CommanderError, Option } from "commander";
+import {
+  ConflictError,
+  CorruptDataError,
+  formatIssue,
+  InputError,
+  NotFoundError,
+  RunbookError,
+  WctError,
+} from "../errors.js";
+import type { CliIo } from "./io.js";
+import { toolVersion } from "./io.js";
+
+/** Exit code for an error that reached the top. */
+export function exitCodeOf(error: unknown): number {
+  if (
+    error instanceof InputError ||
+    error instanceof NotFoundError ||
+    error instanceof ConflictError
+  )
+    return 2;
+  return 1;
+}
+
+/** The message shown for an error; a stack only for unexpected errors under WCT_DEBUG=1. */
+export function describeError(error: unknown, debug: boolean): string {
+  if (error instanceof RunbookError) {
+    const lines = error.issues.map(formatIssue);
+    return `invalid runbook (${lines.length} problem${lines.length === 1 ? "" : "s"}):\n${lines.map((l) => `  ${l}`).join("\n")}`;
+  }
+  if (error instanceof CorruptDataError) return `corrupt data: ${error.message}`;
+  if (error instanceof WctError) return error.message;
+  const message = error instanceof Error ? error.message : String(error);
+  if (debug && error instanceof Error && error.stack) return `internal error: ${error.stack}`;
+  return `internal error: ${message} (set WCT_DEBUG=1 for details)`;
+}
+
+const STORE_HELP =
+  "Runs are persisted in a store: --store-path DIR or WAIVERN_STORE_PATH (default ./.waivern); " +
+  "WAIVERN_STORE_TYPE=filesystem|memory selects the backend.";
+
+function storeOptions(command: Command): Command {
+  return command
+    .option("--store-path <dir>", "store folder (env WAIVERN_STORE_PATH, default ./.waivern)")
+    .addOption(
+      new Option("--store-type <type>", "store backend (env WAIVERN_STORE_TYPE)").choices([
+        "filesystem",
+        "memory",
+      ]),
+    );
+}
+
+function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
+  const program = new Command("wct")
+    .description("Waivern Compliance Tool: scan systems for personal data; every run is persisted.")
+    .version(toolVersion(), "-V, --version")
+    .showSuggestionAfterError(true)
+    .enablePositionalOptions()
+    .configureOutput({
+      writeOut: (s) => io.stdout.write(s),
+      writeErr: (s) => io.stderr.write(s),
+    })
+    .addHelpText(
+      "after",
+      `\n${STORE_HELP}\nExit codes: 0 ok, 1 run failed or interrupted, 2 invalid input, 130 stopped by Ctrl-C.`,
+    )
+    .exitOverride();
+
+  const lazy =
+    <A extends unknown[]>(load: () => Promise<(...args: A) => number | Promise<number>>) =>
+    async (...args: A) => {
+      const command = await load();
+      setExit(await command(...args));
+    };
+
+  storeOptions(
+    program
+      .command("run")
+      .description("plan, execute and persist a runbook; prints the run ID")
+      .argument("<runbook>", "runbook YAML file")
+      .option(
+        "--resume <run-id>",
+        "continue a failed or interrupted run (a unique prefix is enough)",
+      )
+      .option("--json", "print the run record as JSON on stdout instead of the run ID")
+      .option("-o, --output <file>", "also write the export of the run to FILE")
+      .option("--exporter <name>", "export format for --output", "json"),
+  ).action(
+    lazy(async () => {
+      const { runCommand } = await import("./commands/run.js");
+      return (runbook: string, options: Record<string, unknown>) =>
+        runCommand(runbook, options, io);
+    }),
+  );
+
+  storeOptions(
+    program
+      .command("validate-runbook")
+      .description("check a runbook without running it: structure, references, components, schemas")
+      .argument("<runbook>", "runbook YAML file")
+      .option("--json", "print the plan summary as JSON"),
+  ).action(
+    lazy(async () => {
+      const { validateRunbookCommand } = await import("./commands/catalog.js");
+      return (runbook: string, options: Record<string, unknown>) =>
+        validateRunbookCommand(runbook, options, io);
+    }),
+  );
+
+  program
+    .command("generate-schema")
+    .description("write the runbook JSON Schema for editors (stdout, or -o FILE)")
+    .option("-o, --output <file>", "write to FILE")
+    .action(
+      lazy(async () => {
+        const { generateSchemaCommand } = await import("./commands/catalog.js");
+        return (options: { output?: string }) => generateSchemaCommand(options, io);
+      }),
+    );
+
+  for (const [name, description] of [
+    ["connectors", "list the installed connectors"],
+    ["processors", "list the installed processors"],
+    ["exporters", "list the export formats"],
+    ["rulesets", "list the installed rulesets"],
+  ] as const) {
+    program
+      .command(name)
+      .description(description)
+      .option("--json", "print as JSON")
+      .action(
+        lazy(async () => {
+          const catalog = await import("./commands/catalog.js");
+          const commands = {
+            connectors: catalog.connectorsCommand,
+            processors: catalog.processorsCommand,
+            exporters: catalog.exportersCommand,
+            rulesets: catalog.rulesetsCommand,
+          };
+          return (options: { json?: boolean }) => commands[name](options, io);
+        }),
+      );
+  }
+
+  const runs = storeOptions(
+    program
+      .command("runs")
+      .description("run history, newest first (subcommands: verify, delete, prune)")
+      // Options after a subcommand belong to it: `runs prune --json` is prune's --json.
+      .enablePositionalOptions()
+      .option(
+        "--status <status>",
+        "only runs with this status: running, completed, failed, interrupted",
+      )
+      .option("--runbook <name>", "only runs of the runbook with this name")
+      .option("--since <when>", "only runs started since an ISO date or an age (7d, 12h)")
+      .option("--limit <n>", "at most N runs", "100")
+      .option("--cursor <run-id>", "continue after this run (printed when more runs exist)")
+      .option("--json", "print a JSON array of run records"),
+  ).action(
+    lazy(async () => {
+      const { runsCommand } = await import("./commands/history.js");
+      return (options: Record<string, unknown>) => runsCommand(options, io);
+    }),
+  );
+  storeOptions(
+    runs
+      .command("verify")
+      .description(
+        "re-hash every stored artifact of a run against its recorded sha256 (exit 1 on mismatch)",
+      )
+      .argument("<run-id>", "run ID or unique prefix")
+      .option("--json", "print the result as JSON"),
+  ).action(
+    lazy(async () => {
+      const { verifyCommand } = await import("./commands/history.js");
+      return (runId: string, options: Record<string, unknown>) => verifyCommand(runId, options, io);
+    }),
+  );
+  storeOptions(
+    runs
+      .command("delete")
+      .description("delete a run and its artifacts (refused while it runs)")
+      .argument("<run-id>", "run ID or unique prefix"),
+  ).action(
+    lazy(async () => {
+      const { deleteCommand } = await import("./commands/history.js");
+      return (runId: string, options: Record<string, unknown>) => deleteCommand(runId, options, io);
+    }),
+  );
+  storeOptions(
+    runs
+      .command("prune")
+      .description("delete old runs; a run that is executing is never touched")
+      .option("--older-than <age>", "only runs started more than AGE ago (30d, 12h, 2w)")
+      .option("--keep-last <n>", "keep the newest N runs (of --status, if given)")
+      .option("--status <status>", "only runs with this status")
+      .option("--dry-run", "show what would be deleted, delete nothing")
+      .option("--json", "print the result as JSON"),
+  ).action(
+    lazy(async () => {
+      const { pruneCommand } = await import("./commands/history.js");
+      return (options: Record<string, unknown>) => pruneCommand(options, io);
+    }),
+  );
+
+  storeOptions(
+    program
+      .command("inspect")
+      .description("show a past run (statuses, timings, errors, hashes) or one stored artifact")
+      .argument("<run-id>", "run ID or unique prefix")
+      .argument("[artifact-id]", "print this artifact's content")
+      .option("--json", "machine-readable output (the whole Message for an artifact)")
+      .option("--events", "print the run's audit trail (event log)"),
+  ).action(
+    lazy(async () => {
+      const { inspectCommand } = await import("./commands/history.js");
+      return (runId: string, artifactId: string | undefined, options: Record<string, unknown>) =>
+        inspectCommand(runId, artifactId, options, io);
+    }),
+  );
+
+  return program;
+}
+
+/** Runs the CLI; resolves with the process exit code. */
+export async function main(argv: string[], partial: Partial<CliIo> = {}): Promise<number> {
+  const controller = new AbortController();
+  const io: CliIo = {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    cwd: process.cwd(),
+    env: process.env,
+    argv,
+    signal: controller.signal,
+    ...partial,
+  };
+  let interrupts = 0;
+  const onSigint = () => {
+    interrupts++;
+    if (interrupts > 1) process.exit(130);
+    io.stderr.write("\nstopping: finishing the run record (Ctrl-C again to quit at once)\n");
+    controller.abort();
+  };
+  if (!partial.signal) process.on("SIGINT", onSigint);
+  let code = 0;
+  try {
+    await buildProgram(io, (c) => {
+      code = c;
+    }).parseAsync(argv, { from: "user" });
+    return code;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      return error.code === "commander.helpDisplayed" ||
+        error.code === "commander.version" ||
+        error.exitCode === 0
+        ? 0
+        : 2;
+    }
+    io.stderr.write(`wct: ${describeError(error, Boolean(io.env.WCT_DEBUG))}\n`);
+    return exitCodeOf(error);
+  } finally {
+    process.off("SIGINT", onSigint);
+  }
+}

@@ -1,0 +1,136 @@
+/**
+ * @module The terminal reporter: subscribes to engine events and shows progress on stderr — a live
+ * task list on a TTY, one plain line per event otherwise. It never touches stdout, which belongs
+ * to `--json` output and the run ID.
+ */
+import type { Writable } from "node:stream";
+import pc from "picocolors";
+import type { EngineEvent } from "../../execute/events.js";
+
+export interface Reporter {
+  listener(event: EngineEvent): void;
+  /** Stops live redrawing and leaves the final state on screen. */
+  close(): void;
+}
+
+interface Row {
+  id: string;
+  status: "waiting" | "running" | "completed" | "failed" | "skipped";
+  note: string;
+}
+
+const SYMBOL: Record<Row["status"], string> = {
+  waiting: "·",
+  running: "…",
+  completed: "✓",
+  failed: "✗",
+  skipped: "-",
+};
+
+function paint(status: Row["status"], text: string, color: boolean): string {
+  if (!color) return text;
+  if (status === "completed") return pc.green(text);
+  if (status === "failed") return pc.red(text);
+  if (status === "skipped") return pc.yellow(text);
+  if (status === "running") return pc.cyan(text);
+  return pc.dim(text);
+}
+
+function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 ** 2) return `${(bytes / 1024).toFixed(1)} KiB`;
+  return `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
+}
+
+/** The task-list row an event sets, or null for events that do not concern one artifact. */
+function rowOf(event: EngineEvent): Row | null {
+  switch (event.type) {
+    case "artifact_started":
+      return { id: event.artifact_id, status: "running", note: "" };
+    case "artifact_completed":
+      return {
+        id: event.artifact_id,
+        status: "completed",
+        note: `${event.duration_seconds.toFixed(2)} s, ${formatBytes(event.bytes)}`,
+      };
+    case "artifact_reused":
+      return {
+        id: event.artifact_id,
+        status: "completed",
+        note: `reused from ${event.from_run}/${event.from_artifact}`,
+      };
+    case "artifact_failed":
+      return { id: event.artifact_id, status: "failed", note: event.error };
+    case "artifact_skipped":
+      return { id: event.artifact_id, status: "skipped", note: event.because };
+    default:
+      return null;
+  }
+}
+
+/**
+ * @param artifactIds plan order, shown as the task list
+ * @param live redraw in place (a TTY); otherwise print one line per event
+ */
+export function createTerminalReporter(
+  stream: Writable,
+  artifactIds: string[],
+  options: { live: boolean; color: boolean },
+): Reporter {
+  const { color } = options;
+  const rows = new Map<string, Row>(
+    artifactIds.map((id) => [id, { id, status: "waiting", note: "" }]),
+  );
+  const line = (row: Row) =>
+    `${paint(row.status, SYMBOL[row.status], color)} ${row.id}${row.note ? (color ? pc.dim(` ${row.note}`) : ` ${row.note}`) : ""}`;
+
+  if (!options.live) {
+    return {
+      listener(event) {
+        if (event.type === "artifact_warning") {
+          stream.write(`! ${event.artifact_id}: ${event.message}\n`);
+          return;
+        }
+        const row = rowOf(event);
+        if (row && row.status !== "running") stream.write(`${line(row)}\n`);
+      },
+      close() {},
+    };
+  }
+
+  let drawn = 0;
+  let timer: NodeJS.Timeout | null = null;
+  const redraw = () => {
+    timer = null;
+    const columns = (stream as { columns?: number }).columns ?? 100;
+    const text = [...rows.values()].map((row) => line(row).slice(0, columns + 20));
+    const up = drawn > 0 ? `\x1b[${drawn}A` : "";
+    stream.write(`${up}${text.map((t) => `\x1b[2K${t}`).join("\n")}\n`);
+    drawn = text.length;
+  };
+  const schedule = () => {
+    timer ??= setTimeout(redraw, 80);
+  };
+  return {
+    listener(event) {
+      if (event.type === "artifact_warning") {
+        // Warnings go above the list, which is then drawn again below them.
+        const up = drawn > 0 ? `\x1b[${drawn}A\x1b[0J` : "";
+        stream.write(
+          `${up}${color ? pc.yellow("!") : "!"} ${event.artifact_id}: ${event.message}\n`,
+        );
+        drawn = 0;
+        schedule();
+        return;
+      }
+      const row = rowOf(event);
+      if (!row) return;
+      rows.set(row.id, row);
+      schedule();
+    },
+    close() {
+      if (timer) clearTimeout(timer);
+      redraw();
+    },
+  };
+}

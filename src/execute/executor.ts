@@ -1,0 +1,516 @@
+/**
+ * @module The DAG executor: runs an ExecutionPlan under a run ID, starting each artifact as soon as
+ * its own inputs are done, and persists every artifact (ArtifactStore) and every state change
+ * (ExecutionStore event log) as it happens. It holds the run's lease with a heartbeat, so a
+ * crashed run is detected as stale and two processes never execute one run.
+ */
+import { randomUUID } from "node:crypto";
+import type {
+  ComponentContext,
+  ComponentOutput,
+  ComponentRegistry,
+  WorkerRunner,
+} from "../components/types.js";
+import { ComponentError, ConflictError, CorruptDataError, WctError } from "../errors.js";
+import { formatSchemaRef, type Message, sha256 } from "../message.js";
+import { transitiveDependents } from "../plan/dag.js";
+import { changedArtifacts, type PlanJson } from "../plan/plan-json.js";
+import type { ExecutionPlan, PlannedArtifact } from "../plan/planner.js";
+import { redactSubstitutions } from "../runbook/env.js";
+import type { Substitution } from "../runbook/model.js";
+import { validateContent } from "../schemas/registry.js";
+import type { ArtifactStore } from "../stores/artifact/store.js";
+import type {
+  ArtifactState,
+  ExecutionStore,
+  LeaseOwner,
+  RunEvent,
+  RunRecord,
+  RunStatus,
+} from "../stores/execution/store.js";
+import { newRunId } from "../stores/keys.js";
+import type { EngineListener } from "./events.js";
+
+/** Who started the run, for the run record. */
+export interface RunOrigin {
+  tool_version: string;
+  user: string;
+  host: string;
+  /** Already redacted. */
+  argv: string[];
+}
+
+export interface ExecuteOptions {
+  plan: ExecutionPlan;
+  /** The plan as it is persisted (placeholders, digests). */
+  planJson: PlanJson;
+  runbook: RunRecord["runbook"];
+  registry: ComponentRegistry;
+  artifacts: ArtifactStore;
+  executions: ExecutionStore;
+  workers: WorkerRunner;
+  /** Folder relative paths in component properties are resolved against. */
+  baseDir: string;
+  /** Environment values substituted into the runbook; put back as placeholders before persisting. */
+  substitutions: Substitution[];
+  origin: RunOrigin;
+  /** Continue this run instead of starting a new one. */
+  resumeRunId?: string;
+  /** Aborting it interrupts the run (SIGINT). */
+  signal?: AbortSignal;
+  onEvent?: EngineListener;
+  /** How often the lease heartbeat is written. @default 5000 */
+  heartbeatMs?: number;
+}
+
+export interface RunResult {
+  runId: string;
+  status: Exclude<RunStatus, "running">;
+  /** Why the run was interrupted, if it was. */
+  reason: string | null;
+  attempt: number;
+  durationSeconds: number;
+  /** Artifacts kept from an earlier attempt (resume). */
+  kept: string[];
+}
+
+/** Raised inside the executor when the run is stopped (timeout or SIGINT). */
+class RunStopped extends Error {}
+
+/** How long running components get to notice a stop before the run is closed without them. */
+const STOP_GRACE_MS = 5000;
+/** setTimeout's ceiling; longer timeouts would fire at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** Plans are executed by this; see the module comment. */
+export async function executePlan(options: ExecuteOptions): Promise<RunResult> {
+  const started = performance.now();
+  const { plan, executions, artifacts, substitutions } = options;
+  const owner: LeaseOwner = {
+    pid: process.pid,
+    host: options.origin.host,
+    token: randomUUID(),
+  };
+  const redact = (text: string): string => redactSubstitutions(text, substitutions) as string;
+
+  const kept = new Set<string>();
+  let runId: string;
+  let attempt: number;
+  if (options.resumeRunId) {
+    runId = options.resumeRunId;
+    await executions.acquireLease(runId, owner);
+    try {
+      const stored = (await executions.getPlan(runId)) as PlanJson;
+      const changed = changedArtifacts(stored, options.planJson);
+      if (changed.length > 0) {
+        throw new ConflictError(
+          `cannot resume run ${runId}: the runbook changed since it started (artifacts changed: ${changed.join(", ")}); start a new run instead`,
+          { code: "runbook_changed" },
+        );
+      }
+      for (const state of (await executions.getRunDetails(runId)).artifacts) {
+        if (await completedIntact(artifacts, runId, state)) kept.add(state.id);
+      }
+      const record = await executions.beginAttempt(runId, {
+        plan: options.planJson,
+        runbook: options.runbook,
+        argv: options.origin.argv,
+      });
+      attempt = record.attempt;
+    } catch (error) {
+      await executions.releaseLease(runId, owner);
+      throw error;
+    }
+  } else {
+    runId = newRunId();
+    attempt = 1;
+    await executions.createRun({
+      run_id: runId,
+      runbook: options.runbook,
+      ...options.origin,
+      artifact_ids: [...plan.artifacts.keys()],
+      plan: options.planJson,
+      started_at: new Date().toISOString(),
+    });
+    await executions.acquireLease(runId, owner);
+  }
+
+  const heartbeat = setInterval(() => {
+    executions.heartbeat(runId, owner).catch(() => {});
+  }, options.heartbeatMs ?? 5000);
+  heartbeat.unref();
+
+  const log = new EventLog(runId, executions, options.onEvent);
+  try {
+    log.append({
+      type: "run_started",
+      attempt,
+      resumed: Boolean(options.resumeRunId),
+      pid: process.pid,
+      host: owner.host,
+    });
+    const scheduler = new Scheduler(options, runId, log, kept, redact);
+    const outcome = await scheduler.run();
+    await log.flush();
+    log.append({
+      type: "run_finished",
+      status: outcome.status,
+      ...(outcome.reason ? { reason: outcome.reason } : {}),
+    });
+    await log.flush();
+    return {
+      runId,
+      status: outcome.status,
+      reason: outcome.reason,
+      attempt,
+      durationSeconds: (performance.now() - started) / 1000,
+      kept: [...kept],
+    };
+  } finally {
+    clearInterval(heartbeat);
+    await executions.releaseLease(runId, owner).catch(() => {});
+  }
+}
+
+/** Whether a completed artifact's stored bytes still match the sha256 recorded for it. */
+async function completedIntact(
+  artifacts: ArtifactStore,
+  runId: string,
+  state: ArtifactState,
+): Promise<boolean> {
+  if (state.status !== "completed" || !state.sha256) return false;
+  try {
+    return sha256(await artifacts.getBytes(runId, state.id)) === state.sha256;
+  } catch (error) {
+    if (error instanceof WctError) return false;
+    throw error;
+  }
+}
+
+type EventInput = RunEvent extends infer E
+  ? E extends RunEvent
+    ? Omit<E, "event_id" | "at" | "seq">
+    : never
+  : never;
+
+/**
+ * Appends events in call order. `append` does not wait: durability is awaited where it matters
+ * (`commit` before an artifact counts as completed, `flush` at the end), so the store can batch
+ * concurrent appends into one fsync.
+ */
+class EventLog {
+  #tail: Promise<void> = Promise.resolve();
+  #failure: unknown = null;
+  constructor(
+    private readonly runId: string,
+    private readonly store: ExecutionStore,
+    private readonly listener: EngineListener | undefined,
+  ) {}
+
+  append(input: EventInput): Promise<void> {
+    const event = { ...input, event_id: randomUUID(), at: new Date().toISOString() } as RunEvent;
+    const written = this.store.appendEvents(this.runId, [event]);
+    this.#tail = Promise.all([this.#tail, written]).then(
+      () => this.listener?.({ ...event, run_id: this.runId }),
+      (error: unknown) => {
+        this.#failure ??= error;
+      },
+    );
+    return written;
+  }
+
+  warn(artifactId: string, message: string): void {
+    this.listener?.({
+      type: "artifact_warning",
+      artifact_id: artifactId,
+      message,
+      at: new Date().toISOString(),
+      run_id: this.runId,
+    });
+  }
+
+  /** Waits until every appended event is durable; rethrows the first store failure. */
+  async flush(): Promise<void> {
+    await this.#tail;
+    if (this.#failure) throw this.#failure;
+  }
+}
+
+interface Outcome {
+  status: Exclude<RunStatus, "running">;
+  reason: string | null;
+}
+
+/** One execution attempt over the DAG. */
+class Scheduler {
+  readonly #plan: ExecutionPlan;
+  readonly #done = new Map<string, "completed" | "failed" | "skipped">();
+  readonly #running = new Map<string, Promise<void>>();
+  readonly #cache = new Map<string, Message>();
+  readonly #controller = new AbortController();
+  #stopReason: string | null = null;
+  /** Set once the outcome is decided; late results of abandoned components are then dropped. */
+  #closed = false;
+  #wake: () => void = () => {};
+
+  constructor(
+    private readonly options: ExecuteOptions,
+    private readonly runId: string,
+    private readonly log: EventLog,
+    kept: ReadonlySet<string>,
+    private readonly redact: (text: string) => string,
+  ) {
+    this.#plan = options.plan;
+    for (const id of kept) this.#done.set(id, "completed");
+  }
+
+  async run(): Promise<Outcome> {
+    const { timeout, max_concurrency: limit } = this.#plan.runbook.config;
+    const stop = (reason: string) => {
+      if (this.#stopReason) return;
+      this.#stopReason = reason;
+      this.#controller.abort(new RunStopped(reason));
+      this.#wake();
+    };
+    const timer = setTimeout(
+      () => stop(`timed out after ${timeout} s`),
+      Math.min(timeout * 1000, MAX_TIMER_MS),
+    );
+    const onAbort = () => stop("interrupted");
+    if (this.options.signal?.aborted) onAbort();
+    this.options.signal?.addEventListener("abort", onAbort, { once: true });
+    try {
+      for (;;) {
+        if (!this.#stopReason) {
+          for (const id of this.#ready()) {
+            if (this.#running.size >= limit) break;
+            this.#running.set(
+              id,
+              this.#execute(id).finally(() => {
+                this.#running.delete(id);
+                this.#wake();
+              }),
+            );
+          }
+        }
+        if (this.#running.size === 0) break;
+        const settled = new Promise<void>((resolve) => {
+          this.#wake = resolve;
+        });
+        if (!this.#stopReason) {
+          await settled;
+          continue;
+        }
+        // A component that ignores the abort signal must not keep a stopped run open forever.
+        const grace = new Promise<"late">((resolve) =>
+          setTimeout(resolve, STOP_GRACE_MS, "late").unref(),
+        );
+        if ((await Promise.race([settled, grace])) === "late") break;
+      }
+    } finally {
+      clearTimeout(timer);
+      this.options.signal?.removeEventListener("abort", onAbort);
+    }
+    if (this.#stopReason) {
+      this.#closed = true;
+      for (const id of this.#plan.artifacts.keys()) {
+        if (this.#done.has(id)) continue;
+        this.#done.set(id, "skipped");
+        this.log.append({ type: "artifact_skipped", artifact_id: id, because: this.#stopReason });
+      }
+      return { status: "interrupted", reason: this.#stopReason };
+    }
+    const requiredFailure = [...this.#done].some(
+      ([id, status]) => status === "failed" && !this.#plan.artifacts.get(id)?.definition.optional,
+    );
+    return { status: requiredFailure ? "failed" : "completed", reason: null };
+  }
+
+  /** Not yet started artifacts whose inputs are all completed, in plan order. */
+  #ready(): string[] {
+    const ready: string[] = [];
+    for (const [id, artifact] of this.#plan.artifacts) {
+      if (this.#done.has(id) || this.#running.has(id)) continue;
+      if (artifact.inputs.every((input) => this.#done.get(input) === "completed")) ready.push(id);
+    }
+    return ready;
+  }
+
+  async #execute(id: string): Promise<void> {
+    const artifact = this.#plan.artifacts.get(id)!;
+    const begun = performance.now();
+    const elapsed = () => (performance.now() - begun) / 1000;
+    this.log.append({ type: "artifact_started", artifact_id: id });
+    try {
+      if (artifact.reuseFromRun) {
+        await this.#reuse(artifact, artifact.reuseFromRun);
+        this.#done.set(id, "completed");
+        return;
+      }
+      const output = await this.#produce(artifact);
+      const problems = validateContent(output.schema, output.content);
+      if (problems.length > 0) {
+        const shown = problems
+          .slice(0, 3)
+          .map((p) => `${p.path || "(root)"}: ${p.message}`)
+          .join("; ");
+        throw new ComponentError(
+          `output does not match schema ${formatSchemaRef(output.schema)}: ${shown}${problems.length > 3 ? ` (+${problems.length - 3} more)` : ""}`,
+        );
+      }
+      if (this.#closed) return;
+      const duration = elapsed();
+      const message = this.#message(artifact, output, duration);
+      const stored = await this.options.artifacts.save(this.runId, id, message);
+      await this.log.append({
+        type: "artifact_completed",
+        artifact_id: id,
+        sha256: stored.sha256,
+        bytes: stored.bytes,
+        schema: output.schema,
+        duration_seconds: duration,
+      });
+      if ((this.#plan.dependents.get(id) ?? []).length > 0) this.#cache.set(id, message);
+      this.#done.set(id, "completed");
+    } catch (error) {
+      if (this.#closed) return;
+      if (this.#stopReason) {
+        this.#done.set(id, "skipped");
+        this.log.append({ type: "artifact_skipped", artifact_id: id, because: this.#stopReason });
+        return;
+      }
+      this.#fail(
+        id,
+        this.redact(error instanceof Error ? error.message : String(error)),
+        elapsed(),
+      );
+    } finally {
+      this.#release(artifact);
+    }
+  }
+
+  #fail(id: string, error: string, duration: number): void {
+    this.#done.set(id, "failed");
+    this.log.append({
+      type: "artifact_failed",
+      artifact_id: id,
+      error,
+      duration_seconds: duration,
+    });
+    for (const dependent of transitiveDependents(this.#plan.dependents, id)) {
+      if (this.#done.has(dependent)) continue;
+      this.#done.set(dependent, "skipped");
+      this.log.append({
+        type: "artifact_skipped",
+        artifact_id: dependent,
+        because: `${id} failed`,
+      });
+    }
+  }
+
+  /** Forgets cached inputs once every reader of them has finished. */
+  #release(artifact: PlannedArtifact): void {
+    for (const input of artifact.inputs) {
+      const readers = this.#plan.dependents.get(input) ?? [];
+      if (readers.every((r) => this.#done.has(r))) this.#cache.delete(input);
+    }
+  }
+
+  async #input(id: string): Promise<Message> {
+    return this.#cache.get(id) ?? (await this.options.artifacts.get(this.runId, id));
+  }
+
+  #context(id: string): ComponentContext {
+    return {
+      signal: this.#controller.signal,
+      workers: this.options.workers,
+      baseDir: this.options.baseDir,
+      warn: (message) => this.log.warn(id, this.redact(message)),
+    };
+  }
+
+  async #produce(artifact: PlannedArtifact): Promise<ComponentOutput> {
+    const { definition: def, outputSchema } = artifact;
+    const { registry } = this.options;
+    if (def.source) {
+      const connector = registry.connectors.get(def.source.type)!;
+      return connector.extract(def.source.properties, outputSchema, this.#context(artifact.id));
+    }
+    const inputs = await Promise.all(artifact.inputs.map((input) => this.#input(input)));
+    if (!def.process) {
+      const only = inputs[0]!;
+      return { content: only.content, schema: only.schema };
+    }
+    const processor = registry.processors.get(def.process.type)!;
+    return processor.process(
+      inputs,
+      def.process.properties,
+      outputSchema,
+      this.#context(artifact.id),
+    );
+  }
+
+  #message(artifact: PlannedArtifact, output: ComponentOutput, duration: number): Message {
+    const def = artifact.definition;
+    const source = def.source
+      ? `connector:${def.source.type}`
+      : def.process
+        ? `processor:${def.process.type}`
+        : `inputs:${artifact.inputs.join(",")}`;
+    return {
+      id: randomUUID(),
+      content: output.content,
+      schema: output.schema,
+      context: null,
+      run_id: this.runId,
+      source,
+      timestamp: new Date().toISOString(),
+      extensions: {
+        execution: {
+          status: "success",
+          error: null,
+          duration_seconds: duration,
+          origin: artifact.origin,
+          alias: artifact.alias,
+        },
+      },
+    };
+  }
+
+  /** Copies an artifact of an earlier run, checking it against the hash recorded there. */
+  async #reuse(artifact: PlannedArtifact, fromRun: string): Promise<void> {
+    const { artifacts, executions } = this.options;
+    const fromArtifact = artifact.definition.reuse!.artifact;
+    const recorded = (await executions.getRunDetails(fromRun)).artifacts.find(
+      (a) => a.id === fromArtifact,
+    );
+    const bytes = await artifacts.getBytes(fromRun, fromArtifact);
+    const sourceSha = sha256(bytes);
+    if (recorded?.sha256 && recorded.sha256 !== sourceSha) {
+      throw new CorruptDataError(
+        `artifact '${fromArtifact}' of run ${fromRun}`,
+        `stored bytes do not match the recorded sha256 (${recorded.sha256}); run 'wct runs verify ${fromRun}'`,
+      );
+    }
+    const original = await artifacts.get(fromRun, fromArtifact);
+    const copy: Message = {
+      ...original,
+      run_id: this.runId,
+      source: `reuse:${fromRun}/${fromArtifact}`,
+      timestamp: new Date().toISOString(),
+    };
+    const stored = await artifacts.save(this.runId, artifact.id, copy);
+    await this.log.append({
+      type: "artifact_reused",
+      artifact_id: artifact.id,
+      from_run: fromRun,
+      from_artifact: fromArtifact,
+      source_sha256: sourceSha,
+      sha256: stored.sha256,
+      bytes: stored.bytes,
+      schema: copy.schema,
+    });
+    if ((this.#plan.dependents.get(artifact.id) ?? []).length > 0)
+      this.#cache.set(artifact.id, copy);
+  }
+}

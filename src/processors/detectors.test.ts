@@ -1,0 +1,220 @@
+import { describe, expect, it } from "vitest";
+import type { DetectorName } from "../rulesets/model.js";
+import { DETECTORS, ibanChecksumValid, luhnValid, nhsChecksumValid } from "./detectors.js";
+
+function detect(name: DetectorName, text: string): string[] {
+  const found: string[] = [];
+  DETECTORS[name](text, (start, end) => found.push(text.slice(start, end)));
+  return found;
+}
+
+/** Appends the Luhn check digit to `body`. */
+function withLuhnDigit(body: string): string {
+  for (let d = 0; d <= 9; d++) if (luhnValid(body + d)) return body + d;
+  throw new Error("unreachable");
+}
+
+describe("email", () => {
+  it("finds addresses in prose, lists and markup", () => {
+    const text =
+      'Write to jane.doe@example.com or <j.smith+news@mail.co.uk>; cc: "ops-team@corp.example.org".';
+    expect(detect("email", text)).toEqual([
+      "jane.doe@example.com",
+      "j.smith+news@mail.co.uk",
+      "ops-team@corp.example.org",
+    ]);
+  });
+
+  it("ignores decorators, scoped packages, versions and retina assets", () => {
+    const text =
+      "import x from '@types/node'; npm i left-pad@1.3.0; <img src='logo@2x.png'>; @Component({}) user@localhost";
+    expect(detect("email", text)).toEqual([]);
+  });
+});
+
+describe("phone", () => {
+  const valid = [
+    "+44 20 7946 0958",
+    "+1 (555) 123-4567",
+    "+33 1 23 45 67 89",
+    "+4915112345678",
+    "+44 (0)20 7946 0958",
+    "020 7946 0958",
+    "07700 900123",
+    "01 23 45 67 89",
+    "(555) 123-4567",
+    "555-123-4567",
+    "555.123.4567",
+    "1-800-555-0199",
+  ];
+  it.each(valid)("detects %s", (number) => {
+    expect(detect("phone", `Call ${number} today.`)).toEqual([number]);
+  });
+
+  const invalid = [
+    "2024-01-15 10:30:00",
+    "1700000000123",
+    "123e4567-e89b-12d3-a456-426614174000",
+    "192.168.100.200",
+    "4111 1111 1111 1111",
+    "v1.22.333",
+    "order 12345678",
+    "123-45-6789",
+    "2024.01.15",
+  ];
+  it.each(invalid)("does not report %s", (text) => {
+    expect(detect("phone", `value ${text} end`)).toEqual([]);
+  });
+});
+
+describe("payment_card", () => {
+  it("detects cards with a valid Luhn sum and issuer prefix in common formats", () => {
+    const text = [
+      "visa 4111 1111 1111 1111",
+      "dashes 4111-1111-1111-1111",
+      "bare 4111111111111111",
+      "mc 5500 0000 0000 0004",
+      "amex 3782 822463 10005",
+      "discover 6011 1111 1111 1117",
+    ].join("\n");
+    expect(detect("payment_card", text)).toEqual([
+      "4111 1111 1111 1111",
+      "4111-1111-1111-1111",
+      "4111111111111111",
+      "5500 0000 0000 0004",
+      "3782 822463 10005",
+      "6011 1111 1111 1117",
+    ]);
+  });
+
+  it("rejects a wrong check digit, an unknown issuer, mixed separators and longer numbers", () => {
+    const unknownIssuer = withLuhnDigit("912345678901234");
+    const text = `bad 4111 1111 1111 1112; issuer ${unknownIssuer}; mixed 4111 1111-1111 1111; id 41111111111111110000000`;
+    expect(detect("payment_card", text)).toEqual([]);
+  });
+});
+
+describe("iban", () => {
+  it("detects IBANs of several countries, grouped or compact", () => {
+    const text =
+      "GB82 WEST 1234 5698 7654 32, DE89370400440532013000 and FR14 2004 1010 0505 0001 3M02 606; NL91ABNA0417164300.";
+    expect(detect("iban", text)).toEqual([
+      "GB82 WEST 1234 5698 7654 32",
+      "DE89370400440532013000",
+      "FR14 2004 1010 0505 0001 3M02 606",
+      "NL91ABNA0417164300",
+    ]);
+  });
+
+  it("rejects a wrong check, a wrong length and unknown countries", () => {
+    expect(
+      detect(
+        "iban",
+        "GB83 WEST 1234 5698 7654 32 / GB82 WEST 1234 5698 7654 / QQ82WEST12345698765432",
+      ),
+    ).toEqual([]);
+    expect(ibanChecksumValid("GB82WEST12345698765432")).toBe(true);
+  });
+});
+
+describe("uk_nino", () => {
+  it("detects valid prefixes, compact or spaced", () => {
+    expect(detect("uk_nino", "NINO AB123456C, spaced: JG 10 37 52 D.")).toEqual([
+      "AB123456C",
+      "JG 10 37 52 D",
+    ]);
+  });
+  it("rejects never-issued prefixes, bad suffixes and embedded codes", () => {
+    expect(detect("uk_nino", "GB123456A DA123456A AB123456E XAB123456C")).toEqual([]);
+  });
+});
+
+describe("us_ssn", () => {
+  it("detects separated SSNs with valid area, group and serial", () => {
+    expect(detect("us_ssn", "SSN: 123-45-6789 or 078 05 1121")).toEqual([
+      "123-45-6789",
+      "078 05 1121",
+    ]);
+  });
+  it("rejects unissued numbers and bare digits", () => {
+    expect(
+      detect(
+        "us_ssn",
+        "000-12-3456 666-12-3456 912-34-5678 123-00-4567 123-45-0000 123456789 123-45 6789",
+      ),
+    ).toEqual([]);
+  });
+});
+
+describe("nhs_number", () => {
+  it("detects numbers with a valid modulus 11 check digit", () => {
+    expect(detect("nhs_number", "NHS no. 943 476 5919 / 943-476-5919")).toEqual([
+      "943 476 5919",
+      "943-476-5919",
+    ]);
+    expect(nhsChecksumValid("9434765919")).toBe(true);
+  });
+  it("rejects a wrong check digit and bare ten-digit runs", () => {
+    expect(detect("nhs_number", "943 476 5918 and 9434765919")).toEqual([]);
+  });
+});
+
+describe("date_of_birth", () => {
+  it("detects dates written after a birth keyword", () => {
+    const text = [
+      "Date of birth: 12/03/1985",
+      "DOB 1985-03-12",
+      "born on 3rd March 1985",
+      "Birthday: March 3, 1985",
+      "date_of_birth=1990.07.21",
+    ].join("\n");
+    expect(detect("date_of_birth", text)).toEqual([
+      "12/03/1985",
+      "1985-03-12",
+      "3rd March 1985",
+      "March 3, 1985",
+      "1990.07.21",
+    ]);
+  });
+  it("ignores dates without a keyword, future years and impossible dates", () => {
+    expect(
+      detect("date_of_birth", "Released 12/03/1985. DOB: 12/03/2999. Birthday 45/13/1985."),
+    ).toEqual([]);
+  });
+});
+
+describe("ipv4", () => {
+  it("detects addresses", () => {
+    expect(detect("ipv4", "Client 203.0.113.42 connected via 10.0.0.1:8080")).toEqual([
+      "203.0.113.42",
+      "10.0.0.1",
+    ]);
+  });
+  it("ignores versions, out-of-range octets and longer dotted numbers", () => {
+    expect(
+      detect(
+        "ipv4",
+        'version 1.2.3.4, "version": "4.3.2.1", v10.0.0.1, [assembly: AssemblyVersion("1.0.0.0")] 999.1.1.1 1.2.3.4.5 01.02.03.04',
+      ),
+    ).toEqual([]);
+  });
+});
+
+describe("ipv6", () => {
+  it("detects full and compressed addresses", () => {
+    expect(
+      detect(
+        "ipv6",
+        "from 2001:db8:85a3::8a2e:370:7334 and 2001:0db8:85a3:0000:0000:8a2e:0370:7334.",
+      ),
+    ).toEqual(["2001:db8:85a3::8a2e:370:7334", "2001:0db8:85a3:0000:0000:8a2e:0370:7334"]);
+  });
+  it("ignores times, loopback, C++ scopes and MAC addresses", () => {
+    expect(
+      detect(
+        "ipv6",
+        "at 10:30:00 on ::1, std::vector<int>, ab::cd, mac 00:1a:2b:3c:4d:5e, key: value",
+      ),
+    ).toEqual([]);
+  });
+});

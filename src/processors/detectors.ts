@@ -1,0 +1,636 @@
+/**
+ * @module Value detectors: recognise personal data values (emails, phone numbers, IBANs, card
+ * numbers, national identifiers, dates of birth, IP addresses) and validate them (checksums,
+ * number plans, context) so that source code and logs yield few false positives. Each detector
+ * is anchored on a cheap character test so a scan costs little where nothing matches.
+ */
+import type { DetectorName } from "../rulesets/model.js";
+
+/** Reports one detected value as the half-open range `[start, end)` of the original text. */
+export type Emit = (start: number, end: number) => void;
+
+/** Scans `text` and emits every valid value. */
+export type Detector = (text: string, emit: Emit) => void;
+
+enum Char {
+  Percent = 37,
+  OpenParen = 40,
+  CloseParen = 41,
+  Plus = 43,
+  Minus = 45,
+  Dot = 46,
+  Zero = 48,
+  Nine = 57,
+  Colon = 58,
+  At = 64,
+  UpperA = 65,
+  UpperZ = 90,
+  Underscore = 95,
+  LowerA = 97,
+  LowerF = 102,
+  LowerZ = 122,
+}
+
+function isDigit(c: number): boolean {
+  return c >= Char.Zero && c <= Char.Nine;
+}
+
+function isAlnum(c: number): boolean {
+  return (
+    (c >= Char.Zero && c <= Char.Nine) ||
+    (c >= Char.UpperA && c <= Char.UpperZ) ||
+    (c >= Char.LowerA && c <= Char.LowerZ)
+  );
+}
+
+/** Letters, digits and `_`: a value glued to one of these is part of a longer token. */
+function isWordChar(c: number): boolean {
+  return isAlnum(c) || c === Char.Underscore;
+}
+
+function isHex(c: number): boolean {
+  return (
+    (c >= Char.Zero && c <= Char.Nine) ||
+    (c >= Char.UpperA && c <= Char.UpperA + 5) ||
+    (c >= Char.LowerA && c <= Char.LowerF)
+  );
+}
+
+/** True when the value at `[start, end)` stands alone: no word char or numeric continuation around it. */
+function standsAlone(text: string, start: number, end: number, joiners: string): boolean {
+  const before = text.charCodeAt(start - 1);
+  if (start > 0 && (isWordChar(before) || joiners.includes(text[start - 1]!))) return false;
+  const after = text.charCodeAt(end);
+  if (end >= text.length) return true;
+  if (isWordChar(after)) return false;
+  // `1.2.3.4.5` or `123-45-6789-1`: the value continues with another number.
+  return !(joiners.includes(text[end]!) && isDigit(text.charCodeAt(end + 1)));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Email: find '@' with indexOf (nearly free) and expand around it.
+
+function isEmailLocalChar(c: number): boolean {
+  return (
+    isAlnum(c) ||
+    c === Char.Dot ||
+    c === Char.Underscore ||
+    c === Char.Minus ||
+    c === Char.Plus ||
+    c === Char.Percent
+  );
+}
+
+function isDomainChar(c: number): boolean {
+  return isAlnum(c) || c === Char.Dot || c === Char.Minus;
+}
+
+// Asset names such as `logo@2x.png` look like addresses; no real TLD is a file extension.
+const FILE_EXTENSIONS = new Set([
+  "png",
+  "jpg",
+  "jpeg",
+  "gif",
+  "svg",
+  "webp",
+  "ico",
+  "bmp",
+  "js",
+  "mjs",
+  "cjs",
+  "ts",
+  "tsx",
+  "jsx",
+  "css",
+  "scss",
+  "map",
+  "json",
+  "yaml",
+  "yml",
+  "md",
+  "txt",
+  "html",
+  "xml",
+  "lock",
+  "tgz",
+  "zip",
+]);
+
+const detectEmail: Detector = (text, emit) => {
+  const length = text.length;
+  let at = text.indexOf("@");
+  while (at !== -1) {
+    let start = at;
+    while (start > 0 && at - start <= 64 && isEmailLocalChar(text.charCodeAt(start - 1))) start--;
+    while (start < at && text.charCodeAt(start) === Char.Dot) start++;
+    let end = at + 1;
+    while (end < length && isDomainChar(text.charCodeAt(end))) end++;
+    while (end > at + 1 && !isAlnum(text.charCodeAt(end - 1))) end--;
+    if (start < at && text.charCodeAt(at - 1) !== Char.Dot && isValidDomain(text, at + 1, end)) {
+      emit(start, end);
+      at = text.indexOf("@", end);
+    } else {
+      at = text.indexOf("@", at + 1);
+    }
+  }
+};
+
+function isValidDomain(text: string, start: number, end: number): boolean {
+  if (end - start < 4 || end - start > 253) return false;
+  const domain = text.slice(start, end);
+  const labels = domain.split(".");
+  if (labels.length < 2) return false;
+  for (const label of labels) {
+    if (label.length === 0 || label.length > 63 || label.startsWith("-")) return false;
+  }
+  const tld = labels[labels.length - 1]!.toLowerCase();
+  return /^[a-z]{2,24}$/.test(tld) && !FILE_EXTENSIONS.has(tld);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Phone numbers: international (+CC ...) or national numbers written in a phone-like grouping.
+
+const PHONE_CANDIDATE = /[+(]?\d[\d ().-]{5,22}\d/g;
+
+const detectPhone: Detector = (text, emit) => {
+  PHONE_CANDIDATE.lastIndex = 0;
+  for (let m = PHONE_CANDIDATE.exec(text); m !== null; m = PHONE_CANDIDATE.exec(text)) {
+    let start = m.index;
+    const end = start + m[0].length;
+    // An opening '(' without its ')' belongs to the surrounding prose, not the number.
+    if (text.charCodeAt(start) === Char.OpenParen && !m[0].includes(")")) start++;
+    if (isPhoneNumber(text, start, end) && standsAlone(text, start, end, ".-/:+")) emit(start, end);
+  }
+};
+
+const groupSizes: number[] = [];
+
+/**
+ * International numbers (`+` and 8-15 digits); trunk-prefixed national numbers (UK `020 7946 0958`,
+ * FR `01 23 45 67 89`); North American `(NXX) NXX-XXXX`. Bare digit runs, dates and times are not
+ * phone numbers. Written as one pass over the characters: most candidates in logs fail early.
+ */
+function isPhoneNumber(text: string, start: number, end: number): boolean {
+  const international = text.charCodeAt(start) === Char.Plus;
+  let digits = 0;
+  let groups = 0;
+  let current = 0;
+  let dots = false;
+  let dashes = false;
+  let previousWasSeparator = false;
+  for (let i = international ? start + 1 : start; i < end; i++) {
+    const c = text.charCodeAt(i);
+    if (isDigit(c)) {
+      current++;
+      digits++;
+      previousWasSeparator = false;
+      continue;
+    }
+    if (current > 0) groupSizes[groups++] = current;
+    current = 0;
+    if (c === Char.OpenParen || c === Char.CloseParen) continue;
+    if (previousWasSeparator) return false;
+    previousWasSeparator = true;
+    if (c === Char.Dot) dots = true;
+    else if (c === Char.Minus) dashes = true;
+  }
+  if (current > 0) groupSizes[groups++] = current;
+  if (digits < 8 || digits > 15) return false;
+  const first = text.charCodeAt(international ? start + 1 : start);
+  if (international) return first !== Char.Zero;
+  if (groups < 2 || (dots && dashes)) return false;
+  const firstDigit = text[text.charCodeAt(start) === Char.OpenParen ? start + 1 : start];
+  if (firstDigit === "0") {
+    if (digits < 10 || digits > 12 || groups > 5) return false;
+    for (let g = 0; g < groups; g++) if (groupSizes[g]! < 2) return false;
+    return true;
+  }
+  // North American Numbering Plan, optionally with a leading 1; dots only as NXX.NXX.XXXX.
+  const offset = groups === 4 && groupSizes[0] === 1 && firstDigit === "1" ? 1 : 0;
+  if (groups - offset !== 3) return false;
+  if (groupSizes[offset] !== 3 || groupSizes[offset + 1] !== 3 || groupSizes[offset + 2] !== 4) {
+    return false;
+  }
+  if (dots && offset === 1) return false;
+  const areaCode = text.slice(start, end).replace(/\D/g, "")[offset]!;
+  return areaCode >= "2";
+}
+
+// ---------------------------------------------------------------------------------------------
+// Payment cards: 13-19 digits, bare or in groups, with a known issuer prefix and a valid Luhn sum.
+
+const CARD_CANDIDATE = /\d{4}(?:[ -]?\d{4}[ -]?\d{4}[ -]?\d{1,7}|[ -]\d{6}[ -]\d{5})/g;
+
+const detectPaymentCard: Detector = (text, emit) => {
+  CARD_CANDIDATE.lastIndex = 0;
+  for (let m = CARD_CANDIDATE.exec(text); m !== null; m = CARD_CANDIDATE.exec(text)) {
+    const start = m.index;
+    const end = start + m[0].length;
+    const digits = cardDigits(m[0]);
+    if (
+      digits !== undefined &&
+      hasCardIssuerPrefix(digits) &&
+      luhnValid(digits) &&
+      standsAlone(text, start, end, ".-/:")
+    ) {
+      emit(start, end);
+    }
+  }
+};
+
+/** The digits of a 13-19 digit candidate written with at most one kind of separator. */
+function cardDigits(candidate: string): string | undefined {
+  const count = candidate.length;
+  let separator = 0;
+  for (let i = 0; i < count; i++) {
+    const c = candidate.charCodeAt(i);
+    if (isDigit(c)) continue;
+    if (separator !== 0 && c !== separator) return undefined;
+    separator = c;
+  }
+  const digits =
+    separator === 0 ? candidate : candidate.replaceAll(String.fromCharCode(separator), "");
+  return digits.length >= 13 && digits.length <= 19 ? digits : undefined;
+}
+
+function hasCardIssuerPrefix(digits: string): boolean {
+  const two = Number(digits.slice(0, 2));
+  const four = Number(digits.slice(0, 4));
+  const six = Number(digits.slice(0, 6));
+  if (digits[0] === "4")
+    return digits.length === 13 || digits.length === 16 || digits.length === 19;
+  if ((two >= 51 && two <= 55) || (four >= 2221 && four <= 2720)) return digits.length === 16;
+  if (two === 34 || two === 37) return digits.length === 15;
+  if (four === 6011 || two === 65 || (six >= 644000 && six <= 649999)) return digits.length >= 16;
+  if (four >= 3528 && four <= 3589) return digits.length >= 16;
+  const three = Number(digits.slice(0, 3));
+  if ((three >= 300 && three <= 305) || two === 36 || two === 38) return digits.length >= 14;
+  if (two === 50 || (two >= 56 && two <= 69)) return digits.length >= 12;
+  if (two === 62) return digits.length >= 16;
+  return false;
+}
+
+/** The Luhn (mod 10) check used by payment cards. */
+export function luhnValid(digits: string): boolean {
+  let sum = 0;
+  let double = false;
+  for (let i = digits.length - 1; i >= 0; i--) {
+    let d = digits.charCodeAt(i) - Char.Zero;
+    if (double) {
+      d *= 2;
+      if (d > 9) d -= 9;
+    }
+    sum += d;
+    double = !double;
+  }
+  return sum % 10 === 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// IBAN: country code + check digits + BBAN, with the country's length and the mod-97 check.
+
+const IBAN_LENGTHS: Record<string, number> = {
+  AD: 24,
+  AE: 23,
+  AL: 28,
+  AT: 20,
+  AZ: 28,
+  BA: 20,
+  BE: 16,
+  BG: 22,
+  BH: 22,
+  BR: 29,
+  CH: 21,
+  CR: 22,
+  CY: 28,
+  CZ: 24,
+  DE: 22,
+  DK: 18,
+  DO: 28,
+  EE: 20,
+  EG: 29,
+  ES: 24,
+  FI: 18,
+  FO: 18,
+  FR: 27,
+  GB: 22,
+  GE: 22,
+  GI: 23,
+  GL: 18,
+  GR: 27,
+  GT: 28,
+  HR: 21,
+  HU: 28,
+  IE: 22,
+  IL: 23,
+  IS: 26,
+  IT: 27,
+  JO: 30,
+  KW: 30,
+  KZ: 20,
+  LB: 28,
+  LI: 21,
+  LT: 20,
+  LU: 20,
+  LV: 21,
+  MC: 27,
+  MD: 24,
+  ME: 22,
+  MK: 19,
+  MR: 27,
+  MT: 31,
+  MU: 30,
+  NL: 18,
+  NO: 15,
+  PK: 24,
+  PL: 28,
+  PS: 29,
+  PT: 25,
+  QA: 29,
+  RO: 24,
+  RS: 22,
+  SA: 24,
+  SE: 24,
+  SI: 19,
+  SK: 24,
+  SM: 27,
+  TN: 24,
+  TR: 26,
+  UA: 29,
+  VG: 24,
+  XK: 20,
+};
+
+const IBAN_CANDIDATE = /[A-Z]{2}\d\d(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?/g;
+
+const detectIban: Detector = (text, emit) => {
+  IBAN_CANDIDATE.lastIndex = 0;
+  for (let m = IBAN_CANDIDATE.exec(text); m !== null; m = IBAN_CANDIDATE.exec(text)) {
+    const start = m.index;
+    const expected = IBAN_LENGTHS[m[0].slice(0, 2)];
+    if (expected === undefined) {
+      IBAN_CANDIDATE.lastIndex = start + 1;
+      continue;
+    }
+    // The greedy groups may have taken a following word; keep exactly the country's length.
+    let end = start;
+    let kept = 0;
+    while (end < text.length && kept < expected) {
+      if (text[end] !== " ") kept++;
+      end++;
+    }
+    const compact = text.slice(start, end).replace(/ /g, "");
+    if (
+      kept === expected &&
+      /^[A-Z0-9]+$/.test(compact) &&
+      ibanChecksumValid(compact) &&
+      standsAlone(text, start, end, "")
+    ) {
+      emit(start, end);
+      IBAN_CANDIDATE.lastIndex = end;
+    } else {
+      IBAN_CANDIDATE.lastIndex = start + 1;
+    }
+  }
+};
+
+/** ISO 13616 check: move the first four characters to the end, letters to numbers, mod 97 = 1. */
+export function ibanChecksumValid(iban: string): boolean {
+  const rearranged = iban.slice(4) + iban.slice(0, 4);
+  let remainder = 0;
+  for (let i = 0; i < rearranged.length; i++) {
+    const c = rearranged.charCodeAt(i);
+    if (isDigit(c)) {
+      remainder = (remainder * 10 + (c - Char.Zero)) % 97;
+    } else {
+      remainder = (remainder * 100 + (c - Char.UpperA + 10)) % 97;
+    }
+  }
+  return remainder === 1;
+}
+
+// ---------------------------------------------------------------------------------------------
+// UK National Insurance number: two prefix letters (some never issued), six digits, suffix A-D.
+
+const NINO_CANDIDATE = /[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d\d ?\d\d ?\d\d ?[A-D]/g;
+const NINO_INVALID_PREFIXES = new Set(["BG", "GB", "KN", "NK", "NT", "TN", "ZZ"]);
+
+const detectUkNino: Detector = (text, emit) => {
+  NINO_CANDIDATE.lastIndex = 0;
+  for (let m = NINO_CANDIDATE.exec(text); m !== null; m = NINO_CANDIDATE.exec(text)) {
+    const start = m.index;
+    const end = start + m[0].length;
+    const spaces = m[0].split(" ").length - 1;
+    if (
+      !NINO_INVALID_PREFIXES.has(m[0].slice(0, 2)) &&
+      (spaces === 0 || spaces === 4) &&
+      standsAlone(text, start, end, "")
+    ) {
+      emit(start, end);
+    }
+  }
+};
+
+// ---------------------------------------------------------------------------------------------
+// US Social Security number: AAA-GG-SSSS with separators; area 000, 666 and 9xx, group 00 and
+// serial 0000 are never issued.
+
+const SSN_CANDIDATE = /\d{3}([- ])\d\d\1\d{4}/g;
+
+const detectUsSsn: Detector = (text, emit) => {
+  SSN_CANDIDATE.lastIndex = 0;
+  for (let m = SSN_CANDIDATE.exec(text); m !== null; m = SSN_CANDIDATE.exec(text)) {
+    const start = m.index;
+    const end = start + m[0].length;
+    const area = m[0].slice(0, 3);
+    const group = m[0].slice(4, 6);
+    const serial = m[0].slice(7, 11);
+    if (
+      area !== "000" &&
+      area !== "666" &&
+      area[0] !== "9" &&
+      group !== "00" &&
+      serial !== "0000" &&
+      standsAlone(text, start, end, ".-/:")
+    ) {
+      emit(start, end);
+    }
+  }
+};
+
+// ---------------------------------------------------------------------------------------------
+// NHS number: ten digits written 3-3-4 with spaces or dashes, with its modulus 11 check digit.
+
+const NHS_CANDIDATE = /\d{3}([- ])\d{3}\1\d{4}/g;
+
+const detectNhsNumber: Detector = (text, emit) => {
+  NHS_CANDIDATE.lastIndex = 0;
+  for (let m = NHS_CANDIDATE.exec(text); m !== null; m = NHS_CANDIDATE.exec(text)) {
+    const start = m.index;
+    const end = start + m[0].length;
+    if (nhsChecksumValid(m[0].replace(/[- ]/g, "")) && standsAlone(text, start, end, ".-/:")) {
+      emit(start, end);
+    }
+  }
+};
+
+/** NHS modulus 11: weights 10..2 on the first nine digits; 11 - (sum mod 11) is the tenth (10 never). */
+export function nhsChecksumValid(digits: string): boolean {
+  if (digits.length !== 10) return false;
+  let sum = 0;
+  for (let i = 0; i < 9; i++) sum += (digits.charCodeAt(i) - Char.Zero) * (10 - i);
+  let check = 11 - (sum % 11);
+  if (check === 11) check = 0;
+  return check !== 10 && check === digits.charCodeAt(9) - Char.Zero;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Date of birth: a plausible past date written shortly after a birth keyword.
+
+const BIRTH_KEYWORD =
+  /(?<![a-z0-9])(?:date[ _-]?of[ _-]?birth|birth[ _-]?date|birthday|dob|d\.o\.b\.?|born(?: on)?)(?![a-z0-9])/gi;
+const MONTHS = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"];
+const DATE_NEAR_KEYWORD = new RegExp(
+  [
+    "(?<ymd>(?<y1>\\d{4})[-/.](?<m1>\\d{1,2})[-/.](?<d1>\\d{1,2}))",
+    "(?<dmy>(?<d2>\\d{1,2})[-/.](?<m2>\\d{1,2})[-/.](?<y2>\\d{4}))",
+    `(?<dMy>(?<d3>\\d{1,2})(?:st|nd|rd|th)?[ -](?<m3>(?:${MONTHS.join("|")})[a-z]*)\\.?[ ,-]*(?<y3>\\d{4}))`,
+    `(?<Mdy>(?<m4>(?:${MONTHS.join("|")})[a-z]*)\\.? (?<d4>\\d{1,2})(?:st|nd|rd|th)?,? (?<y4>\\d{4}))`,
+  ].join("|"),
+  "gi",
+);
+/** How far after a birth keyword the date may start (covers `Date of Birth (DD/MM/YYYY):`). */
+const DATE_WINDOW = 40;
+
+const detectDateOfBirth: Detector = (text, emit) => {
+  BIRTH_KEYWORD.lastIndex = 0;
+  let searchedUpTo = 0;
+  for (let k = BIRTH_KEYWORD.exec(text); k !== null; k = BIRTH_KEYWORD.exec(text)) {
+    const from = Math.max(k.index + k[0].length, searchedUpTo);
+    const window = text.slice(from, from + DATE_WINDOW + 30);
+    DATE_NEAR_KEYWORD.lastIndex = 0;
+    const date = DATE_NEAR_KEYWORD.exec(window);
+    if (date && date.index <= DATE_WINDOW && isPlausibleBirthDate(date.groups!)) {
+      const start = from + date.index;
+      emit(start, start + date[0].length);
+      searchedUpTo = start + date[0].length;
+    }
+  }
+};
+
+function monthNumber(text: string): number {
+  return MONTHS.findIndex((m) => text.toLowerCase().startsWith(m)) + 1;
+}
+
+function isPlausibleBirthDate(groups: Record<string, string | undefined>): boolean {
+  const year = Number(groups.y1 ?? groups.y2 ?? groups.y3 ?? groups.y4);
+  const day = Number(groups.d1 ?? groups.d2 ?? groups.d3 ?? groups.d4);
+  const month =
+    groups.m3 !== undefined || groups.m4 !== undefined
+      ? monthNumber((groups.m3 ?? groups.m4)!)
+      : Number(groups.m1 ?? groups.m2);
+  // Day-first and month-first are both common; accept when either reading is a real date.
+  const valid = (d: number, m: number): boolean => m >= 1 && m <= 12 && d >= 1 && d <= 31;
+  const thisYear = new Date().getUTCFullYear();
+  return (
+    year >= 1900 &&
+    year <= thisYear &&
+    (valid(day, month) || (groups.dmy !== undefined && valid(month, day)))
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// IPv4: four octets <= 255, not a version number (`version 1.2.3.4`, `v1.2.3.4`, `@1.2.3.4`).
+
+const IPV4_CANDIDATE = /\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}/g;
+const VERSION_CONTEXT = /(?:version|\b(?:ver|release|build|v)|@|==|>=|<=|~|\^)[\s:="'(]*$/i;
+
+const detectIpv4: Detector = (text, emit) => {
+  IPV4_CANDIDATE.lastIndex = 0;
+  for (let m = IPV4_CANDIDATE.exec(text); m !== null; m = IPV4_CANDIDATE.exec(text)) {
+    const start = m.index;
+    const end = start + m[0].length;
+    if (
+      octetsValid(m[0]) &&
+      m[0] !== "0.0.0.0" &&
+      standsAlone(text, start, end, ".") &&
+      !VERSION_CONTEXT.test(text.slice(Math.max(0, start - 12), start))
+    ) {
+      emit(start, end);
+    }
+  }
+};
+
+/** Every dotted part is at most 255 and has no leading zero. */
+function octetsValid(candidate: string): boolean {
+  let value = 0;
+  let length = 0;
+  for (let i = 0; i <= candidate.length; i++) {
+    const c = i < candidate.length ? candidate.charCodeAt(i) : Char.Dot;
+    if (c === Char.Dot) {
+      if (value > 255) return false;
+      value = 0;
+      length = 0;
+      continue;
+    }
+    if (length === 1 && value === 0) return false;
+    value = value * 10 + (c - Char.Zero);
+    length++;
+  }
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// IPv6: anchored on ':' and expanded over hex digits and colons; a full 8-group address or a
+// compressed one with '::' and at least three groups (so `::1`, `std::x`, times and MAC
+// addresses are not reported).
+
+const detectIpv6: Detector = (text, emit) => {
+  const length = text.length;
+  let colon = text.indexOf(":");
+  while (colon !== -1) {
+    let start = colon;
+    let colons = 1;
+    while (start > 0) {
+      const c = text.charCodeAt(start - 1);
+      if (c === Char.Colon) colons++;
+      else if (!isHex(c)) break;
+      start--;
+    }
+    let end = colon + 1;
+    while (end < length) {
+      const c = text.charCodeAt(end);
+      if (c === Char.Colon) colons++;
+      else if (!isHex(c)) break;
+      end++;
+    }
+    // Fewer than three colons: times (`10:30:00`), `key: value` and `a::b`, never reported.
+    if (colons >= 3 && isIpv6(text.slice(start, end)) && standsAlone(text, start, end, ".:")) {
+      emit(start, end);
+    }
+    colon = text.indexOf(":", Math.max(end, colon + 1));
+  }
+};
+
+function isIpv6(candidate: string): boolean {
+  const halves = candidate.split("::");
+  if (halves.length > 2) return false;
+  const groups = halves.flatMap((h) => (h === "" ? [] : h.split(":")));
+  if (!groups.every((g) => g.length >= 1 && g.length <= 4)) return false;
+  if (halves.length === 1) return groups.length === 8;
+  return groups.length >= 3 && groups.length <= 7;
+}
+
+/** The detectors a ruleset can name in `value_patterns: [{detector: <name>}]`. */
+export const DETECTORS: Record<DetectorName, Detector> = {
+  email: detectEmail,
+  phone: detectPhone,
+  iban: detectIban,
+  payment_card: detectPaymentCard,
+  uk_nino: detectUkNino,
+  us_ssn: detectUsSsn,
+  nhs_number: detectNhsNumber,
+  date_of_birth: detectDateOfBirth,
+  ipv4: detectIpv4,
+  ipv6: detectIpv6,
+};

@@ -1,0 +1,317 @@
+/**
+ * @module Pattern matching of a detection ruleset over text, built for throughput: the text is
+ * lowercased once, every keyword of every rule is found by one combined alternation with word
+ * boundaries, and value detectors are anchored on cheap characters (see `detectors.ts`).
+ * Semantics follow upstream: a keyword matches case-insensitively where it is not glued to a
+ * letter or digit (`email` matches `user_email`, not `emails`); every pattern is counted on its
+ * own, including keywords nested in longer ones (`email_address` counts `email` and `address`).
+ */
+import type { DetectionRuleset } from "../rulesets/model.js";
+import { DETECTORS, type Detector } from "./detectors.js";
+
+/** How much text around a match an evidence snippet shows. */
+export type EvidenceContextSize = "small" | "medium" | "large" | "full";
+
+/** Characters on each side of a match, per context size (`full` = the whole text). */
+export const EVIDENCE_CONTEXT_CHARS = { small: 50, medium: 100, large: 200 } as const;
+
+export interface EvidenceOptions {
+  contextSize: EvidenceContextSize;
+  /** At most this many snippets per finding. */
+  maximumEvidenceCount: number;
+  /** Matches closer than this (in characters) share one snippet. */
+  proximityThreshold: number;
+}
+
+/** One pattern of a finding and how often it matched. */
+export interface PatternCount {
+  pattern: string;
+  match_count: number;
+}
+
+/** What one rule found in one text. */
+export interface RuleMatch {
+  /** Index of the rule in the ruleset. */
+  rule: number;
+  matchedPatterns: PatternCount[];
+  /** Snippets around representative matches, in text order. */
+  evidence: string[];
+}
+
+/** A keyword, detector or regex, shared by every rule that lists it. */
+interface PatternSource {
+  label: string;
+  rules: number[];
+}
+
+interface KeywordEntry {
+  source: number;
+  /** Shorter keywords that also match where this one starts (`email` inside `email_address`). */
+  impliedPrefixes: { source: number; length: number }[];
+  /** Where a keyword nested after a separator could start; scanning resumes there. */
+  resumeOffset: number;
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+function isAsciiAlnum(char: string): boolean {
+  return /[a-z0-9]/.test(char);
+}
+
+/** Hits of one scan: parallel start/end lists per pattern source. */
+class Hits {
+  readonly starts: (number[] | undefined)[];
+  readonly ends: (number[] | undefined)[];
+  constructor(sourceCount: number) {
+    this.starts = new Array(sourceCount);
+    this.ends = new Array(sourceCount);
+  }
+  add(source: number, start: number, end: number): void {
+    const starts = this.starts[source];
+    if (starts) {
+      starts.push(start);
+      this.ends[source]!.push(end);
+    } else {
+      this.starts[source] = [start];
+      this.ends[source] = [end];
+    }
+  }
+}
+
+/** A compiled detection ruleset; `scan` is pure and can run on any thread. */
+export class PatternMatcher {
+  private readonly sources: PatternSource[] = [];
+  private readonly ruleSources: number[][];
+  private readonly keywords = new Map<string, KeywordEntry>();
+  private readonly keywordRegex: RegExp | undefined;
+  /** For the rare text whose lowercase form has another length (some non-ASCII letters). */
+  private readonly keywordRegexIgnoreCase: RegExp | undefined;
+  private readonly longestKeyword: number = 0;
+  private readonly detectors: { detector: Detector; source: number }[] = [];
+  private readonly regexes: { regex: RegExp; source: number }[] = [];
+
+  constructor(readonly ruleset: DetectionRuleset) {
+    const sourceByKey = new Map<string, number>();
+    const sourceFor = (key: string, label: string, rule: number): number => {
+      let index = sourceByKey.get(key);
+      if (index === undefined) {
+        index = this.sources.length;
+        this.sources.push({ label, rules: [] });
+        sourceByKey.set(key, index);
+      }
+      const source = this.sources[index]!;
+      if (!source.rules.includes(rule)) source.rules.push(rule);
+      return index;
+    };
+    this.ruleSources = ruleset.rules.map((rule, ruleIndex) => {
+      const indexes: number[] = [];
+      for (const keyword of rule.patterns) {
+        const normalized = keyword.toLowerCase();
+        indexes.push(sourceFor(`k:${normalized}`, keyword, ruleIndex));
+      }
+      for (const valuePattern of rule.value_patterns) {
+        const key =
+          "detector" in valuePattern ? `d:${valuePattern.detector}` : `r:${valuePattern.regex}`;
+        const isNew = !sourceByKey.has(key);
+        if ("detector" in valuePattern) {
+          const source = sourceFor(key, `detector:${valuePattern.detector}`, ruleIndex);
+          if (isNew) this.detectors.push({ detector: DETECTORS[valuePattern.detector], source });
+          indexes.push(source);
+        } else {
+          const source = sourceFor(key, valuePattern.regex, ruleIndex);
+          if (isNew) this.regexes.push({ regex: new RegExp(valuePattern.regex, "gi"), source });
+          indexes.push(source);
+        }
+      }
+      return [...new Set(indexes)];
+    });
+
+    const keywordList = [...sourceByKey.entries()]
+      .filter(([key]) => key.startsWith("k:"))
+      .map(([key, source]) => ({ keyword: key.slice(2), source }));
+    for (const { keyword, source } of keywordList) {
+      const impliedPrefixes = keywordList
+        .filter(
+          (other) =>
+            other.keyword.length < keyword.length &&
+            keyword.startsWith(other.keyword) &&
+            !isAsciiAlnum(keyword[other.keyword.length]!),
+        )
+        .map((other) => ({ source: other.source, length: other.keyword.length }));
+      let resumeOffset = keyword.length;
+      for (let i = 1; i < keyword.length; i++) {
+        if (!isAsciiAlnum(keyword[i - 1]!)) {
+          resumeOffset = i;
+          break;
+        }
+      }
+      this.keywords.set(keyword, { source, impliedPrefixes, resumeOffset });
+    }
+    if (keywordList.length > 0) {
+      // Longest first, so the alternation takes the longest keyword at each position.
+      const alternation = keywordList
+        .map((k) => k.keyword)
+        .sort((a, b) => b.length - a.length || (a < b ? -1 : 1))
+        .map(escapeRegExp)
+        .join("|");
+      const body = `(?<![a-z0-9])(?:${alternation})(?![a-z0-9])`;
+      this.keywordRegex = new RegExp(body, "g");
+      this.longestKeyword = Math.max(...keywordList.map((k) => k.keyword.length));
+      this.keywordRegexIgnoreCase = new RegExp(body, "gi");
+    }
+  }
+
+  /** Finds every rule that matches `text`, with pattern counts and evidence snippets. */
+  scan(text: string, options: EvidenceOptions): RuleMatch[] {
+    const hits = new Hits(this.sources.length);
+    this.scanKeywords(text, hits);
+    for (const { detector, source } of this.detectors) {
+      detector(text, (start, end) => hits.add(source, start, end));
+    }
+    for (const { regex, source } of this.regexes) {
+      regex.lastIndex = 0;
+      for (let m = regex.exec(text); m !== null; m = regex.exec(text)) {
+        if (m[0].length === 0) {
+          regex.lastIndex++;
+          continue;
+        }
+        hits.add(source, m.index, m.index + m[0].length);
+      }
+    }
+    return this.collect(text, hits, options);
+  }
+
+  /**
+   * Lowercases and scans the text in windows: V8 lowercases strings that fit its regular heap
+   * (well under 128 KiB) about twenty times faster than larger ones. Each window carries the
+   * character before it (for the leading boundary) and enough characters after it for the
+   * longest keyword and its trailing boundary; only matches starting inside the window count.
+   */
+  private scanKeywords(text: string, hits: Hits): void {
+    if (!this.keywordRegex || !this.keywordRegexIgnoreCase) return;
+    for (let windowStart = 0; windowStart < text.length; windowStart += KEYWORD_WINDOW) {
+      const windowEnd = windowStart + KEYWORD_WINDOW;
+      const from = windowStart === 0 ? 0 : windowStart - 1;
+      const segment = text.slice(from, Math.min(text.length, windowEnd + this.longestKeyword + 1));
+      const lower = segment.toLowerCase();
+      // Some non-ASCII letters change length when lowercased; match those windows case-insensitively.
+      const aligned = lower.length === segment.length;
+      const regex = aligned ? this.keywordRegex : this.keywordRegexIgnoreCase;
+      const haystack = aligned ? lower : segment;
+      regex.lastIndex = windowStart - from;
+      for (let m = regex.exec(haystack); m !== null; m = regex.exec(haystack)) {
+        const start = from + m.index;
+        if (start >= windowEnd) break;
+        const keyword = aligned ? m[0] : m[0].toLowerCase();
+        const entry = this.keywords.get(keyword)!;
+        hits.add(entry.source, start, start + keyword.length);
+        for (const prefix of entry.impliedPrefixes) {
+          hits.add(prefix.source, start, start + prefix.length);
+        }
+        if (entry.resumeOffset < keyword.length) regex.lastIndex = m.index + entry.resumeOffset;
+      }
+    }
+  }
+
+  private collect(text: string, hits: Hits, options: EvidenceOptions): RuleMatch[] {
+    const matches: RuleMatch[] = [];
+    this.ruleSources.forEach((sources, rule) => {
+      const matched = sources.filter((s) => hits.starts[s] !== undefined);
+      if (matched.length === 0) return;
+      matches.push({
+        rule,
+        matchedPatterns: matched.map((s) => ({
+          pattern: this.sources[s]!.label,
+          match_count: hits.starts[s]!.length,
+        })),
+        evidence: evidenceFor(text, hits, matched, options),
+      });
+    });
+    return matches;
+  }
+}
+
+/** Characters lowercased and scanned at a time (see `scanKeywords`). */
+const KEYWORD_WINDOW = 32 * 1024;
+
+/**
+ * Clusters the matches of one rule by proximity (a new cluster starts when a match begins more
+ * than `proximityThreshold` after the current cluster ends), takes each cluster's first match,
+ * and picks representatives round-robin across patterns so one frequent keyword does not hide
+ * the others. Each source's hits are already in text order, so they are merged, not sorted.
+ */
+function evidenceFor(
+  text: string,
+  hits: Hits,
+  sources: number[],
+  options: EvidenceOptions,
+): string[] {
+  if (options.contextSize === "full") return [text];
+  const limit = options.maximumEvidenceCount;
+  const cursors = sources.map(() => 0);
+  // Round-robin never takes more than `limit` representatives of one source.
+  const representatives: { start: number; end: number }[][] = sources.map(() => []);
+  let clusterEnd = Number.NEGATIVE_INFINITY;
+  for (;;) {
+    let next = -1;
+    let nextStart = Number.POSITIVE_INFINITY;
+    for (let i = 0; i < sources.length; i++) {
+      const start = hits.starts[sources[i]!]![cursors[i]!];
+      if (start !== undefined && start < nextStart) {
+        next = i;
+        nextStart = start;
+      }
+    }
+    if (next === -1) break;
+    const end = hits.ends[sources[next]!]![cursors[next]!]!;
+    cursors[next]!++;
+    if (nextStart > clusterEnd + options.proximityThreshold) {
+      const list = representatives[next]!;
+      if (list.length < limit) list.push({ start: nextStart, end });
+      clusterEnd = end;
+    } else if (end > clusterEnd) {
+      clusterEnd = end;
+    }
+  }
+
+  const queues = representatives
+    .filter((list) => list.length > 0)
+    .sort((a, b) => a[0]!.start - b[0]!.start);
+  const picked: { start: number; end: number }[] = [];
+  for (let round = 0; picked.length < limit; round++) {
+    let any = false;
+    for (const queue of queues) {
+      const hit = queue[round];
+      if (hit && picked.length < limit) {
+        picked.push(hit);
+        any = true;
+      }
+    }
+    if (!any) break;
+  }
+  picked.sort((a, b) => a.start - b.start);
+
+  const context = EVIDENCE_CONTEXT_CHARS[options.contextSize];
+  const snippets: string[] = [];
+  for (const { start, end } of picked) {
+    const from = Math.max(0, start - context);
+    const to = Math.min(text.length, end + context);
+    const snippet = `${from > 0 ? "..." : ""}${text.slice(from, to)}${to < text.length ? "..." : ""}`;
+    if (!snippets.includes(snippet)) snippets.push(snippet);
+  }
+  return snippets;
+}
+
+const compiled = new WeakMap<DetectionRuleset, PatternMatcher>();
+
+/** The matcher for `ruleset`, compiled once per ruleset object. */
+export function compileMatcher(ruleset: DetectionRuleset): PatternMatcher {
+  let matcher = compiled.get(ruleset);
+  if (!matcher) {
+    matcher = new PatternMatcher(ruleset);
+    compiled.set(ruleset, matcher);
+  }
+  return matcher;
+}

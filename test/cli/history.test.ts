@@ -1,0 +1,226 @@
+/**
+ * Run history from the stores, as a user meets it: `wct runs`, `inspect`, `runs verify`,
+ * `runs delete`, `runs prune`, `--resume` — in a subprocess, on a temporary filesystem store.
+ */
+import { readdirSync } from "node:fs";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { hasStackTrace, ROOT, runWct } from "../helpers/cli.js";
+
+let dir: string;
+let store: string;
+const wct = (args: string[], env: Record<string, string> = {}) =>
+  runWct(args, { cwd: dir, env: { WAIVERN_STORE_PATH: store, ...env } });
+
+const FILES = join(ROOT, "examples/data/files");
+const rb = (name: string, extra = "") =>
+  `name: ${name}\ndescription: history test\nartifacts:\n` +
+  `  files: {source: {type: filesystem, properties: {path: '${FILES}'}}}\n` +
+  `  findings: {inputs: files, process: {type: personal_data}, output: true}\n${extra}`;
+
+async function write(name: string, text: string): Promise<string> {
+  const file = join(dir, name);
+  await writeFile(file, text);
+  return file;
+}
+
+async function run(file: string, env: Record<string, string> = {}): Promise<string> {
+  const result = await wct(["run", file, "--json"], env);
+  return JSON.parse(result.stdout).run_id;
+}
+
+let first: string;
+let second: string;
+let failed: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "wct-history-"));
+  store = join(dir, "store");
+  first = await run(await write("alpha.yaml", rb("alpha")));
+  second = await run(await write("beta.yaml", rb("beta")));
+  failed = await run(
+    await write(
+      "gamma.yaml",
+      rb("gamma", "  broken: {source: {type: filesystem, properties: {path: '${GAMMA_DIR}'}}}\n"),
+    ),
+    { GAMMA_DIR: join(dir, "not-there-yet") },
+  );
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe("wct runs", () => {
+  it("lists runs newest first with full run IDs, filtered by status and runbook", async () => {
+    const all = JSON.parse((await wct(["runs", "--json"])).stdout);
+    expect(all.map((r: { run_id: string }) => r.run_id)).toEqual([failed, second, first]);
+    expect(all[0]).toMatchObject({ status: "failed", runbook: "gamma", counts: { failed: 1 } });
+    expect(all[2].finished_at).toBeTruthy();
+    const completed = JSON.parse((await wct(["runs", "--json", "--status", "completed"])).stdout);
+    expect(completed.map((r: { run_id: string }) => r.run_id)).toEqual([second, first]);
+    const beta = JSON.parse((await wct(["runs", "--json", "--runbook", "beta"])).stdout);
+    expect(beta.map((r: { run_id: string }) => r.run_id)).toEqual([second]);
+    const limited = JSON.parse((await wct(["runs", "--json", "--limit", "1"])).stdout);
+    expect(limited).toHaveLength(1);
+    const table = (await wct(["runs"])).stdout;
+    expect(table).toContain(first);
+    expect((await wct(["runs", "--status", "bogus"])).code).toBe(2);
+  });
+});
+
+describe("wct inspect", () => {
+  it("shows every artifact's status, hash and schema, accepting a unique prefix", async () => {
+    const result = await wct(["inspect", first.slice(0, 20), "--json"]);
+    expect(result.code).toBe(0);
+    const record = JSON.parse(result.stdout);
+    expect(record.run_id).toBe(first);
+    expect(record.artifacts.map((a: { id: string }) => a.id)).toEqual(["files", "findings"]);
+    for (const a of record.artifacts) {
+      expect(a).toMatchObject({
+        status: "completed",
+        sha256: expect.stringMatching(/^[0-9a-f]{64}$/),
+      });
+      expect(a.bytes).toBeGreaterThan(0);
+    }
+    expect((await wct(["inspect", first])).stdout).toContain("personal_data_indicator/1.0.0");
+  });
+
+  it("prints one stored artifact and the audit trail", async () => {
+    const content = JSON.parse((await wct(["inspect", first, "findings"])).stdout);
+    expect(content.summary.total_findings).toBeGreaterThan(0);
+    const events = JSON.parse((await wct(["inspect", first, "--events", "--json"])).stdout);
+    expect(events[0].type).toBe("run_started");
+    expect(events.at(-1)).toMatchObject({ type: "run_finished", status: "completed" });
+    const completedEvent = events.find(
+      (e: { type: string; artifact_id?: string }) =>
+        e.type === "artifact_completed" && e.artifact_id === "files",
+    );
+    expect(completedEvent).toMatchObject({
+      sha256: expect.any(String),
+      bytes: expect.any(Number),
+      schema: { name: "standard_input" },
+    });
+  });
+
+  it("rejects traversal attempts in every place a run ID or key enters, with exit 2 and no file access", async () => {
+    for (const args of [
+      ["inspect", "../../etc"],
+      ["inspect", "/etc/passwd"],
+      ["inspect", first, "../../../etc/passwd"],
+      ["inspect", first, "a\\b"],
+      ["runs", "verify", "../x"],
+      ["runs", "delete", ".."],
+      ["run", join(dir, "alpha.yaml"), "--resume", "../../x"],
+    ]) {
+      const result = await wct(args);
+      expect(result.code, args.join(" ")).toBe(2);
+      expect(hasStackTrace(result.stderr)).toBe(false);
+    }
+    const reuse = await write(
+      "reuse.yaml",
+      "name: r\ndescription: r\nartifacts:\n  x: {reuse: {from_run: '../../etc', artifact: passwd}}\n",
+    );
+    const result = await wct(["run", reuse]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain("reuse.yaml:4:");
+  });
+
+  it("says clearly when a run does not exist", async () => {
+    const result = await wct(["inspect", "0190a0b0-0000-7000-8000-000000000000"]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/not found/);
+  });
+});
+
+describe("wct run --resume", () => {
+  it("completes a failed run without re-running what completed", async () => {
+    await mkdir(join(dir, "not-there-yet"));
+    await write("not-there-yet/hello.txt", "contact: jane.doe@example.com\n");
+    const result = await wct(["run", join(dir, "gamma.yaml"), "--resume", failed, "--json"], {
+      GAMMA_DIR: join(dir, "not-there-yet"),
+    });
+    expect(result.code).toBe(0);
+    const record = JSON.parse(result.stdout);
+    expect(record).toMatchObject({ run_id: failed, status: "completed", attempt: 2 });
+    expect(record.kept.sort()).toEqual(["files", "findings"]);
+  });
+
+  it("refuses a changed runbook, naming the changed artifacts", async () => {
+    const file = await write(
+      "delta.yaml",
+      rb("delta", "  broken: {source: {type: filesystem, properties: {path: nowhere}}}\n"),
+    );
+    const runId = await run(file);
+    await write(
+      "delta.yaml",
+      rb("delta", "  broken: {source: {type: filesystem, properties: {path: elsewhere}}}\n"),
+    );
+    const result = await wct(["run", file, "--resume", runId]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain("broken");
+  });
+});
+
+describe("integrity and retention", () => {
+  it("verifies hashes and names a corrupted artifact file", async () => {
+    expect((await wct(["runs", "verify", second])).code).toBe(0);
+    const file = join(store, "runs", second, "artifacts", "findings.json");
+    const text = await readFile(file, "utf8");
+    await writeFile(file, text.replace(/"total_findings":\d+/, '"total_findings":0'));
+    const result = await wct(["runs", "verify", second]);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toContain("findings");
+    await writeFile(file, text.slice(0, text.length / 2));
+    const torn = await wct(["inspect", second, "findings"]);
+    expect(torn.code).toBe(1);
+    expect(torn.stderr).toContain("findings.json");
+    expect(hasStackTrace(torn.stderr)).toBe(false);
+  });
+
+  it("deletes a run and prunes by age and count, with a dry run first", async () => {
+    const before = JSON.parse((await wct(["runs", "--json"])).stdout).map(
+      (r: { run_id: string }) => r.run_id,
+    );
+    const dry = JSON.parse(
+      (await wct(["runs", "prune", "--keep-last", "2", "--dry-run", "--json"])).stdout,
+    );
+    expect(dry.deleted).toEqual(before.slice(2));
+    expect(JSON.parse((await wct(["runs", "--json"])).stdout)).toHaveLength(before.length);
+    expect((await wct(["runs", "prune", "--older-than", "30d", "--json"])).stdout).toContain(
+      '"deleted": []',
+    );
+    expect((await wct(["runs", "prune"])).code).toBe(2);
+
+    expect((await wct(["runs", "delete", first])).code).toBe(0);
+    expect(readdirSync(join(store, "runs"))).not.toContain(first);
+    expect((await wct(["inspect", first])).code).toBe(2);
+
+    const pruned = JSON.parse((await wct(["runs", "prune", "--keep-last", "1", "--json"])).stdout);
+    expect(pruned.deleted.length).toBe(before.length - 2);
+    expect(JSON.parse((await wct(["runs", "--json"])).stdout)).toHaveLength(1);
+  });
+});
+
+describe("secrets", () => {
+  it("never writes a value substituted from the environment into the store", async () => {
+    const secret = "s3cr3t-value-that-must-not-leak";
+    const file = await write(
+      "secret.yaml",
+      "name: secret\ndescription: '${DESCRIPTION_SECRET}'\nartifacts:\n" +
+        "  broken: {source: {type: filesystem, properties: {path: '/no/such/${DESCRIPTION_SECRET}'}}}\n",
+    );
+    const runId = await run(file, { DESCRIPTION_SECRET: secret });
+    const files = readdirSync(join(store, "runs", runId), { recursive: true, withFileTypes: true })
+      .filter((e) => e.isFile())
+      .map((e) => join(e.parentPath, e.name));
+    expect(files.length).toBeGreaterThan(3);
+    let placeholders = 0;
+    for (const f of files) {
+      const text = await readFile(f, "utf8");
+      expect(text, f).not.toContain(secret);
+      if (text.includes("${DESCRIPTION_SECRET}")) placeholders++;
+    }
+    expect(placeholders).toBeGreaterThan(0);
+  });
+});

@@ -1,0 +1,173 @@
+/**
+ * `wct run` and friends in a subprocess, exactly as a user types them, on a temporary store.
+ */
+import { existsSync } from "node:fs";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { hasStackTrace, ROOT, runWct } from "../helpers/cli.js";
+
+const EXAMPLE = join(ROOT, "examples/personal-data-scan.yaml");
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+let dir: string;
+let store: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "wct-cli-"));
+  store = join(dir, "store");
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+const wct = (args: string[], env: Record<string, string> = {}) =>
+  runWct(args, { cwd: dir, env: { WAIVERN_STORE_PATH: store, ...env } });
+
+async function runbook(name: string, text: string): Promise<string> {
+  const file = join(dir, name);
+  await writeFile(file, text);
+  return file;
+}
+
+describe("wct run", () => {
+  it("runs the example, prints the run ID and persists every artifact as a Message", async () => {
+    const result = await wct(["run", EXAMPLE, "-o", "export.json"]);
+    expect(result.stderr).not.toMatch(/internal error/);
+    expect(result.code).toBe(0);
+    const runId = result.stdout.trim();
+    expect(runId).toMatch(UUID);
+    const runDir = join(store, "runs", runId);
+    const files = (await readdir(join(runDir, "artifacts"))).sort();
+    expect(files.length).toBeGreaterThanOrEqual(4);
+    for (const file of files) {
+      const message = JSON.parse(await readFile(join(runDir, "artifacts", file), "utf8"));
+      expect(message.run_id).toBe(runId);
+      expect(message.schema.name).toBeTruthy();
+    }
+    for (const f of ["metadata.json", "events.jsonl", "plan.json", "state.json"]) {
+      expect(existsSync(join(runDir, "_system", f))).toBe(true);
+    }
+    const exported = JSON.parse(await readFile(join(dir, "export.json"), "utf8"));
+    expect(exported.format_version).toBe("2.0.0");
+    expect(exported.run).toMatchObject({ id: runId, status: "completed" });
+    expect(exported.outputs.length).toBeGreaterThan(0);
+    const gdpr = exported.outputs.find(
+      (o: { output_schema: { name: string } }) => o.output_schema.name === "gdpr_personal_data",
+    );
+    expect(gdpr.content.findings.length).toBeGreaterThan(0);
+  });
+
+  it("prints the run record with --json", async () => {
+    const result = await wct(["run", EXAMPLE, "--json"]);
+    expect(result.code).toBe(0);
+    const record = JSON.parse(result.stdout);
+    expect(record).toMatchObject({ status: "completed", runbook: expect.any(String) });
+    expect(record.run_id).toMatch(UUID);
+    expect(record.counts.completed).toBe(record.artifact_ids.length);
+  });
+
+  it("rejects a cyclic runbook with exit 2, naming the file and the cycle, without a stack trace", async () => {
+    const file = await runbook(
+      "cycle.yaml",
+      "name: cyc\ndescription: cycle\nartifacts:\n  s: {source: {type: filesystem, properties: {path: .}}}\n" +
+        "  a: {inputs: [s, b], process: {type: personal_data}}\n  b: {inputs: a, process: {type: personal_data}}\n",
+    );
+    const ownStore = join(dir, "cycle-store");
+    const result = await wct(["run", file], { WAIVERN_STORE_PATH: ownStore });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain("cycle.yaml:5:");
+    expect(result.stderr).toContain("a -> b -> a");
+    expect(hasStackTrace(result.stderr)).toBe(false);
+    // Nothing half-written: an invalid runbook never becomes a run.
+    const runs = existsSync(join(ownStore, "runs")) ? await readdir(join(ownStore, "runs")) : [];
+    expect(runs).toEqual([]);
+  });
+
+  it("rejects malformed YAML, a missing file and an unknown processor with exit 2", async () => {
+    const bad = await runbook("bad.yaml", "name: x\ndescription: [unclosed\nartifacts: {}\n");
+    const malformed = await wct(["run", bad]);
+    expect(malformed.code).toBe(2);
+    expect(malformed.stderr).toMatch(/bad\.yaml:\d+:\d+/);
+    expect(hasStackTrace(malformed.stderr)).toBe(false);
+
+    const missing = await wct(["run", join(dir, "nope.yaml")]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain("nope.yaml");
+
+    const unknown = await runbook(
+      "unknown.yaml",
+      "name: x\ndescription: y\nartifacts:\n  s: {source: {type: filesystem, properties: {path: .}}}\n  p: {inputs: s, process: {type: personal_dat}}\n",
+    );
+    const result = await wct(["run", unknown]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain("unknown.yaml:5:");
+    expect(result.stderr).toContain("did you mean 'personal_data'");
+    expect(result.stderr).toContain("gdpr_personal_data_classifier");
+  });
+
+  it("exits 1 when an artifact fails, keeping the independent branch", async () => {
+    const file = await runbook(
+      "partial.yaml",
+      "name: partial\ndescription: one branch fails\nartifacts:\n" +
+        "  missing: {source: {type: filesystem, properties: {path: does-not-exist}}}\n" +
+        `  files: {source: {type: filesystem, properties: {path: '${join(ROOT, "examples/data/files")}'}}}\n` +
+        "  findings: {inputs: files, process: {type: personal_data}}\n" +
+        "  lost: {inputs: missing, process: {type: personal_data}}\n",
+    );
+    const result = await wct(["run", file, "--json"]);
+    expect(result.code).toBe(1);
+    const record = JSON.parse(result.stdout);
+    expect(record.status).toBe("failed");
+    const inspect = await wct(["inspect", record.run_id, "--json"]);
+    const states = Object.fromEntries(
+      JSON.parse(inspect.stdout).artifacts.map((a: { id: string; status: string }) => [
+        a.id,
+        a.status,
+      ]),
+    );
+    expect(states).toEqual({
+      missing: "failed",
+      files: "completed",
+      findings: "completed",
+      lost: "skipped",
+    });
+  });
+
+  it("rejects an unknown exporter before running anything", async () => {
+    const result = await wct(["run", EXAMPLE, "--exporter", "pdf", "-o", "x.pdf"]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain("unknown exporter 'pdf'");
+  });
+
+  it("lists the installed components, exporters and rulesets", async () => {
+    const connectors = await wct(["connectors"]);
+    expect(connectors.code).toBe(0);
+    expect(connectors.stdout).toMatch(/filesystem[\s\S]*sqlite/);
+    const processors = JSON.parse((await wct(["processors", "--json"])).stdout);
+    expect(processors.map((p: { type: string }) => p.type)).toEqual([
+      "personal_data",
+      "gdpr_personal_data_classifier",
+    ]);
+    expect((await wct(["exporters"])).stdout).toContain("json");
+    expect((await wct(["rulesets"])).stdout).toContain("local/personal_data_indicator/1.0.0");
+  });
+
+  it("validates a runbook and writes the editor schema", async () => {
+    const valid = await wct(["validate-runbook", EXAMPLE]);
+    expect(valid.code).toBe(0);
+    expect(valid.stdout).toContain("valid");
+    const schema = await wct(["generate-schema", "-o", "schema.json"]);
+    expect(schema.code).toBe(0);
+    expect(JSON.parse(await readFile(join(dir, "schema.json"), "utf8")).$schema).toContain(
+      "json-schema.org",
+    );
+  });
+
+  it("answers bad arguments with exit 2 and usage help with exit 0", async () => {
+    expect((await wct(["run"])).code).toBe(2);
+    expect((await wct(["frobnicate"])).code).toBe(2);
+    expect((await wct(["--help"])).code).toBe(0);
+    expect((await wct(["run", "--help"])).stdout).toContain("--resume");
+  });
+});

@@ -1,0 +1,330 @@
+/**
+ * The executor against real memory and filesystem stores, with small test components whose timing
+ * and failures the tests control.
+ */
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { ComponentRegistry, Connector, Processor } from "../../src/components/types.js";
+import { ConflictError, RunbookError } from "../../src/errors.js";
+import type { EngineEvent } from "../../src/execute/events.js";
+import { type ExecuteOptions, executePlan } from "../../src/execute/executor.js";
+import { createWorkerPool, type WorkerPool } from "../../src/execute/worker-pool.js";
+import { prepareRunbook } from "../../src/plan/prepare.js";
+import { createMemoryArtifactStore } from "../../src/stores/artifact/memory.js";
+import { createMemoryExecutionStore } from "../../src/stores/execution/memory.js";
+
+const STANDARD = { name: "standard_input", version: "1.0.0" };
+const timeline: Array<{ id: string; at: "start" | "end"; t: number }> = [];
+
+const sleep = (ms: number, signal: AbortSignal) =>
+  new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener("abort", () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    });
+  });
+
+const item = (content: string) => ({ content, metadata: { source: content } });
+
+/** Emits one item after `delay_ms`; fails when `fail` is set. */
+const emit: Connector = {
+  kind: "connector",
+  type: "emit",
+  description: "test connector",
+  properties: [],
+  outputSchemas: [STANDARD],
+  validateProperties: () => [],
+  async extract(properties, schema, context) {
+    const id = String(properties.value);
+    timeline.push({ id, at: "start", t: performance.now() });
+    await sleep(Number(properties.delay_ms ?? 0), context.signal);
+    timeline.push({ id, at: "end", t: performance.now() });
+    if (properties.fail && properties.fail !== "no") throw new Error(String(properties.fail));
+    if (properties.warn) context.warn(String(properties.warn));
+    return { schema, content: { schemaVersion: "1.0.0", name: id, data: [item(id)] } };
+  },
+};
+
+/** Concatenates the items of its inputs. */
+const concat: Processor = {
+  kind: "processor",
+  type: "concat",
+  description: "test processor",
+  properties: [],
+  outputSchemas: [STANDARD],
+  inputRequirements: [[STANDARD]],
+  validateProperties: () => [],
+  async process(inputs, properties, schema, context) {
+    const id = String(properties.label ?? "concat");
+    timeline.push({ id, at: "start", t: performance.now() });
+    await sleep(Number(properties.delay_ms ?? 0), context.signal);
+    timeline.push({ id, at: "end", t: performance.now() });
+    if (properties.fail) throw new Error(String(properties.fail));
+    const data = inputs.flatMap((m) => (m.content.data as unknown[]) ?? []);
+    if (properties.invalid) return { schema, content: { data: "not a list" } };
+    return { schema, content: { schemaVersion: "1.0.0", name: id, data } };
+  },
+};
+
+const registry: ComponentRegistry = {
+  connectors: new Map([["emit", emit]]),
+  processors: new Map([["concat", concat]]),
+};
+
+let dir: string;
+let workers: WorkerPool;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "wct-executor-"));
+  workers = createWorkerPool(1);
+});
+afterAll(async () => {
+  await workers.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+let counter = 0;
+async function setup(
+  yaml: string,
+  stores = { artifacts: createMemoryArtifactStore(), executions: createMemoryExecutionStore() },
+  env: Record<string, string> = {},
+) {
+  const file = join(dir, `runbook-${counter++}.yaml`);
+  await writeFile(file, yaml);
+  const prepared = await prepareRunbook(file, registry, stores.executions, env);
+  const events: EngineEvent[] = [];
+  const options: ExecuteOptions = {
+    plan: prepared.plan,
+    planJson: prepared.planJson,
+    runbook: {
+      name: prepared.loaded.runbook.name,
+      path: file,
+      sha256: "x",
+      text: prepared.loaded.text,
+    },
+    registry,
+    ...stores,
+    workers,
+    baseDir: dir,
+    substitutions: prepared.substitutions,
+    origin: { tool_version: "test", user: "tester", host: "localhost", argv: [] },
+    onEvent: (e) => events.push(e),
+  };
+  return { options, events, stores, prepared };
+}
+
+const src = (id: string, extra = "") =>
+  `  ${id}: {source: {type: emit, properties: {value: ${id}${extra}}}}\n`;
+const head = (config = "") => `name: t\ndescription: test\n${config}artifacts:\n`;
+
+describe("executor", () => {
+  it("persists every artifact and a completed run record", async () => {
+    const { options, stores } = await setup(
+      `${head()}${src("a")}  b: {inputs: a, process: {type: concat}, output: true}\n`,
+    );
+    const result = await executePlan(options);
+    expect(result.status).toBe("completed");
+    const b = await stores.artifacts.get(result.runId, "b");
+    expect(b.run_id).toBe(result.runId);
+    expect(b.source).toBe("processor:concat");
+    expect(b.content.data).toEqual([item("a")]);
+    const details = await stores.executions.getRunDetails(result.runId);
+    expect(details.status).toBe("completed");
+    expect(details.counts.completed).toBe(2);
+    expect(details.artifacts.every((a) => a.sha256 && a.bytes && a.schema)).toBe(true);
+  });
+
+  it("starts an artifact as soon as its own inputs are done, not level by level", async () => {
+    timeline.length = 0;
+    const { options } = await setup(
+      `${head()}${src("fast", ", delay_ms: 10")}${src("slow", ", delay_ms: 400")}` +
+        "  after_fast: {inputs: fast, process: {type: concat, properties: {label: after_fast}}}\n",
+    );
+    await executePlan(options);
+    const at = (id: string, kind: "start" | "end") =>
+      timeline.find((e) => e.id === id && e.at === kind)!.t;
+    expect(at("after_fast", "start")).toBeLessThan(at("slow", "end"));
+  });
+
+  it("never runs more than max_concurrency artifacts at once", async () => {
+    timeline.length = 0;
+    const sources = Array.from({ length: 8 }, (_, i) => src(`s${i}`, ", delay_ms: 30")).join("");
+    const { options } = await setup(`${head("config: {max_concurrency: 3}\n")}${sources}`);
+    await executePlan(options);
+    let running = 0;
+    let peak = 0;
+    for (const e of [...timeline].sort((x, y) => x.t - y.t)) {
+      running += e.at === "start" ? 1 : -1;
+      peak = Math.max(peak, running);
+    }
+    expect(peak).toBe(3);
+  });
+
+  it("skips the dependents of a failed artifact while independent branches complete", async () => {
+    const { options, stores } = await setup(
+      `${head()}${src("bad", ", fail: boom")}${src("good")}` +
+        "  child: {inputs: bad, process: {type: concat}}\n  grandchild: {inputs: child, process: {type: concat}}\n" +
+        "  fine: {inputs: good, process: {type: concat}}\n",
+    );
+    const result = await executePlan(options);
+    expect(result.status).toBe("failed");
+    const states = Object.fromEntries(
+      (await stores.executions.getRunDetails(result.runId)).artifacts.map((a) => [a.id, a]),
+    );
+    expect(states.bad!.status).toBe("failed");
+    expect(states.bad!.error).toContain("boom");
+    expect(states.child!.status).toBe("skipped");
+    expect(states.grandchild!.status).toBe("skipped");
+    expect(states.child!.because).toBe("bad failed");
+    expect(states.fine!.status).toBe("completed");
+  });
+
+  it("does not fail the run for an optional artifact", async () => {
+    const { options } = await setup(
+      `${head()}  bad: {source: {type: emit, properties: {value: bad, fail: boom}}, optional: true}\n${src("good")}`,
+    );
+    expect((await executePlan(options)).status).toBe("completed");
+  });
+
+  it("fails an artifact whose output does not match its schema, before storing it", async () => {
+    const { options, stores } = await setup(
+      `${head()}${src("a")}  b: {inputs: a, process: {type: concat, properties: {invalid: true}}}\n`,
+    );
+    const result = await executePlan(options);
+    expect(result.status).toBe("failed");
+    const b = (await stores.executions.getRunDetails(result.runId)).artifacts.find(
+      (a) => a.id === "b",
+    )!;
+    expect(b.error).toMatch(/does not match schema standard_input\/1\.0\.0/);
+    expect(await stores.artifacts.exists(result.runId, "b")).toBe(false);
+  });
+
+  it("ends a timed-out run interrupted, never completed", async () => {
+    const { options, stores } = await setup(
+      `${head("config: {timeout: 1}\n")}${src("slow", ", delay_ms: 5000")}${src("quick")}  after: {inputs: slow, process: {type: concat}}\n`,
+    );
+    const result = await executePlan(options);
+    expect(result.status).toBe("interrupted");
+    expect(result.reason).toMatch(/timed out after 1 s/);
+    const details = await stores.executions.getRunDetails(result.runId);
+    expect(details.status).toBe("interrupted");
+    const byId = Object.fromEntries(details.artifacts.map((a) => [a.id, a.status]));
+    expect(byId).toEqual({ slow: "skipped", quick: "completed", after: "skipped" });
+  });
+
+  it("stops on an abort signal (SIGINT) and records the run interrupted", async () => {
+    const controller = new AbortController();
+    const { options } = await setup(`${head()}${src("slow", ", delay_ms: 5000")}`);
+    setTimeout(() => controller.abort(), 100);
+    const result = await executePlan({ ...options, signal: controller.signal });
+    expect(result.status).toBe("interrupted");
+    expect(result.durationSeconds).toBeLessThan(3);
+  });
+
+  it("emits events in order with warnings from components", async () => {
+    const { options, events } = await setup(`${head()}${src("a", ", warn: careful")}`);
+    await executePlan(options);
+    expect(events.map((e) => e.type)).toEqual([
+      "run_started",
+      "artifact_started",
+      "artifact_warning",
+      "artifact_completed",
+      "run_finished",
+    ]);
+  });
+
+  it("resumes a failed run: re-executes failed and skipped artifacts, keeps completed ones", async () => {
+    timeline.length = 0;
+    const stores = {
+      artifacts: createMemoryArtifactStore(),
+      executions: createMemoryExecutionStore(),
+    };
+    const yaml = (fail: boolean) =>
+      `${head()}${src("a")}  b: {source: {type: emit, properties: {value: b${fail ? ", fail: '${FAIL}'" : ""}}}}\n  c: {inputs: [a, b], process: {type: concat, properties: {label: c}}}\n`;
+    const first = await setup(yaml(true), stores, { FAIL: "boom" });
+    const failed = await executePlan(first.options);
+    expect(failed.status).toBe("failed");
+    // Same runbook, the environment no longer makes b fail.
+    const again = await setup(yaml(true), stores, { FAIL: "no" });
+    timeline.length = 0;
+    const resumed = await executePlan({ ...again.options, resumeRunId: failed.runId });
+    expect(resumed.runId).toBe(failed.runId);
+    expect(resumed.status).toBe("completed");
+    expect(resumed.kept).toEqual(["a"]);
+    expect(timeline.some((e) => e.id === "a")).toBe(false);
+    const details = await stores.executions.getRunDetails(failed.runId);
+    expect(details.attempt).toBe(2);
+    expect(details.counts.completed).toBe(3);
+  });
+
+  it("refuses to resume when the runbook changed, naming the changed artifacts", async () => {
+    const stores = {
+      artifacts: createMemoryArtifactStore(),
+      executions: createMemoryExecutionStore(),
+    };
+    const first = await setup(`${head()}${src("a")}${src("b", ", fail: boom")}`, stores);
+    const failed = await executePlan(first.options);
+    const changed = await setup(
+      `${head()}${src("a", ", delay_ms: 1")}${src("b", ", fail: boom")}`,
+      stores,
+    );
+    const attempt = executePlan({ ...changed.options, resumeRunId: failed.runId });
+    await expect(attempt).rejects.toBeInstanceOf(ConflictError);
+    await expect(attempt).rejects.toThrow(/artifacts changed: a\b/);
+  });
+
+  it("reuses an artifact of an earlier run with provenance, and rejects unknown ones at plan time", async () => {
+    const stores = {
+      artifacts: createMemoryArtifactStore(),
+      executions: createMemoryExecutionStore(),
+    };
+    const first = await executePlan((await setup(`${head()}${src("a")}`, stores)).options);
+    const second = await setup(
+      `${head()}  copy: {reuse: {from_run: '${first.runId}', artifact: a}}\n  next: {inputs: copy, process: {type: concat}}\n`,
+      stores,
+    );
+    const result = await executePlan(second.options);
+    expect(result.status).toBe("completed");
+    const copy = (await stores.executions.getRunDetails(result.runId)).artifacts.find(
+      (a) => a.id === "copy",
+    )!;
+    const original = (await stores.executions.getRunDetails(first.runId)).artifacts.find(
+      (a) => a.id === "a",
+    )!;
+    expect(copy.provenance).toEqual({
+      from_run: first.runId,
+      from_artifact: "a",
+      sha256: original.sha256,
+    });
+    expect((await stores.artifacts.get(result.runId, "next")).content.data).toEqual([item("a")]);
+
+    await expect(
+      setup(`${head()}  copy: {reuse: {from_run: '${first.runId}', artifact: nope}}\n`, stores),
+    ).rejects.toThrow(/has no artifact 'nope'/);
+    await expect(
+      setup(`${head()}  copy: {reuse: {from_run: '../../etc', artifact: a}}\n`, stores),
+    ).rejects.toBeInstanceOf(RunbookError);
+  });
+
+  it("never persists a value substituted from the environment", async () => {
+    const stores = {
+      artifacts: createMemoryArtifactStore(),
+      executions: createMemoryExecutionStore(),
+    };
+    const { options } = await setup(
+      `${head()}  a: {source: {type: emit, properties: {value: a, fail: 'cannot log in with \${SECRET_TOKEN}'}}}\n`,
+      stores,
+      { SECRET_TOKEN: "hunter2-very-secret" },
+    );
+    const result = await executePlan(options);
+    const persisted = JSON.stringify([
+      await stores.executions.getRunDetails(result.runId),
+      await stores.executions.getPlan(result.runId),
+      await stores.executions.readEvents(result.runId),
+    ]);
+    expect(persisted).toContain("${SECRET_TOKEN}");
+    expect(persisted).not.toContain("hunter2-very-secret");
+  });
+});
