@@ -487,8 +487,11 @@ export function nhsChecksumValid(digits: string): boolean {
 // ---------------------------------------------------------------------------------------------
 // Date of birth: a plausible past date written shortly after a birth keyword.
 
-const BIRTH_KEYWORD =
-  /(?<![a-z0-9])(?:date[ _-]?of[ _-]?birth|birth[ _-]?date|birthday|dob|d\.o\.b\.?|born(?: on)?)(?![a-z0-9])/gi;
+/**
+ * `birth` also finds `date of birth`, `birthdate` and `birthday`; the date is searched after it.
+ * A plain alternation without lookarounds lets V8 scan quickly; boundaries are checked in code.
+ */
+const BIRTH_KEYWORD = /birth|born|dob|d\.o\.b/gi;
 const MONTHS = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"];
 const DATE_NEAR_KEYWORD = new RegExp(
   [
@@ -506,7 +509,11 @@ const detectDateOfBirth: Detector = (text, emit) => {
   BIRTH_KEYWORD.lastIndex = 0;
   let searchedUpTo = 0;
   for (let k = BIRTH_KEYWORD.exec(text); k !== null; k = BIRTH_KEYWORD.exec(text)) {
-    const from = Math.max(k.index + k[0].length, searchedUpTo);
+    const keywordEnd = k.index + k[0].length;
+    if (isAlnum(text.charCodeAt(k.index - 1))) continue;
+    // `birth` may run on (`birthday`, `birthdate`); the other keywords must end there.
+    if (k[0].toLowerCase() !== "birth" && isAlnum(text.charCodeAt(keywordEnd))) continue;
+    const from = Math.max(keywordEnd, searchedUpTo);
     const window = text.slice(from, from + DATE_WINDOW + 30);
     DATE_NEAR_KEYWORD.lastIndex = 0;
     const date = DATE_NEAR_KEYWORD.exec(window);
