@@ -211,6 +211,20 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
 
   storeOptions(
     program
+      .command("export")
+      .description("export a past run from the stores (nothing is re-executed)")
+      .argument("<run-id>", "run ID or unique prefix")
+      .option("--format <name>", "export format (see wct exporters)", "json")
+      .option("-o, --output <file>", "write to FILE instead of stdout"),
+  ).action(
+    lazy(async () => {
+      const { exportCommand } = await import("./commands/export.js");
+      return (runId: string, options: Record<string, unknown>) => exportCommand(runId, options, io);
+    }),
+  );
+
+  storeOptions(
+    program
       .command("inspect")
       .description("show a past run (statuses, timings, errors, hashes) or one stored artifact")
       .argument("<run-id>", "run ID or unique prefix")

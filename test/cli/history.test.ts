@@ -103,6 +103,26 @@ describe("wct inspect", () => {
     });
   });
 
+  it("exports a past run from the stores without re-executing it", async () => {
+    const eventsBefore = (
+      await readFile(join(store, "runs", first, "_system", "events.jsonl"), "utf8")
+    ).length;
+    const exported = JSON.parse((await wct(["export", first])).stdout);
+    expect(exported).toMatchObject({
+      format_version: "2.0.0",
+      run: { id: first, status: "completed" },
+    });
+    expect(exported.outputs.map((o: { artifact_id: string }) => o.artifact_id)).toEqual([
+      "findings",
+    ]);
+    expect(
+      (await readFile(join(store, "runs", first, "_system", "events.jsonl"), "utf8")).length,
+    ).toBe(eventsBefore);
+    const unknown = await wct(["export", first, "--format", "pdf"]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain("available: json");
+  });
+
   it("rejects traversal attempts in every place a run ID or key enters, with exit 2 and no file access", async () => {
     for (const args of [
       ["inspect", "../../etc"],
@@ -111,6 +131,7 @@ describe("wct inspect", () => {
       ["inspect", first, "a\\b"],
       ["runs", "verify", "../x"],
       ["runs", "delete", ".."],
+      ["export", "../../etc"],
       ["run", join(dir, "alpha.yaml"), "--resume", "../../x"],
     ]) {
       const result = await wct(args);

@@ -88,13 +88,16 @@ describe("upstream compatibility", () => {
       gdpr_classification: "gdpr_personal_data",
     };
     for (const [id, schema] of Object.entries(expected)) {
-      const message = JSON.parse(await readFile(join(store, "runs", runId, "artifacts", `${id}.json`), "utf8"));
+      const message = JSON.parse(
+        await readFile(join(store, "runs", runId, "artifacts", `${id}.json`), "utf8"),
+      );
       expect(message.schema).toEqual({ name: schema, version: "1.0.0" });
       const validate = ajv.compile(upstreamSchema(schema));
       expect(validate(message.content), `${id}: ${ajv.errorsText(validate.errors)}`).toBe(true);
     }
-    const findings = JSON.parse(await readFile(join(store, "runs", runId, "artifacts", "file_personal_data.json"), "utf8"))
-      .content.findings as Array<{ category: string }>;
+    const findings = JSON.parse(
+      await readFile(join(store, "runs", runId, "artifacts", "file_personal_data.json"), "utf8"),
+    ).content.findings as Array<{ category: string }>;
     const categories = new Set(findings.map((f) => f.category));
     for (const category of ["email", "phone"]) expect(categories).toContain(category);
 

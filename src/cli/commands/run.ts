@@ -5,12 +5,9 @@ import { writeFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import pc from "picocolors";
 import { builtinRegistry } from "../../components/registry.js";
-import { InputError } from "../../errors.js";
 import { executePlan, type RunResult } from "../../execute/executor.js";
 import { createWorkerPool } from "../../execute/worker-pool.js";
-import { buildJsonExport, EXPORTERS } from "../../export/json.js";
 import { sha256 } from "../../message.js";
-import type { PlanJson } from "../../plan/plan-json.js";
 import { prepareRunbook } from "../../plan/prepare.js";
 import { redactSubstitutions } from "../../runbook/env.js";
 import {
@@ -24,6 +21,7 @@ import {
   toolVersion,
 } from "../io.js";
 import { createTerminalReporter } from "../reporters/terminal.js";
+import { checkExporter, exportRun } from "./export.js";
 import { publicRunRecord } from "./history.js";
 
 export interface RunOptions extends StoreFlags {
@@ -40,11 +38,7 @@ export async function runCommand(
   io: CliIo,
 ): Promise<number> {
   const exporter = options.exporter ?? "json";
-  if (!EXPORTERS.some((e) => e.name === exporter)) {
-    throw new InputError(
-      `unknown exporter '${exporter}'; available: ${EXPORTERS.map((e) => e.name).join(", ")}`,
-    );
-  }
+  checkExporter(exporter);
   const stores = openStores(options, io);
   const registry = builtinRegistry();
   try {
@@ -98,8 +92,10 @@ export async function runCommand(
 
     const details = await stores.executions.getRunDetails(result.runId);
     if (options.output) {
-      const exported = await buildJsonExport(details, planJson as PlanJson, stores.artifacts);
-      await writeFile(resolve(io.cwd, options.output), `${JSON.stringify(exported, null, 2)}\n`);
+      await writeFile(
+        resolve(io.cwd, options.output),
+        await exportRun(result.runId, exporter, stores),
+      );
     }
     const { counts } = details;
     const verdict =

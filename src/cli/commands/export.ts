@@ -1,0 +1,54 @@
+/**
+ * @module `wct export RUN_ID`: export a past run from the stores, without re-executing anything.
+ */
+import { writeFile } from "node:fs/promises";
+import { resolve } from "node:path";
+import { InputError } from "../../errors.js";
+import { buildJsonExport, EXPORTERS } from "../../export/json.js";
+import type { PlanJson } from "../../plan/plan-json.js";
+import type { ArtifactStore } from "../../stores/artifact/store.js";
+import type { ExecutionStore } from "../../stores/execution/store.js";
+import { type CliIo, openStores, type StoreFlags } from "../io.js";
+
+/** Throws unless `format` names an installed exporter. */
+export function checkExporter(format: string): void {
+  if (!EXPORTERS.some((e) => e.name === format)) {
+    throw new InputError(
+      `unknown exporter '${format}'; available: ${EXPORTERS.map((e) => e.name).join(", ")}`,
+    );
+  }
+}
+
+/** The export document of a stored run, as text. */
+export async function exportRun(
+  runId: string,
+  format: string,
+  stores: { executions: ExecutionStore; artifacts: ArtifactStore },
+): Promise<string> {
+  checkExporter(format);
+  const details = await stores.executions.getRunDetails(runId);
+  const plan = (await stores.executions.getPlan(runId)) as PlanJson;
+  return `${JSON.stringify(await buildJsonExport(details, plan, stores.artifacts), null, 2)}\n`;
+}
+
+export async function exportCommand(
+  runIdOrPrefix: string,
+  options: StoreFlags & { format?: string; output?: string },
+  io: CliIo,
+): Promise<number> {
+  const stores = openStores(options, io);
+  try {
+    const runId = await stores.executions.resolveRunId(runIdOrPrefix);
+    const text = await exportRun(runId, options.format ?? "json", stores);
+    if (options.output) {
+      await writeFile(resolve(io.cwd, options.output), text);
+      io.stderr.write(`export of run ${runId} written to ${options.output}\n`);
+    } else {
+      io.stdout.write(text);
+    }
+    return 0;
+  } finally {
+    await stores.executions.close?.();
+    await stores.artifacts.close?.();
+  }
+}

@@ -1,0 +1,86 @@
+/**
+ * Ctrl-C: a real `wct run` process gets SIGINT mid-run, exits 130, records the run interrupted,
+ * and `--resume` finishes it.
+ */
+import { spawn } from "node:child_process";
+import { existsSync, readdirSync } from "node:fs";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { BIN, runWct } from "../helpers/cli.js";
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "wct-sigint-"));
+  // Enough text that scanning it takes well over a second on this machine.
+  const line =
+    "Customer Jane Roe, email jane.roe@example.com, phone +44 20 7946 0123, notes about the order.\n";
+  for (const folder of ["a", "b", "c", "d"]) {
+    await mkdir(join(dir, "data", folder), { recursive: true });
+    for (let i = 0; i < 40; i++)
+      await writeFile(join(dir, "data", folder, `f${i}.txt`), line.repeat(4000));
+  }
+  const chains = ["a", "b", "c", "d"]
+    .map(
+      (f) =>
+        `  src_${f}: {source: {type: filesystem, properties: {path: data/${f}}}}\n` +
+        `  pd_${f}: {inputs: src_${f}, process: {type: personal_data}}\n`,
+    )
+    .join("");
+  await writeFile(
+    join(dir, "slow.yaml"),
+    `name: slow\ndescription: slow scan\nconfig: {max_concurrency: 1}\nartifacts:\n${chains}`,
+  );
+});
+afterAll(() => rm(dir, { recursive: true, force: true }));
+
+describe("SIGINT", () => {
+  it("exits 130, records the run interrupted, and the run can be resumed", async () => {
+    const store = join(dir, "store");
+    const child = spawn(
+      process.execPath,
+      [BIN, "run", join(dir, "slow.yaml"), "--store-path", store],
+      {
+        env: { ...process.env, NO_COLOR: "1" },
+      },
+    );
+    let stdout = "";
+    child.stdout.on("data", (d) => {
+      stdout += d;
+    });
+    const exited = new Promise<number | null>((resolve) =>
+      child.on("close", (code) => resolve(code)),
+    );
+    // Interrupt once the run has started executing artifacts.
+    const deadline = Date.now() + 20_000;
+    const runsDir = join(store, "runs");
+    while (Date.now() < deadline) {
+      const runs = existsSync(runsDir) ? readdirSync(runsDir) : [];
+      if (runs[0] && existsSync(join(runsDir, runs[0], "artifacts", "src_a.json"))) break;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    child.kill("SIGINT");
+    expect(await exited).toBe(130);
+    const runId = stdout.trim();
+    const inspect = JSON.parse(
+      (await runWct(["inspect", runId, "--json", "--store-path", store])).stdout,
+    );
+    expect(inspect.status).toBe("interrupted");
+    expect(inspect.counts.completed).toBeLessThan(8);
+
+    const resumed = await runWct([
+      "run",
+      join(dir, "slow.yaml"),
+      "--resume",
+      runId,
+      "--store-path",
+      store,
+      "--json",
+    ]);
+    expect(resumed.code).toBe(0);
+    const record = JSON.parse(resumed.stdout);
+    expect(record).toMatchObject({ run_id: runId, status: "completed", attempt: 2 });
+    expect(record.kept).toContain("src_a");
+  });
+});
