@@ -5,7 +5,6 @@
 import { RUNBOOK_KEYS } from "./parse.js";
 
 const DESCRIPTION =
-  // biome-ignore lint/suspicious/noTemplateCurlyInString: documents the runbook's placeholder syntax
   "A wct runbook: artifacts extracted by connectors and derived by processors. String values may use ${VAR} or ${VAR:-default}.";
 
 /** `${VAR}` or `${VAR:-default}` standing for a whole value, substituted at load time. */

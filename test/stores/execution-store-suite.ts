@@ -39,7 +39,6 @@ export function sampleRun(overrides: Partial<NewRun> = {}): NewRun {
       name: "Sample scan",
       path: "runbooks/sample.yaml",
       sha256: "0".repeat(64),
-      // biome-ignore lint/suspicious/noTemplateCurlyInString: a runbook placeholder, stored unsubstituted
       text: "name: Sample scan\nsecret: ${DB_PASSWORD}\n",
     },
     tool_version: "0.1.0",
