@@ -2,6 +2,7 @@
  * @module The Message: the stored form of every artifact (ARCHITECTURE §3).
  */
 import { createHash } from "node:crypto";
+import { CorruptDataError } from "./errors.js";
 
 /** A named, versioned JSON Schema. */
 export interface SchemaRef {
@@ -73,4 +74,17 @@ export function isMessage(value: unknown): value is Message {
     typeof schema.name === "string" &&
     typeof schema.version === "string"
   );
+}
+
+/** Parses stored bytes back into a Message; `CorruptDataError` naming `location` if they are not one. */
+export function parseMessage(bytes: Uint8Array, location: string): Message {
+  let value: unknown;
+  try {
+    value = JSON.parse(Buffer.from(bytes).toString("utf8"));
+  } catch (error) {
+    throw new CorruptDataError(location, "not valid JSON (truncated or damaged)", { cause: error });
+  }
+  if (!isMessage(value))
+    throw new CorruptDataError(location, "not a Message (missing id, content or schema)");
+  return value;
 }

@@ -3,10 +3,11 @@
  * functions that tests can call directly.
  */
 import { readFileSync } from "node:fs";
+import { stat, writeFile } from "node:fs/promises";
 import { hostname, userInfo } from "node:os";
-import { resolve } from "node:path";
+import { dirname, resolve } from "node:path";
 import type { Writable } from "node:stream";
-import { InputError } from "../errors.js";
+import { InputError, StoreError } from "../errors.js";
 import { resolveStores } from "../stores/config.js";
 
 export interface CliIo {
@@ -101,4 +102,31 @@ export function positiveInt(
 /** Writes one JSON document to stdout. */
 export function printJson(io: CliIo, value: unknown): void {
   io.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** Fails early, before any work, when an output file could not be written (no such folder). */
+export async function checkOutputTarget(io: CliIo, output: string): Promise<void> {
+  const folder = dirname(resolve(io.cwd, output));
+  const info = await stat(folder).catch(() => null);
+  if (!info?.isDirectory())
+    throw new InputError(`cannot write '${output}': folder '${folder}' does not exist`);
+}
+
+/** Writes a user-named output file; a failure names the file (and the run, which is stored anyway). */
+export async function writeOutputFile(
+  io: CliIo,
+  output: string,
+  text: string,
+  runId?: string,
+): Promise<void> {
+  try {
+    await writeFile(resolve(io.cwd, output), text);
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+    const stored = runId
+      ? `; the run is stored as ${runId}: 'wct export ${runId} -o FILE' writes it later`
+      : "";
+    throw new StoreError(`cannot write '${output}': ${reason}${stored}`, { cause: error });
+  }
+  io.stderr.write(`written to ${output}\n`);
 }

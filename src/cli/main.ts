@@ -55,6 +55,22 @@ function storeOptions(command: Command): Command {
     );
 }
 
+/**
+ * `wct runs --store-path S prune`: with positional options the flag lands on `runs`; a
+ * subcommand takes the store flags of its parent unless it has its own.
+ */
+function inheritStoreFlags(
+  options: Record<string, unknown>,
+  command: Command,
+): Record<string, unknown> {
+  const parent = command.parent?.opts() ?? {};
+  return {
+    ...(parent.storePath !== undefined ? { storePath: parent.storePath } : {}),
+    ...(parent.storeType !== undefined ? { storeType: parent.storeType } : {}),
+    ...options,
+  };
+}
+
 function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
   const program = new Command("wct")
     .description("Waivern Compliance Tool: scan systems for personal data; every run is persisted.")
@@ -179,7 +195,8 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
   ).action(
     lazy(async () => {
       const { verifyCommand } = await import("./commands/history.js");
-      return (runId: string, options: Record<string, unknown>) => verifyCommand(runId, options, io);
+      return (runId: string, options: Record<string, unknown>, command: Command) =>
+        verifyCommand(runId, inheritStoreFlags(options, command), io);
     }),
   );
   storeOptions(
@@ -190,13 +207,16 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
   ).action(
     lazy(async () => {
       const { deleteCommand } = await import("./commands/history.js");
-      return (runId: string, options: Record<string, unknown>) => deleteCommand(runId, options, io);
+      return (runId: string, options: Record<string, unknown>, command: Command) =>
+        deleteCommand(runId, inheritStoreFlags(options, command), io);
     }),
   );
   storeOptions(
     runs
       .command("prune")
-      .description("delete old runs; a run that is executing is never touched")
+      .description(
+        "delete old runs (a run that is executing is never touched), and what crashed runs left half-made",
+      )
       .option("--older-than <age>", "only runs started more than AGE ago (30d, 12h, 2w)")
       .option("--keep-last <n>", "keep the newest N runs (of --status, if given)")
       .option("--status <status>", "only runs with this status")
@@ -205,7 +225,8 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
   ).action(
     lazy(async () => {
       const { pruneCommand } = await import("./commands/history.js");
-      return (options: Record<string, unknown>) => pruneCommand(options, io);
+      return (options: Record<string, unknown>, command: Command) =>
+        pruneCommand(inheritStoreFlags(options, command), io);
     }),
   );
 
@@ -254,10 +275,12 @@ export async function main(argv: string[], partial: Partial<CliIo> = {}): Promis
     signal: controller.signal,
     ...partial,
   };
+  // Only `run` has a run record to finish; every other command stops at once.
+  const graceful = argv.find((arg) => !arg.startsWith("-")) === "run";
   let interrupts = 0;
   const onSigint = () => {
     interrupts++;
-    if (interrupts > 1) process.exit(130);
+    if (interrupts > 1 || !graceful) process.exit(130);
     io.stderr.write("\nstopping: finishing the run record (Ctrl-C again to quit at once)\n");
     controller.abort();
   };

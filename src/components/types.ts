@@ -24,6 +24,11 @@ export interface ComponentContext {
   workers: WorkerRunner;
   /** Folder of the runbook, for resolving relative paths in properties. */
   baseDir: string;
+  /**
+   * The properties as written in the runbook, `${VAR}` placeholders intact. Echo these — never the
+   * substituted values — into output content, which is persisted.
+   */
+  writtenProperties: Record<string, unknown>;
   /** A warning about the data (unreadable file, skipped binary); shown to the user, not fatal. */
   warn(message: string): void;
 }

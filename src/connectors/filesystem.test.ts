@@ -26,6 +26,7 @@ beforeEach(() => {
     signal: new AbortController().signal,
     workers: unusedWorkers,
     baseDir: base,
+    writtenProperties: {},
     warn: (message) => warnings.push(message),
   };
 });

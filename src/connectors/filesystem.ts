@@ -276,16 +276,21 @@ async function extractFiles(options: Options, context: ComponentContext): Promis
     context.warn(`filesystem: stopped at max_files (${options.maxFiles}) in '${options.path}'`);
   }
 
-  const name = basename(root);
+  // Echo the path as written: a substituted `${VAR}` value must not reach the stored artifact.
+  const written =
+    typeof context.writtenProperties.path === "string"
+      ? context.writtenProperties.path
+      : options.path;
+  const name = basename(written);
   return {
     schema: STANDARD_INPUT,
     content: {
       schemaVersion: "1.0.0",
       name: `standard_input_from_${name}`,
       description: rootStats.isFile()
-        ? `Text of file '${options.path}'`
-        : `Text files under '${options.path}'`,
-      source: options.path,
+        ? `Text of file '${written}'`
+        : `Text files under '${written}'`,
+      source: written,
       metadata: {
         file_count: data.length,
         total_size_bytes: counters.totalSizeBytes,

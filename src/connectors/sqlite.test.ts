@@ -20,6 +20,7 @@ beforeEach(() => {
     signal: new AbortController().signal,
     workers: { size: 1, run: () => Promise.reject(new Error("sqlite does not use workers")) },
     baseDir: base,
+    writtenProperties: {},
     warn: () => {},
   };
 });

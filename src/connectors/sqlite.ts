@@ -127,7 +127,12 @@ export const sqliteConnector: Connector = {
     const { Database } = await loadSqlJs();
     const database = new Database(bytes);
     try {
-      return sample(database, basename(file), databasePath, maxRows, context.signal);
+      // Echo the path as written: a substituted `${VAR}` value must not reach the stored artifact.
+      const written =
+        typeof context.writtenProperties.database_path === "string"
+          ? context.writtenProperties.database_path
+          : databasePath;
+      return await sample(database, basename(written), written, maxRows, context.signal);
     } catch (error) {
       if (error instanceof ComponentError || context.signal.aborted) throw error;
       throw new ComponentError(
@@ -140,13 +145,16 @@ export const sqliteConnector: Connector = {
   },
 };
 
-function sample(
+/** Rows read between two yields to the event loop, so heartbeats, timeouts and Ctrl-C stay live. */
+const ROWS_PER_SLICE = 2000;
+
+async function sample(
   database: Database,
   fileName: string,
   databasePath: string,
   maxRows: number,
   signal: AbortSignal,
-): ComponentOutput {
+): Promise<ComponentOutput> {
   const tables: TableInfo[] = [];
   const data: Record<string, unknown>[] = [];
   let rows = 0;
@@ -161,6 +169,10 @@ function sample(
       const columnNames = statement.getColumnNames();
       while (statement.step()) {
         rowNumber++;
+        if (rowNumber % ROWS_PER_SLICE === 0) {
+          await new Promise((resolve) => setImmediate(resolve));
+          signal.throwIfAborted();
+        }
         // useBigInt keeps integers beyond 2^53 exact; sql.js supports it though its types omit it.
         const values = (statement.get as (p: null, o: { useBigInt: boolean }) => SqlValue[])(null, {
           useBigInt: true,

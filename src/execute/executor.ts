@@ -12,7 +12,7 @@ import type {
   WorkerRunner,
 } from "../components/types.js";
 import { ComponentError, ConflictError, CorruptDataError, WctError } from "../errors.js";
-import { formatSchemaRef, type Message, sha256 } from "../message.js";
+import { formatSchemaRef, type Message, parseMessage, sha256 } from "../message.js";
 import { transitiveDependents } from "../plan/dag.js";
 import { changedArtifacts, type PlanJson } from "../plan/plan-json.js";
 import type { ExecutionPlan, PlannedArtifact } from "../plan/planner.js";
@@ -20,6 +20,7 @@ import { redactSubstitutions } from "../runbook/env.js";
 import type { Substitution } from "../runbook/model.js";
 import { validateContent } from "../schemas/registry.js";
 import type { ArtifactStore } from "../stores/artifact/store.js";
+import { leaseLostError } from "../stores/execution/lease.js";
 import type {
   ArtifactState,
   ExecutionStore,
@@ -29,6 +30,7 @@ import type {
   RunStatus,
 } from "../stores/execution/store.js";
 import { newRunId } from "../stores/keys.js";
+import { readRecordedBytes } from "../stores/recorded.js";
 import type { EngineListener } from "./events.js";
 
 /** Who started the run, for the run record. */
@@ -124,23 +126,43 @@ export async function executePlan(options: ExecuteOptions): Promise<RunResult> {
   } else {
     runId = newRunId();
     attempt = 1;
-    await executions.createRun({
-      run_id: runId,
-      runbook: options.runbook,
-      ...options.origin,
-      artifact_ids: [...plan.artifacts.keys()],
-      plan: options.planJson,
-      started_at: new Date().toISOString(),
-    });
-    await executions.acquireLease(runId, owner);
+    await executions.createRun(
+      {
+        run_id: runId,
+        runbook: options.runbook,
+        ...options.origin,
+        artifact_ids: [...plan.artifacts.keys()],
+        plan: options.planJson,
+        started_at: new Date().toISOString(),
+      },
+      owner,
+    );
   }
 
+  let leaseLost: ConflictError | null = null;
+  /** Another process took the run over: stop at once and write nothing more into it. */
+  const loseLease = (error: ConflictError): void => {
+    if (leaseLost) return;
+    leaseLost = error;
+    log.close();
+    scheduler.stop(`lease lost: ${error.message}`);
+  };
+  /** Whether this process still holds the run; checked right before each artifact is stored. */
+  const holdsLease = async (): Promise<boolean> => {
+    if (leaseLost) return false;
+    if ((await executions.getLease(runId))?.lease.token === owner.token) return true;
+    loseLease(leaseLostError(runId));
+    return false;
+  };
+  const log = new EventLog(runId, executions, owner, options.onEvent, loseLease);
+  const scheduler = new Scheduler(options, runId, log, kept, redact, holdsLease);
   const heartbeat = setInterval(() => {
-    executions.heartbeat(runId, owner).catch(() => {});
+    executions.heartbeat(runId, owner).catch((error: unknown) => {
+      if (isLeaseLost(error)) loseLease(error);
+    });
   }, options.heartbeatMs ?? 5000);
   heartbeat.unref();
 
-  const log = new EventLog(runId, executions, options.onEvent);
   try {
     log.append({
       type: "run_started",
@@ -149,9 +171,9 @@ export async function executePlan(options: ExecuteOptions): Promise<RunResult> {
       pid: process.pid,
       host: owner.host,
     });
-    const scheduler = new Scheduler(options, runId, log, kept, redact);
     const outcome = await scheduler.run();
     await log.flush();
+    if (leaseLost) throw leaseLost;
     log.append({
       type: "run_finished",
       status: outcome.status,
@@ -172,15 +194,21 @@ export async function executePlan(options: ExecuteOptions): Promise<RunResult> {
   }
 }
 
+/** Whether a store refused a write because this process no longer holds the run's lease. */
+function isLeaseLost(error: unknown): error is ConflictError {
+  return error instanceof ConflictError && error.code === "lease_lost";
+}
+
 /** Whether a completed artifact's stored bytes still match the sha256 recorded for it. */
 async function completedIntact(
   artifacts: ArtifactStore,
   runId: string,
   state: ArtifactState,
 ): Promise<boolean> {
-  if (state.status !== "completed" || !state.sha256) return false;
+  if (state.status !== "completed") return false;
   try {
-    return sha256(await artifacts.getBytes(runId, state.id)) === state.sha256;
+    await readRecordedBytes(artifacts, runId, state);
+    return true;
   } catch (error) {
     if (error instanceof WctError) return false;
     throw error;
@@ -201,15 +229,23 @@ type EventInput = RunEvent extends infer E
 class EventLog {
   #tail: Promise<void> = Promise.resolve();
   #failure: unknown = null;
+  #closed = false;
+  /** @param onLeaseLost Called when the store refuses an append because `owner` lost the run. */
   constructor(
     private readonly runId: string,
     private readonly store: ExecutionStore,
+    private readonly owner: LeaseOwner,
     private readonly listener: EngineListener | undefined,
+    private readonly onLeaseLost: (error: ConflictError) => void,
   ) {}
 
   append(input: EventInput): Promise<void> {
+    if (this.#closed) return Promise.resolve();
     const event = { ...input, event_id: randomUUID(), at: new Date().toISOString() } as RunEvent;
-    const written = this.store.appendEvents(this.runId, [event]);
+    const written = this.store.appendEvents(this.runId, [event], this.owner);
+    written.catch((error: unknown) => {
+      if (isLeaseLost(error)) this.onLeaseLost(error);
+    });
     this.#tail = Promise.all([this.#tail, written]).then(
       () => this.listener?.({ ...event, run_id: this.runId }),
       (error: unknown) => {
@@ -227,6 +263,11 @@ class EventLog {
       at: new Date().toISOString(),
       run_id: this.runId,
     });
+  }
+
+  /** Drops every later append: the run now belongs to another process. */
+  close(): void {
+    this.#closed = true;
   }
 
   /** Waits until every appended event is durable; rethrows the first store failure. */
@@ -259,19 +300,23 @@ class Scheduler {
     private readonly log: EventLog,
     kept: ReadonlySet<string>,
     private readonly redact: (text: string) => string,
+    private readonly holdsLease: () => Promise<boolean>,
   ) {
     this.#plan = options.plan;
     for (const id of kept) this.#done.set(id, "completed");
   }
 
+  /** Stops the run: nothing new starts, running components are aborted. The first reason wins. */
+  stop(reason: string): void {
+    if (this.#stopReason) return;
+    this.#stopReason = reason;
+    this.#controller.abort(new RunStopped(reason));
+    this.#wake();
+  }
+
   async run(): Promise<Outcome> {
     const { timeout, max_concurrency: limit } = this.#plan.runbook.config;
-    const stop = (reason: string) => {
-      if (this.#stopReason) return;
-      this.#stopReason = reason;
-      this.#controller.abort(new RunStopped(reason));
-      this.#wake();
-    };
+    const stop = (reason: string) => this.stop(reason);
     const timer = setTimeout(
       () => stop(`timed out after ${timeout} s`),
       Math.min(timeout * 1000, MAX_TIMER_MS),
@@ -311,7 +356,9 @@ class Scheduler {
       clearTimeout(timer);
       this.options.signal?.removeEventListener("abort", onAbort);
     }
-    if (this.#stopReason) {
+    // A stop that came after every artifact had finished changes nothing.
+    const everythingDone = [...this.#plan.artifacts.keys()].every((id) => this.#done.has(id));
+    if (this.#stopReason && !everythingDone) {
       this.#closed = true;
       for (const id of this.#plan.artifacts.keys()) {
         if (this.#done.has(id)) continue;
@@ -358,10 +405,11 @@ class Scheduler {
           `output does not match schema ${formatSchemaRef(output.schema)}: ${shown}${problems.length > 3 ? ` (+${problems.length - 3} more)` : ""}`,
         );
       }
-      if (this.#closed) return;
+      if (this.#closed || !(await this.holdsLease())) return;
       const duration = elapsed();
       const message = this.#message(artifact, output, duration);
       const stored = await this.options.artifacts.save(this.runId, id, message);
+      if (this.#closed) return;
       await this.log.append({
         type: "artifact_completed",
         artifact_id: id,
@@ -373,12 +421,8 @@ class Scheduler {
       if ((this.#plan.dependents.get(id) ?? []).length > 0) this.#cache.set(id, message);
       this.#done.set(id, "completed");
     } catch (error) {
-      if (this.#closed) return;
-      if (this.#stopReason) {
-        this.#done.set(id, "skipped");
-        this.log.append({ type: "artifact_skipped", artifact_id: id, because: this.#stopReason });
-        return;
-      }
+      // Cut short by a stop: left undone, so the run ends interrupted and records it skipped.
+      if (this.#closed || this.#stopReason) return;
       this.#fail(
         id,
         this.redact(error instanceof Error ? error.message : String(error)),
@@ -421,10 +465,17 @@ class Scheduler {
   }
 
   #context(id: string): ComponentContext {
+    const written = this.options.planJson.artifacts[id]?.definition as
+      | {
+          source?: { properties?: Record<string, unknown> };
+          process?: { properties?: Record<string, unknown> };
+        }
+      | undefined;
     return {
       signal: this.#controller.signal,
       workers: this.options.workers,
       baseDir: this.options.baseDir,
+      writtenProperties: (written?.source ?? written?.process)?.properties ?? {},
       warn: (message) => this.log.warn(id, this.redact(message)),
     };
   }
@@ -484,22 +535,30 @@ class Scheduler {
     const recorded = (await executions.getRunDetails(fromRun)).artifacts.find(
       (a) => a.id === fromArtifact,
     );
+    if (recorded?.status !== "completed" || !recorded.sha256) {
+      throw new ComponentError(
+        `artifact '${fromArtifact}' of run ${fromRun} is ${recorded?.status ?? "not part of that run"}, not completed`,
+      );
+    }
+    // Hash and copy the same bytes, so what is recorded is what was checked.
     const bytes = await artifacts.getBytes(fromRun, fromArtifact);
     const sourceSha = sha256(bytes);
-    if (recorded?.sha256 && recorded.sha256 !== sourceSha) {
+    if (recorded.sha256 !== sourceSha) {
       throw new CorruptDataError(
         `artifact '${fromArtifact}' of run ${fromRun}`,
         `stored bytes do not match the recorded sha256 (${recorded.sha256}); run 'wct runs verify ${fromRun}'`,
       );
     }
-    const original = await artifacts.get(fromRun, fromArtifact);
+    const original = parseMessage(bytes, `artifact '${fromArtifact}' of run ${fromRun}`);
     const copy: Message = {
       ...original,
       run_id: this.runId,
       source: `reuse:${fromRun}/${fromArtifact}`,
       timestamp: new Date().toISOString(),
     };
+    if (this.#closed || !(await this.holdsLease())) return;
     const stored = await artifacts.save(this.runId, artifact.id, copy);
+    if (this.#closed) return;
     await this.log.append({
       type: "artifact_reused",
       artifact_id: artifact.id,

@@ -6,6 +6,7 @@ import type { SchemaRef } from "../message.js";
 import type { PlanJson } from "../plan/plan-json.js";
 import type { ArtifactStore } from "../stores/artifact/store.js";
 import type { RunDetails } from "../stores/execution/store.js";
+import { readRecordedMessage } from "../stores/recorded.js";
 
 export interface JsonExport {
   format_version: "2.0.0";
@@ -44,7 +45,7 @@ export async function buildJsonExport(
   for (const state of run.artifacts) {
     const definition = plan.artifacts[state.id]?.definition;
     if (state.status !== "completed" || definition?.output !== true) continue;
-    const message = await artifacts.get(run.run_id, state.id);
+    const message = await readRecordedMessage(artifacts, run.run_id, state);
     const text = (key: string) =>
       typeof definition[key] === "string" ? (definition[key] as string) : null;
     outputs.push({

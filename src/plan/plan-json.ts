@@ -4,8 +4,7 @@
  * definition so that a resume can name exactly which artifacts changed.
  */
 import { type SchemaRef, sha256 } from "../message.js";
-import { redactSubstitutions } from "../runbook/env.js";
-import type { Substitution } from "../runbook/model.js";
+import { withWrittenPlaceholders } from "../runbook/env.js";
 import type { ExecutionPlan } from "./planner.js";
 
 export interface PlannedArtifactJson {
@@ -40,13 +39,24 @@ export function canonicalJson(value: unknown): string {
   return JSON.stringify(value);
 }
 
-/** The plan as stored, with secrets replaced by their placeholders. */
-export function planToJson(plan: ExecutionPlan, substitutions: Substitution[]): PlanJson {
+/**
+ * The plan as stored: every value written with a `${VAR}` placeholder is stored as written, so
+ * no substituted value is persisted and a changed environment value is not a changed plan.
+ * `runbookPlaceholders` are the root runbook file's (`LoadedRunbook.placeholders`).
+ */
+export function planToJson(
+  plan: ExecutionPlan,
+  runbookPlaceholders: ReadonlyMap<string, string>,
+): PlanJson {
   const artifacts: Record<string, PlannedArtifactJson> = {};
   for (const [id, a] of plan.artifacts) {
-    const { position: _position, ...definition } = a.definition;
+    const { position: _position, placeholders, ...definition } = a.definition;
     const decisive = {
-      definition: redactSubstitutions(definition, substitutions) as Record<string, unknown>,
+      definition: withWrittenPlaceholders(
+        definition,
+        "",
+        new Map(Object.entries(placeholders ?? {})),
+      ) as Record<string, unknown>,
       inputs: a.inputs,
       input_schemas: a.inputSchemas,
       output_schema: a.outputSchema,
@@ -61,7 +71,7 @@ export function planToJson(plan: ExecutionPlan, substitutions: Substitution[]): 
   }
   return {
     format: "wct-plan/1",
-    runbook: redactSubstitutions(plan.runbook, substitutions) as PlanJson["runbook"],
+    runbook: withWrittenPlaceholders(plan.runbook, "", runbookPlaceholders) as PlanJson["runbook"],
     artifacts,
     aliases: plan.aliases,
   };

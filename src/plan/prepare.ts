@@ -60,7 +60,7 @@ export async function prepareRunbook(
   return {
     loaded,
     plan,
-    planJson: planToJson(plan, flat.substitutions),
+    planJson: planToJson(plan, loaded.placeholders),
     substitutions: flat.substitutions,
   };
 }

@@ -27,6 +27,7 @@ function context(): ComponentContext & { warnings: string[] } {
     signal: new AbortController().signal,
     workers: noWorkers,
     baseDir: ".",
+    writtenProperties: {},
     warn: (m) => warnings.push(m),
     warnings,
   };

@@ -24,7 +24,14 @@ afterAll(() => pool.close());
 
 function context(signal = new AbortController().signal): ComponentContext & { warnings: string[] } {
   const warnings: string[] = [];
-  return { signal, workers: pool, baseDir: ".", warn: (m) => warnings.push(m), warnings };
+  return {
+    signal,
+    workers: pool,
+    baseDir: ".",
+    writtenProperties: {},
+    warn: (m) => warnings.push(m),
+    warnings,
+  };
 }
 
 function standardInput(items: { content: string; source: string }[]): Message {

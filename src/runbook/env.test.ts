@@ -68,10 +68,23 @@ describe("redactSubstitutions", () => {
 
   it("replaces the longest value first so that overlapping secrets are put back whole", () => {
     const subs = [
-      { name: "SHORT", value: "abc" },
-      { name: "LONG", value: "abcdef" },
+      { name: "SHORT", value: "abcd" },
+      { name: "LONG", value: "abcdefgh" },
     ];
-    expect(redactSubstitutions("x abcdef y abc", subs)).toBe("x ${LONG} y ${SHORT}");
+    expect(redactSubstitutions("x abcdefgh y abcd", subs)).toBe("x ${LONG} y ${SHORT}");
+  });
+
+  it("leaves values too short to be secrets alone, so messages stay readable", () => {
+    const subs = [
+      { name: "N", value: "1" },
+      { name: "HOST", value: "db01" },
+    ];
+    expect(redactSubstitutions("line 1 of db01", subs)).toBe("line 1 of ${HOST}");
+  });
+
+  it("keeps placeholders already in the text, so redacting twice changes nothing", () => {
+    const subs = [{ name: "TOKEN", value: "{TOKEN}" }];
+    expect(redactSubstitutions("a ${TOKEN} b {TOKEN}", subs)).toBe("a ${TOKEN} b ${TOKEN}");
   });
 
   it("does not replace inside a placeholder it has just inserted", () => {

@@ -1,7 +1,9 @@
 /**
- * @module `${VAR}` / `${VAR:-default}` substitution in runbook string values, and the reverse
- * (redaction) applied before anything derived from a runbook is persisted (ARCHITECTURE §4.4).
+ * @module `${VAR}` / `${VAR:-default}` substitution in runbook string values, and the two ways
+ * back before anything derived from a runbook is persisted (ARCHITECTURE §4.4): runbook values
+ * as written (by their path), and redaction of free text.
  */
+import type { Issue } from "../errors.js";
 import type { Substitution } from "./model.js";
 
 const PLACEHOLDER = /\$\{([^}]+)\}/g;
@@ -47,19 +49,39 @@ export function hasPlaceholder(text: string): boolean {
 }
 
 /**
- * Deep-copies a JSON value, replacing in every string (keys included) each substituted value by
- * its `${NAME}` placeholder, longest value first so that a value containing another is put back
- * whole. Empty values are left alone: they would match everywhere.
+ * Values shorter than this are never redacted from free text: replacing `1` or `on` everywhere
+ * would garble messages (`line 1` -> `line ${N}`) while hiding nothing a guess would not find.
+ * Secrets worth hiding are longer.
  */
-export function redactSubstitutions(value: unknown, subs: Substitution[]): unknown {
+export const MIN_REDACTED_LENGTH = 4;
+
+/**
+ * Deep-copies a JSON value, replacing in every string (keys included) each substituted value by
+ * its `${NAME}` placeholder. Only for free text (error messages, warnings, argv), where the
+ * structure is unknown: a runbook's own values are persisted as written instead (see
+ * `withWrittenPlaceholders`). Longest value first, so that a value containing another is put back
+ * whole; placeholders already in the text are left alone, so redacting twice changes nothing.
+ * Values shorter than `MIN_REDACTED_LENGTH` are left alone.
+ */
+export function redactSubstitutions(value: unknown, subs: readonly Substitution[]): unknown {
   const byValue = new Map<string, string>();
   for (const sub of [...subs].sort((a, b) => b.value.length - a.value.length)) {
-    if (sub.value !== "" && !byValue.has(sub.value)) byValue.set(sub.value, sub.name);
+    if (sub.value.length >= MIN_REDACTED_LENGTH && !byValue.has(sub.value)) {
+      byValue.set(sub.value, sub.name);
+    }
   }
+  // The placeholder alternative comes first: where one starts, it is matched and kept as it is.
   const pattern =
-    byValue.size === 0 ? null : new RegExp([...byValue.keys()].map(escapeRegExp).join("|"), "g");
+    byValue.size === 0
+      ? null
+      : new RegExp([PLACEHOLDER.source, ...[...byValue.keys()].map(escapeRegExp)].join("|"), "g");
   const redactText = (text: string): string =>
-    pattern ? text.replace(pattern, (secret) => `\${${byValue.get(secret)}}`) : text;
+    pattern
+      ? text.replace(pattern, (match) => {
+          const name = byValue.get(match);
+          return name === undefined ? match : `\${${name}}`;
+        })
+      : text;
   const walk = (node: unknown): unknown => {
     if (typeof node === "string") return redactText(node);
     if (Array.isArray(node)) return node.map(walk);
@@ -71,6 +93,42 @@ export function redactSubstitutions(value: unknown, subs: Substitution[]): unkno
     return node;
   };
   return walk(value);
+}
+
+/** `issues` with substituted values in their messages put back as placeholders. */
+export function redactIssues(issues: readonly Issue[], subs: readonly Substitution[]): Issue[] {
+  return issues.map((issue) => ({
+    ...issue,
+    message: redactSubstitutions(issue.message, subs) as string,
+  }));
+}
+
+/**
+ * Deep-copies a JSON value found at the dotted path `valuePath` of a runbook file, putting back
+ * the text as written (`${VAR}` placeholders intact) wherever `placeholders` (the file's
+ * `LoadedRunbook.placeholders`) records one, even where the parser made a number or a boolean
+ * of it. Nothing is searched for or replaced inside strings.
+ */
+export function withWrittenPlaceholders(
+  value: unknown,
+  valuePath: string,
+  placeholders: ReadonlyMap<string, string>,
+): unknown {
+  const written = placeholders.get(valuePath);
+  if (written !== undefined) return written;
+  const child = (key: string | number): string => (valuePath ? `${valuePath}.${key}` : `${key}`);
+  if (Array.isArray(value)) {
+    return value.map((item, index) => withWrittenPlaceholders(item, child(index), placeholders));
+  }
+  if (value !== null && typeof value === "object") {
+    return Object.fromEntries(
+      Object.entries(value).map(([key, item]) => [
+        key,
+        withWrittenPlaceholders(item, child(key), placeholders),
+      ]),
+    );
+  }
+  return value;
 }
 
 function escapeRegExp(text: string): string {

@@ -38,6 +38,11 @@ export interface ArtifactDefinition {
   merge: "concatenate";
   /** Where the artifact's key is in its runbook file, for error messages. */
   position?: SourcePosition;
+  /**
+   * Path inside this definition (`source.properties.path`) -> the text as written, for every
+   * value written with a `${VAR}` placeholder. Persisted copies are rebuilt from these.
+   */
+  placeholders?: Record<string, string>;
 }
 
 export interface RunbookInputDeclaration {
@@ -84,6 +89,13 @@ export interface LoadedRunbook {
    * back (redact) before anything is persisted. Never write `value` anywhere.
    */
   substitutions: Substitution[];
+  /**
+   * Dotted value path (`artifacts.scan.source.properties.path`, `config.timeout`) -> the text as
+   * written, for every value written with a `${...}` placeholder, including values the parser then
+   * made a number or a boolean of. What is persisted is rebuilt from these, never by searching
+   * for substituted values.
+   */
+  placeholders: ReadonlyMap<string, string>;
   /** Resolve a dotted field path to a position in this file. */
   positionOf(path: string): SourcePosition;
 }

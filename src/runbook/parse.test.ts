@@ -72,6 +72,7 @@ describe("loadRunbook on a valid runbook", () => {
       optional: false,
       merge: "concatenate",
       position: { file, line: 12, column: 3 },
+      placeholders: { "source.properties.path": "${DOCS_PATH:-./sample-data}" },
     });
     expect(runbook.artifacts.personal_data_findings?.inputs).toEqual(["documents"]);
     expect(runbook.artifacts.personal_data_findings?.output).toBe(true);
@@ -417,9 +418,9 @@ describe("loadRunbook validation", () => {
     ).toEqual([
       "runbook.yaml:4:3: artifacts.has space: invalid artifact id 'has space': it contains whitespace",
       "runbook.yaml:5:3: artifacts.../escape: invalid artifact id '../escape': it contains '..'",
-      "runbook.yaml:6:3: artifacts./abs: invalid artifact id '/abs': it starts with '/'",
-      "runbook.yaml:7:3: artifacts.back\\slash: invalid artifact id 'back\\slash': it contains a backslash",
-      "runbook.yaml:8:3: artifacts.a//b: invalid artifact id 'a//b': it contains an empty or '.' path segment",
+      "runbook.yaml:6:3: artifacts./abs: invalid artifact id '/abs': absolute paths are not allowed",
+      "runbook.yaml:7:3: artifacts.back\\slash: invalid artifact id 'back\\slash': backslashes are not allowed",
+      "runbook.yaml:8:3: artifacts.a//b: invalid artifact id 'a//b': empty or '.' path segments are not allowed",
     ]);
   });
 });

@@ -6,6 +6,7 @@
 import { readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import {
+  type Alias,
   type Document,
   isAlias,
   isMap,
@@ -15,10 +16,18 @@ import {
   type Pair,
   parseDocument,
   type Scalar,
+  visit,
 } from "yaml";
-import { InputError, type Issue, RunbookError, type SourcePosition } from "../errors.js";
+import {
+  InputError,
+  InvalidKeyError,
+  type Issue,
+  RunbookError,
+  type SourcePosition,
+} from "../errors.js";
+import { validateArtifactKey } from "../stores/keys.js";
 import { closestMatch } from "../suggest.js";
-import { hasPlaceholder, substituteString } from "./env.js";
+import { hasPlaceholder, redactIssues, substituteString } from "./env.js";
 import type {
   ArtifactDefinition,
   ChildRunbookSpec,
@@ -75,6 +84,19 @@ const DEFAULT_CONFIG: RunbookConfig = { timeout: 300, max_concurrency: 10, templ
 const SCHEMA_REF = /^[^/\s]+(\/\d+\.\d+\.\d+)?$/;
 
 /**
+ * Most values (mapping entries and nodes) a runbook may expand to. YAML aliases repeat what they
+ * refer to, so a 1 KB file of nested aliases can stand for billions of values; a real runbook
+ * stays far below this.
+ */
+export const MAX_RUNBOOK_VALUES = 100_000;
+
+/**
+ * Longest '/'-separated part of an artifact id: the store names a file after it, which must fit
+ * NAME_MAX (255) with `.json` and a temporary-file suffix added.
+ */
+export const MAX_ARTIFACT_ID_SEGMENT = 200;
+
+/**
  * Reads, substitutes and validates a runbook file. Throws `InputError` when the file cannot be
  * read and one `RunbookError` carrying every issue found when its content is invalid.
  */
@@ -99,12 +121,16 @@ export async function loadRunbook(
   }
   const runbook = reader.readRunbook();
   reader.reportUnreachedDuplicates(doc.errors.filter((error) => error.code === "DUPLICATE_KEY"));
-  if (reader.issues.length > 0 || !runbook) throw new RunbookError(reader.sortedIssues());
+  if (reader.issues.length > 0 || !runbook) {
+    // Messages quote values, and values may hold what the environment put there.
+    throw new RunbookError(redactIssues(reader.sortedIssues(), reader.substitutions));
+  }
   return {
     runbook,
     path: absolute,
     text,
     substitutions: reader.substitutions,
+    placeholders: reader.placeholders,
     positionOf: (fieldPath) => reader.positionOf(fieldPath),
   };
 }
@@ -147,9 +173,15 @@ type Entries = Map<string, Entry>;
 class RunbookReader {
   readonly issues: Issue[] = [];
   readonly substitutions: Substitution[] = [];
+  readonly placeholders = new Map<string, string>();
   private readonly keyPositions = new Map<string, SourcePosition>();
   private readonly valuePositions = new Map<string, SourcePosition>();
   private readonly reportedDuplicates = new Set<number>();
+  /** Each alias's node; null for one inside the node it refers to (reported). */
+  private readonly aliasTargets = new Map<Alias, unknown>();
+  /** Value paths `plain` has written, to refuse a path naming two values. */
+  private readonly plainPaths = new Set<string>();
+  private valuesLeft = MAX_RUNBOOK_VALUES;
 
   constructor(
     private readonly file: string,
@@ -157,7 +189,53 @@ class RunbookReader {
     private readonly doc: Document,
     private readonly lineCounter: LineCounter,
     private readonly env: Record<string, string | undefined>,
-  ) {}
+  ) {
+    this.indexAliases();
+  }
+
+  /**
+   * Resolves every alias once, in one pass: the library's `Alias.resolve` walks the whole
+   * document on each call, which makes many aliases quadratic. Like YAML, an alias refers to the
+   * last anchor of its name before it.
+   */
+  private indexAliases(): void {
+    const anchors = new Map<string, { range?: [number, number, number] | null }>();
+    visit(this.doc, {
+      Node: (_key, node) => {
+        if (isAlias(node)) {
+          const target = anchors.get(node.source);
+          const at = node.range?.[0] ?? -1;
+          const circular = !!target?.range && target.range[0] <= at && at < target.range[1];
+          if (circular) {
+            this.issue(
+              "",
+              `alias '*${node.source}' refers to a value that contains it`,
+              this.nodePosition(node),
+            );
+          }
+          this.aliasTargets.set(node, circular ? null : target);
+        } else if (node.anchor) {
+          anchors.set(node.anchor, node);
+        }
+      },
+    });
+  }
+
+  /**
+   * Counts one value read; false (reported once) when the runbook has expanded to more than
+   * `MAX_RUNBOOK_VALUES`, after which nothing more is read.
+   */
+  private spend(node: unknown): boolean {
+    this.valuesLeft -= 1;
+    if (this.valuesLeft === -1) {
+      this.issue(
+        "",
+        `the runbook expands to more than ${MAX_RUNBOOK_VALUES} values (YAML aliases repeating each other?)`,
+        this.nodePosition(node),
+      );
+    }
+    return this.valuesLeft >= 0;
+  }
 
   positionAt(offset: number): SourcePosition {
     const { line, col } = this.lineCounter.linePos(offset);
@@ -406,6 +484,13 @@ class RunbookReader {
     }
     this.optional(e, "execute", (x) => this.execute(x));
     this.checkArtifactRules(entry.path, present(e));
+    const prefix = `${entry.path}.`;
+    const written = [...this.placeholders].filter(([valuePath]) => valuePath.startsWith(prefix));
+    if (written.length > 0) {
+      def.placeholders = Object.fromEntries(
+        written.map(([valuePath, text]) => [valuePath.slice(prefix.length), text]),
+      );
+    }
     return def;
   }
 
@@ -609,6 +694,16 @@ class RunbookReader {
   /** Converts any node to plain JSON, substituting `${VAR}` in every string value. */
   private plain(node: unknown, valuePath: string): unknown {
     const resolved = this.deref(node);
+    if (!this.spend(resolved)) return null;
+    if (this.plainPaths.has(valuePath)) {
+      // Placeholders are recorded by path: one path must name one value.
+      this.issue(
+        valuePath,
+        `'${valuePath}' names two values (a key containing '.' clashes with nested keys)`,
+        this.nodePosition(resolved),
+      );
+    }
+    this.plainPaths.add(valuePath);
     const position = this.nodePosition(resolved);
     if (position && !this.valuePositions.has(valuePath))
       this.valuePositions.set(valuePath, position);
@@ -636,6 +731,7 @@ class RunbookReader {
 
   /** Substitutes `${VAR}`s; `null` (and an issue) when a variable is unset. */
   private substitute(text: string, valuePath: string): string | null {
+    if (hasPlaceholder(text)) this.placeholders.set(valuePath, text);
     const result = substituteString(text, this.env);
     for (const name of result.missing) {
       this.issue(
@@ -662,6 +758,7 @@ class RunbookReader {
     what: string,
     options: { anyScalarKey?: boolean } = {},
   ): Entries | undefined {
+    if (this.valuesLeft < 0) return undefined;
     const resolved = this.deref(node);
     if (!isMap(resolved)) {
       const position = this.nodePosition(resolved) ?? this.positionOf(mapPath);
@@ -671,6 +768,7 @@ class RunbookReader {
     const result: Entries = new Map();
     const merged: Entries = new Map();
     for (const pair of resolved.items as Pair[]) {
+      if (!this.spend(pair.key)) return undefined;
       const keyNode = pair.key;
       if (isScalar(keyNode) && typeof keyNode.value === "symbol") {
         this.mergeInto(merged, pair.value, mapPath, what);
@@ -785,7 +883,7 @@ class RunbookReader {
   }
 
   private deref(node: unknown): unknown {
-    return isAlias(node) ? node.resolve(this.doc) : node;
+    return isAlias(node) ? this.aliasTargets.get(node) : node;
   }
 
   private nodePosition(node: unknown): SourcePosition | undefined {
@@ -794,17 +892,25 @@ class RunbookReader {
   }
 }
 
-/** Why an artifact id is unusable as a file name under the store, or undefined if it is fine. */
+/**
+ * Why an artifact id is unusable as a key of the artifact store, or undefined if it is fine: the
+ * store's own rules (`validateArtifactKey`), checked here so that a bad id fails validation, not a
+ * run, plus stricter ones of the runbook format.
+ */
 export function artifactIdProblem(id: string): string | undefined {
   if (id.length === 0) return "it is empty";
   if (/\s/.test(id)) return "it contains whitespace";
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting them is the point
-  if (/[\u0000-\u001f\u007f]/.test(id)) return "it contains control characters";
-  if (id.includes("\\")) return "it contains a backslash";
-  if (id.startsWith("/")) return "it starts with '/'";
   if (id.includes("..")) return "it contains '..'";
-  if (id.split("/").some((segment) => segment === "" || segment === ".")) {
-    return "it contains an empty or '.' path segment";
+  try {
+    validateArtifactKey(id);
+  } catch (error) {
+    if (!(error instanceof InvalidKeyError)) throw error;
+    // The store's message is `Invalid artifact key "<id>": <reason>.`; the id has no whitespace
+    // (checked above), so the reason starts after the first ": ". The issue names the id itself.
+    return error.message.slice(error.message.indexOf(": ") + 2).replace(/\.$/, "");
+  }
+  if (id.split("/").some((segment) => segment.length > MAX_ARTIFACT_ID_SEGMENT)) {
+    return `a '/'-separated part is longer than ${MAX_ARTIFACT_ID_SEGMENT} characters`;
   }
   return undefined;
 }

@@ -3,7 +3,6 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it, vi } from "vitest";
 import {
-  appendLinesDurable,
   createFileExclusiveDurable,
   fsyncDir,
   GroupCommitAppender,
@@ -61,8 +60,9 @@ describe("createFileExclusiveDurable", () => {
 describe("appending", () => {
   it("appends newline-terminated lines, creating the file and its folders", async () => {
     const file = path.join(scratch, "log", "deep", "events.jsonl");
-    await appendLinesDurable(file, ["a", "b"]);
-    await appendLinesDurable(file, ["c"]);
+    const appender = new GroupCommitAppender();
+    await appender.append(file, ["a", "b"]);
+    await appender.append(file, ["c"]);
     expect(await fs.readFile(file, "utf8")).toBe("a\nb\nc\n");
   });
 
@@ -91,6 +91,30 @@ describe("appending", () => {
     expect(results.map((r) => r.status)).toEqual(["rejected", "rejected"]);
     await appender.append(path.join(dir, "ok.jsonl"), ["z"]);
     expect(await fs.readFile(path.join(dir, "ok.jsonl"), "utf8")).toBe("z\n");
+  });
+
+  it("cuts a failed batch back out of the file and refuses appends until reopened", async () => {
+    const file = path.join(scratch, "torn", "events.jsonl");
+    let failNext = false;
+    // Writes half the batch, then fails as a full disk would.
+    const appender = new GroupCommitAppender(async (handle, text) => {
+      if (!failNext) return void (await handle.writeFile(text));
+      await handle.writeFile(text.slice(0, Math.ceil(text.length / 2)));
+      throw Object.assign(new Error("no space left on device"), { code: "ENOSPC" });
+    });
+    await appender.append(file, ["kept"]);
+    failNext = true;
+    const results = await Promise.allSettled([
+      appender.append(file, ["lost one", "lost two"]),
+      appender.append(file, ["queued behind it"]),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(["rejected", "rejected"]);
+    expect(await fs.readFile(file, "utf8")).toBe("kept\n");
+    failNext = false;
+    await expect(appender.append(file, ["too early"])).rejects.toThrow(/earlier append failed/);
+    appender.reopen(file);
+    await appender.append(file, ["after"]);
+    expect(await fs.readFile(file, "utf8")).toBe("kept\nafter\n");
   });
 });
 

@@ -7,6 +7,15 @@
 import { randomBytes } from "node:crypto";
 import { constants, promises as fs } from "node:fs";
 import path from "node:path";
+import { StoreError, WctError } from "../errors.js";
+
+/**
+ * Store files hold personal data (scan findings, runbook text): readable by their owner only.
+ * Temp files get this mode at creation, and a rename keeps it.
+ */
+export const PRIVATE_FILE_MODE = 0o600;
+/** Store folders: listable by their owner only. */
+export const PRIVATE_DIR_MODE = 0o700;
 
 /** Whether an unknown error is a Node system error with this code. */
 export function hasErrorCode(error: unknown, ...codes: string[]): boolean {
@@ -15,6 +24,16 @@ export function hasErrorCode(error: unknown, ...codes: string[]): boolean {
     error !== null &&
     codes.includes((error as NodeJS.ErrnoException).code ?? "")
   );
+}
+
+/**
+ * The error to throw for a failed store I/O: WctErrors pass through; anything else becomes a
+ * `StoreError` naming the action and the file.
+ */
+export function storeError(action: string, file: string, error: unknown): Error {
+  if (error instanceof WctError) return error;
+  const reason = error instanceof Error ? error.message : String(error);
+  return new StoreError(`Cannot ${action} ${file}: ${reason}`, { cause: error });
 }
 
 /** Temp files start with a dot and end in `.tmp`; listings skip them. */
@@ -79,36 +98,83 @@ export function fsyncDir(dir: string): Promise<void> {
   return state.queued!;
 }
 
-/**
- * `mkdir -p` that makes new folders durable: when folders are created, the folder holding each new
- * one is fsynced.
- */
-export async function ensureDirDurable(dir: string): Promise<void> {
-  const first = await fs.mkdir(dir, { recursive: true });
-  if (first === undefined) return;
-  const created: string[] = [];
-  for (let current = path.resolve(dir); ; current = path.dirname(current)) {
-    created.push(current);
-    if (current === path.resolve(first) || current === path.dirname(current)) break;
-  }
-  // Each new folder's parent holds a new entry: the parent of `first`, and every new folder but
-  // the deepest (whose entries the caller makes durable itself).
-  const parents = created.slice(1).concat(path.dirname(path.resolve(first)));
-  await Promise.all(parents.map((parent) => fsyncDir(parent)));
+/** An `ensureDirDurable` call in progress: what its mkdir created, and its parent fsyncs. */
+interface DirCreation {
+  /** The first folder the mkdir created, or undefined when it created none. */
+  created: Promise<string | undefined>;
+  synced: Promise<void>;
+}
+const dirCreations = new Set<DirCreation>();
+
+function isSameOrInside(dir: string, ancestor: string): boolean {
+  const relative = path.relative(ancestor, dir);
+  return relative === "" || (!relative.startsWith("..") && !path.isAbsolute(relative));
 }
 
-async function writeTemp(target: string, bytes: Uint8Array | string): Promise<string> {
-  const temp = tempPathFor(target);
-  const handle = await fs.open(temp, "wx");
+/** The folders to fsync after `mkdir -p dir` created `first`: each new folder's parent. */
+function parentsToSync(dir: string, first: string): string[] {
+  const created: string[] = [];
+  for (let current = dir; ; current = path.dirname(current)) {
+    created.push(current);
+    if (current === first || current === path.dirname(current)) break;
+  }
+  // The parent of `first`, and every new folder but the deepest (whose entries the caller makes
+  // durable itself).
+  return created.slice(1).concat(path.dirname(first));
+}
+
+/**
+ * `mkdir -p` (mode 0o700) that makes new folders durable: when folders are created, the folder
+ * holding each new one is fsynced. A call that finds its folder already there still waits for the
+ * concurrent calls that created it (or an ancestor) to finish their fsyncs, so that no call returns
+ * before its folder is durable.
+ */
+export async function ensureDirDurable(dir: string): Promise<void> {
+  const target = path.resolve(dir);
+  const created = fs.mkdir(target, { recursive: true, mode: PRIVATE_DIR_MODE });
+  const synced = created.then(async (first) => {
+    if (first !== undefined) {
+      await Promise.all(parentsToSync(target, path.resolve(first)).map((p) => fsyncDir(p)));
+    }
+  });
+  // Registered before the mkdir runs: a concurrent call that sees our folders must find us here.
+  const creation: DirCreation = { created, synced };
+  dirCreations.add(creation);
+  try {
+    await synced;
+  } finally {
+    dirCreations.delete(creation);
+  }
+  await Promise.all(
+    [...dirCreations].map(async (other) => {
+      const first = await other.created.catch(() => undefined);
+      if (first !== undefined && isSameOrInside(target, path.resolve(first))) {
+        await other.synced.catch(() => undefined);
+      }
+    }),
+  );
+}
+
+/**
+ * Creates `file`, which must not exist, with `bytes` and fsyncs it; the folder is not fsynced (the
+ * caller makes the new entry durable). The file is removed on failure.
+ */
+export async function createFileSynced(file: string, bytes: Uint8Array | string): Promise<void> {
+  const handle = await fs.open(file, "wx", PRIVATE_FILE_MODE);
   try {
     await handle.writeFile(bytes);
     await handle.sync();
   } catch (error) {
     await handle.close().catch(() => undefined);
-    await fs.rm(temp, { force: true });
+    await fs.rm(file, { force: true });
     throw error;
   }
   await handle.close();
+}
+
+async function writeTemp(target: string, bytes: Uint8Array | string): Promise<string> {
+  const temp = tempPathFor(target);
+  await createFileSynced(temp, bytes);
   return temp;
 }
 
@@ -152,40 +218,19 @@ export async function createFileExclusiveDurable(
   return true;
 }
 
-/**
- * Appends text to a file (creating it and its folders) and fsyncs it; the folder is fsynced too
- * when the file is new.
- */
-export async function appendDurable(file: string, text: string): Promise<void> {
-  let handle: fs.FileHandle;
-  let created = true;
-  try {
-    handle = await fs.open(file, "ax");
-  } catch (error) {
-    if (hasErrorCode(error, "ENOENT")) {
-      await ensureDirDurable(path.dirname(file));
-      return appendDurable(file, text);
-    }
-    if (!hasErrorCode(error, "EEXIST")) throw error;
-    created = false;
-    handle = await fs.open(file, "a");
-  }
-  try {
-    await handle.writeFile(text);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  if (created) await fsyncDir(path.dirname(file));
-}
+/** A check that must pass right before a batch is written (e.g. that the writer holds a lease). */
+export type AppendGuard = () => Promise<void>;
 
-/** Appends lines (each gets a trailing newline) durably; see `appendDurable`. */
-export function appendLinesDurable(file: string, lines: string[]): Promise<void> {
-  return appendDurable(file, lines.map((line) => `${line}\n`).join(""));
-}
+/** Writes one batch of log text through an open append-mode handle. */
+export type BatchWriter = (handle: fs.FileHandle, text: string) => Promise<void>;
+
+const writeWholeBatch: BatchWriter = async (handle, text) => {
+  await handle.writeFile(text);
+};
 
 interface PendingAppend {
   text: string;
+  guard: AppendGuard | undefined;
   resolve: () => void;
   reject: (error: unknown) => void;
 }
@@ -194,22 +239,48 @@ interface PendingAppend {
  * Group commit for append-only logs: appends to one file made while a write is in flight are
  * batched into the next single write + fsync. Lines land in the order `append` was called, and each
  * caller's promise resolves once its own lines are durable.
+ *
+ * A failed write (ENOSPC, EIO) may have left part of its batch in the file: the file is cut back to
+ * its size before the batch, and the failed batch and everything queued behind it are rejected
+ * (their callers numbered their lines expecting the failed ones before them). The file then
+ * refuses appends until `reopen(file)`, which its owner calls once it has re-read the file.
  */
 export class GroupCommitAppender {
   private readonly queues = new Map<string, PendingAppend[]>();
+  private readonly failed = new Map<string, unknown>();
 
-  /** Appends `lines` (newline-terminated) to `file`; resolves when they are durable. */
-  append(file: string, lines: string[]): Promise<void> {
+  /** @param write How a batch reaches the file; a seam for tests of failed writes. */
+  constructor(private readonly write: BatchWriter = writeWholeBatch) {}
+
+  /**
+   * Appends `lines` (newline-terminated) to `file`; resolves when they are durable. `guard` runs
+   * right before the batch holding these lines is written; if it throws, nothing of the batch is
+   * written and it fails as a failed write does.
+   */
+  append(file: string, lines: string[], guard?: AppendGuard): Promise<void> {
     const text = lines.map((line) => `${line}\n`).join("");
     return new Promise<void>((resolve, reject) => {
-      const queue = this.queues.get(file);
-      if (queue) {
-        queue.push({ text, resolve, reject });
+      if (this.failed.has(file)) {
+        reject(
+          new StoreError(`Cannot append to ${file}: an earlier append failed; re-read it first`, {
+            cause: this.failed.get(file),
+          }),
+        );
         return;
       }
-      this.queues.set(file, [{ text, resolve, reject }]);
+      const queue = this.queues.get(file);
+      if (queue) {
+        queue.push({ text, guard, resolve, reject });
+        return;
+      }
+      this.queues.set(file, [{ text, guard, resolve, reject }]);
       void this.drain(file);
     });
+  }
+
+  /** Accepts appends to `file` again after a failure. */
+  reopen(file: string): void {
+    this.failed.delete(file);
   }
 
   private async drain(file: string): Promise<void> {
@@ -221,11 +292,48 @@ export class GroupCommitAppender {
       }
       const batch = queue.splice(0, queue.length);
       try {
-        await appendDurable(file, batch.map((item) => item.text).join(""));
+        for (const guard of new Set(batch.map((item) => item.guard))) await guard?.();
+        await this.appendBatch(file, batch.map((item) => item.text).join(""));
         for (const item of batch) item.resolve();
       } catch (error) {
-        for (const item of batch) item.reject(error);
+        this.failed.set(file, error);
+        this.queues.delete(file);
+        for (const item of batch.concat(queue)) item.reject(error);
+        return;
       }
     }
+  }
+
+  private async appendBatch(file: string, text: string): Promise<void> {
+    let handle: fs.FileHandle;
+    let created = true;
+    try {
+      handle = await fs.open(file, "ax", PRIVATE_FILE_MODE);
+    } catch (error) {
+      if (hasErrorCode(error, "ENOENT")) {
+        await ensureDirDurable(path.dirname(file));
+        return this.appendBatch(file, text);
+      }
+      if (!hasErrorCode(error, "EEXIST")) throw error;
+      created = false;
+      handle = await fs.open(file, "a");
+    }
+    try {
+      const { size } = await handle.stat();
+      try {
+        await this.write(handle, text);
+        await handle.sync();
+      } catch (error) {
+        // Best effort: if the cut fails too, the torn tail is cut when the log is next read.
+        await handle
+          .truncate(size)
+          .then(() => handle.sync())
+          .catch(() => undefined);
+        throw error;
+      }
+    } finally {
+      await handle.close();
+    }
+    if (created) await fsyncDir(path.dirname(file));
   }
 }

@@ -67,7 +67,9 @@ function checkSegment(what: string, key: string, segment: string): void {
     throw new InvalidKeyError(`Invalid ${what} ${show(key)}: '..' segments are not allowed.`);
   }
   if (segment === "" || segment === ".") {
-    throw new InvalidKeyError(`Invalid ${what} ${show(key)}: empty or '.' path segments.`);
+    throw new InvalidKeyError(
+      `Invalid ${what} ${show(key)}: empty or '.' path segments are not allowed.`,
+    );
   }
 }
 

@@ -186,6 +186,12 @@ describe("wct run --resume", () => {
 describe("integrity and retention", () => {
   it("verifies hashes and names a corrupted artifact file", async () => {
     expect((await wct(["runs", "verify", second])).code).toBe(0);
+    // The store flag may stand before the subcommand too, and then wins over the environment.
+    const elsewhere = await runWct(["runs", "--store-path", store, "verify", second], {
+      cwd: dir,
+      env: { WAIVERN_STORE_PATH: join(dir, "empty") },
+    });
+    expect(elsewhere.code).toBe(0);
     const file = join(store, "runs", second, "artifacts", "findings.json");
     const text = await readFile(file, "utf8");
     await writeFile(file, text.replace(/"total_findings":\d+/, '"total_findings":0'));
@@ -195,7 +201,7 @@ describe("integrity and retention", () => {
     await writeFile(file, text.slice(0, text.length / 2));
     const torn = await wct(["inspect", second, "findings"]);
     expect(torn.code).toBe(1);
-    expect(torn.stderr).toContain("findings.json");
+    expect(torn.stderr).toContain(`runs/${second}/artifacts/findings.json`);
     expect(hasStackTrace(torn.stderr)).toBe(false);
   });
 
@@ -229,9 +235,18 @@ describe("secrets", () => {
     const file = await write(
       "secret.yaml",
       "name: secret\ndescription: '${DESCRIPTION_SECRET}'\nartifacts:\n" +
-        "  broken: {source: {type: filesystem, properties: {path: '/no/such/${DESCRIPTION_SECRET}'}}}\n",
+        "  broken: {source: {type: filesystem, properties: {path: '/no/such/${DESCRIPTION_SECRET}'}}}\n" +
+        "  scanned: {source: {type: filesystem, properties: {path: '${SECRET_DIR}'}}}\n" +
+        "  found: {inputs: scanned, process: {type: personal_data}}\n",
     );
-    const runId = await run(file, { DESCRIPTION_SECRET: secret });
+    // The folder's own name is the secret: it must not be echoed into stored artifacts either.
+    await mkdir(join(dir, secret));
+    await writeFile(join(dir, secret, "note.txt"), "email: john.smith@example.com\n");
+    const runId = await run(file, { DESCRIPTION_SECRET: secret, SECRET_DIR: join(dir, secret) });
+    expect(readdirSync(join(store, "runs", runId, "artifacts")).sort()).toEqual([
+      "found.json",
+      "scanned.json",
+    ]);
     const files = readdirSync(join(store, "runs", runId), { recursive: true, withFileTypes: true })
       .filter((e) => e.isFile())
       .map((e) => join(e.parentPath, e.name));

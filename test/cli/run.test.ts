@@ -134,6 +134,16 @@ describe("wct run", () => {
     });
   });
 
+  it("rejects an output file in a missing folder before running anything", async () => {
+    const ownStore = join(dir, "output-store");
+    const result = await wct(["run", EXAMPLE, "-o", "no/such/folder/x.json"], {
+      WAIVERN_STORE_PATH: ownStore,
+    });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain("cannot write 'no/such/folder/x.json'");
+    expect(existsSync(join(ownStore, "runs"))).toBe(false);
+  });
+
   it("rejects an unknown exporter before running anything", async () => {
     const result = await wct(["run", EXAMPLE, "--exporter", "pdf", "-o", "x.pdf"]);
     expect(result.code).toBe(2);

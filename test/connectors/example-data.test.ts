@@ -26,6 +26,7 @@ function contextFor(baseDir: string, warnings: string[] = []): ComponentContext 
     signal: new AbortController().signal,
     workers: { size: 1, run: () => Promise.reject(new Error("connectors do not use workers")) },
     baseDir,
+    writtenProperties: {},
     warn: (message) => warnings.push(message),
   };
 }

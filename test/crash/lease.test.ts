@@ -123,10 +123,11 @@ describe("a run alive in another process", () => {
 describe("a process frozen past the lease TTL", () => {
   it("loses the run to a resumer and writes nothing into it when it wakes", async () => {
     const { store, storeArgs, runId, victim } = await frozenRun();
-    // As if it had been frozen for a minute: its heartbeat is older than the 30 s TTL.
+    // As if it had been frozen for six minutes: on its own host a living holder keeps its run
+    // for ten TTLs (5 min) without heartbeats; past that the lease is stale.
     const file = leaseFile(store, runId);
     const lease = JSON.parse(await readFile(file, "utf8"));
-    lease.heartbeat_at = new Date(Date.now() - 60_000).toISOString();
+    lease.heartbeat_at = new Date(Date.now() - 6 * 60_000).toISOString();
     await writeFile(file, JSON.stringify(lease));
     expect((await wctJson<RunSummary[]>(["runs", ...storeArgs]))[0]?.status).toBe("interrupted");
 

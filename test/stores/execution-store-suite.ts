@@ -79,7 +79,12 @@ export function describeExecutionStore(
     describe("runs and events", () => {
       it("creates a run whose every artifact is not started", async () => {
         const run = sampleRun();
-        const record = await store.createRun(run);
+        const creator = owner();
+        const record = await store.createRun(run, creator);
+        expect(await store.getLease(run.run_id)).toMatchObject({
+          lease: { run_id: run.run_id, ...creator },
+          live: true,
+        });
         expect(record).toMatchObject({
           run_id: run.run_id,
           tenant: null,
@@ -97,8 +102,11 @@ export function describeExecutionStore(
 
       it("refuses to create a run twice", async () => {
         const run = sampleRun();
-        await store.createRun(run);
-        await expect(store.createRun(run)).rejects.toBeInstanceOf(ConflictError);
+        const creator = owner();
+        await store.createRun(run, creator);
+        await expect(store.createRun(run, owner())).rejects.toBeInstanceOf(ConflictError);
+        // The failed attempt took nothing: the creator still holds the run.
+        expect((await store.getLease(run.run_id))!.lease.token).toBe(creator.token);
       });
 
       it("throws RunNotFoundError for an unknown run", async () => {
@@ -116,7 +124,7 @@ export function describeExecutionStore(
 
       it("appends events in order, numbering them from 1", async () => {
         const run = sampleRun();
-        await store.createRun(run);
+        await store.createRun(run, owner());
         const first = [
           event({ type: "run_started", attempt: 1, resumed: false, pid: 1, host: "h" }),
           event({ type: "artifact_started", artifact_id: "a" }),
@@ -132,7 +140,7 @@ export function describeExecutionStore(
 
       it("ignores events whose event_id is already logged", async () => {
         const run = sampleRun();
-        await store.createRun(run);
+        await store.createRun(run, owner());
         const started = event({ type: "artifact_started", artifact_id: "a" });
         await store.appendEvents(run.run_id, [started, started]);
         await store.appendEvents(run.run_id, [started]);
@@ -152,7 +160,7 @@ export function describeExecutionStore(
 
       it("rejects malformed events", async () => {
         const run = sampleRun();
-        await store.createRun(run);
+        await store.createRun(run, owner());
         const bad = [
           { type: "artifact_started", artifact_id: "a", at: "x" },
         ] as unknown as RunEvent[];
@@ -166,9 +174,8 @@ export function describeExecutionStore(
 
       it("derives artifact states, counts and the final status from the events", async () => {
         const run = sampleRun();
-        await store.createRun(run);
         const holder = owner();
-        await store.acquireLease(run.run_id, holder);
+        await store.createRun(run, holder);
         await store.appendEvents(run.run_id, [
           event({ type: "run_started", attempt: 1, resumed: false, pid: process.pid, host: "h" }),
           event({ type: "artifact_started", artifact_id: "a" }, "2026-01-01T00:00:01.000Z"),
@@ -238,7 +245,7 @@ export function describeExecutionStore(
 
       it("resets artifacts left running when a new attempt starts, keeping finished ones", async () => {
         const run = sampleRun();
-        await store.createRun(run);
+        await store.createRun(run, owner());
         await store.appendEvents(run.run_id, [
           event({ type: "run_started", attempt: 1, resumed: false, pid: 1, host: "h" }),
           event({ type: "artifact_started", artifact_id: "a" }),
@@ -290,10 +297,13 @@ export function describeExecutionStore(
 
       it("reports a running run without a live lease as interrupted", async () => {
         const run = sampleRun();
-        await store.createRun(run);
+        const creator = owner();
+        await store.createRun(run, creator);
         await store.appendEvents(run.run_id, [
           event({ type: "run_started", attempt: 1, resumed: false, pid: 1, host: "h" }),
         ]);
+        expect((await store.getRun(run.run_id)).status).toBe("running");
+        await store.releaseLease(run.run_id, creator);
         expect((await store.getRun(run.run_id)).status).toBe("interrupted");
         const holder = owner();
         await store.acquireLease(run.run_id, holder);
@@ -305,7 +315,7 @@ export function describeExecutionStore(
 
       it("hands out copies, so callers cannot change stored data", async () => {
         const run = sampleRun();
-        await store.createRun(run);
+        await store.createRun(run, owner());
         const record = await store.getRun(run.run_id);
         record.artifact_ids.push("x");
         record.runbook.name = "changed";
@@ -323,7 +333,7 @@ export function describeExecutionStore(
         for (let i = 0; i < 5; i++) {
           const run = sampleRun();
           ids.push(run.run_id);
-          await store.createRun(run);
+          await store.createRun(run, owner());
         }
         const newest = [...ids].reverse();
         const all = await store.listRuns();
@@ -349,7 +359,8 @@ export function describeExecutionStore(
           runbook: { ...sampleRun().runbook, name: "Other" },
         });
         const done = sampleRun({ run_id: "r3-done", started_at: "2026-02-01T00:00:00.000Z" });
-        for (const run of [early, late, done]) await store.createRun(run);
+        const gone = owner(await deadPid());
+        for (const run of [early, late, done]) await store.createRun(run, gone);
         await store.appendEvents(done.run_id, [
           event({ type: "run_finished", status: "completed" }),
         ]);
@@ -390,7 +401,7 @@ export function describeExecutionStore(
 
       it("resolves run ID prefixes", async () => {
         for (const id of ["run-aaa1", "run-aaa2", "run-b", "run-bc"]) {
-          await store.createRun(sampleRun({ run_id: id }));
+          await store.createRun(sampleRun({ run_id: id }), owner());
         }
         expect(await store.resolveRunId("run-aaa1")).toBe("run-aaa1");
         expect(await store.resolveRunId("run-aaa2")).toBe("run-aaa2");
@@ -405,7 +416,7 @@ export function describeExecutionStore(
 
       it("resolves a unique prefix of a generated run ID", async () => {
         const run = sampleRun();
-        await store.createRun(run);
+        await store.createRun(run, owner());
         expect(await store.resolveRunId(run.run_id.slice(0, 30))).toBe(run.run_id);
       });
     });
@@ -413,9 +424,9 @@ export function describeExecutionStore(
     describe("leases", () => {
       it("lets one owner hold a run and refuses another", async () => {
         const run = sampleRun();
-        await store.createRun(run);
         const first = owner();
-        const lease = await store.acquireLease(run.run_id, first);
+        await store.createRun(run, first);
+        const lease = (await store.getLease(run.run_id))!.lease;
         expect(lease).toMatchObject({ run_id: run.run_id, ...first });
         expect(await store.getLease(run.run_id)).toEqual({ lease, live: true });
 
@@ -431,9 +442,9 @@ export function describeExecutionStore(
 
       it("refreshes the heartbeat only for the holder", async () => {
         const run = sampleRun();
-        await store.createRun(run);
         const holder = owner();
-        const lease = await store.acquireLease(run.run_id, holder);
+        await store.createRun(run, holder);
+        const { lease } = (await store.getLease(run.run_id))!;
         await new Promise((resolve) => setTimeout(resolve, 5));
         await store.heartbeat(run.run_id, holder);
         const after = await store.getLease(run.run_id);
@@ -444,11 +455,39 @@ export function describeExecutionStore(
         await expect(store.heartbeat(run.run_id, owner())).rejects.toBeInstanceOf(ConflictError);
       });
 
+      it("appends for an owner only while it holds the lease, and then nothing", async () => {
+        const run = sampleRun();
+        const first = owner(await deadPid());
+        await store.createRun(run, first);
+        await store.appendEvents(
+          run.run_id,
+          [event({ type: "artifact_started", artifact_id: "a" })],
+          first,
+        );
+        const next = owner();
+        await store.acquireLease(run.run_id, next);
+        const late = store.appendEvents(
+          run.run_id,
+          [event({ type: "artifact_started", artifact_id: "b" })],
+          first,
+        );
+        await expect(late).rejects.toMatchObject({ code: "lease_lost" });
+        await store.appendEvents(
+          run.run_id,
+          [event({ type: "artifact_started", artifact_id: "c" })],
+          next,
+        );
+        const log = await store.readEvents(run.run_id);
+        expect(log.map((e) => [e.seq, e.type === "artifact_started" && e.artifact_id])).toEqual([
+          [1, "a"],
+          [2, "c"],
+        ]);
+      });
+
       it("releases only the holder's lease", async () => {
         const run = sampleRun();
-        await store.createRun(run);
         const holder = owner();
-        await store.acquireLease(run.run_id, holder);
+        await store.createRun(run, holder);
         await store.releaseLease(run.run_id, owner());
         expect((await store.getLease(run.run_id))!.lease.token).toBe(holder.token);
         await store.releaseLease(run.run_id, holder);
@@ -459,8 +498,7 @@ export function describeExecutionStore(
 
       it("takes over a lease whose process has died", async () => {
         const run = sampleRun();
-        await store.createRun(run);
-        await store.acquireLease(run.run_id, owner(await deadPid()));
+        await store.createRun(run, owner(await deadPid()));
         expect((await store.getLease(run.run_id))!.live).toBe(false);
         const next = owner();
         const lease = await store.acquireLease(run.run_id, next);
@@ -471,9 +509,8 @@ export function describeExecutionStore(
       it("takes over a lease whose heartbeat is older than the TTL", async () => {
         const short = await factory({ leaseTtlMs: 1000 });
         const run = sampleRun();
-        await short.createRun(run);
         const stale = { pid: process.pid, host: "another-host", token: randomUUID() };
-        await short.acquireLease(run.run_id, stale);
+        await short.createRun(run, stale);
         await expect(short.acquireLease(run.run_id, owner())).rejects.toBeInstanceOf(ConflictError);
         await new Promise((resolve) => setTimeout(resolve, 1100));
         expect((await short.getLease(run.run_id))!.live).toBe(false);
@@ -485,12 +522,11 @@ export function describeExecutionStore(
 
       it("refuses to delete a run that holds a live lease, and deletes it otherwise", async () => {
         const run = sampleRun();
-        await store.createRun(run);
+        const holder = owner();
+        await store.createRun(run, holder);
         await store.appendEvents(run.run_id, [
           event({ type: "artifact_started", artifact_id: "a" }),
         ]);
-        const holder = owner();
-        await store.acquireLease(run.run_id, holder);
         await expect(store.deleteRun(run.run_id)).rejects.toBeInstanceOf(ConflictError);
         expect((await store.getRun(run.run_id)).run_id).toBe(run.run_id);
         await store.releaseLease(run.run_id, holder);
@@ -499,7 +535,7 @@ export function describeExecutionStore(
         await expect(store.readEvents(run.run_id)).rejects.toBeInstanceOf(RunNotFoundError);
         expect((await store.listRuns()).runs).toEqual([]);
         // The ID is free again, with a fresh log.
-        await store.createRun(run);
+        await store.createRun(run, holder);
         expect(await store.readEvents(run.run_id)).toEqual([]);
         await store.appendEvents(run.run_id, [
           event({ type: "artifact_started", artifact_id: "a" }),
@@ -509,8 +545,7 @@ export function describeExecutionStore(
 
       it("deletes a run whose lease holder has died", async () => {
         const run = sampleRun();
-        await store.createRun(run);
-        await store.acquireLease(run.run_id, owner(await deadPid()));
+        await store.createRun(run, owner(await deadPid()));
         await store.deleteRun(run.run_id);
         await expect(store.getRun(run.run_id)).rejects.toBeInstanceOf(RunNotFoundError);
       });
@@ -520,7 +555,7 @@ export function describeExecutionStore(
       const update = { plan: {}, runbook: sampleRun().runbook, argv: [] };
       for (const bad of UNSAFE_RUN_IDS) {
         const calls = [
-          () => store.createRun(sampleRun({ run_id: bad })),
+          () => store.createRun(sampleRun({ run_id: bad }), owner()),
           () => store.appendEvents(bad, [event({ type: "artifact_started", artifact_id: "a" })]),
           () => store.readEvents(bad),
           () => store.getRun(bad),

@@ -54,9 +54,8 @@ describe("filesystem stores on disk", () => {
   it("lays a run out exactly as ARCHITECTURE §4.2 says", async () => {
     const run = sampleRun({ artifact_ids: ["scan", "child/found"] });
     const id = run.run_id;
-    await executions.createRun(run);
     const holder = owner();
-    await executions.acquireLease(id, holder);
+    await executions.createRun(run, holder);
     const message = sampleMessage("scan");
     await artifacts.save(id, "scan", message);
     await artifacts.save(id, "child/found", sampleMessage("found"));
@@ -164,7 +163,7 @@ describe("filesystem stores on disk", () => {
 
   it("ignores a torn last line of the event log and appends cleanly after it", async () => {
     const run = sampleRun();
-    await executions.createRun(run);
+    await executions.createRun(run, owner(await deadPid()));
     await executions.appendEvents(run.run_id, [
       event({ type: "artifact_started", artifact_id: "a" }),
       event({ type: "artifact_started", artifact_id: "b" }),
@@ -189,7 +188,7 @@ describe("filesystem stores on disk", () => {
 
   it("reports a damaged line inside the event log, naming file and line", async () => {
     const run = sampleRun();
-    await executions.createRun(run);
+    await executions.createRun(run, owner());
     await executions.appendEvents(run.run_id, [
       event({ type: "artifact_started", artifact_id: "a" }),
     ]);
@@ -202,8 +201,9 @@ describe("filesystem stores on disk", () => {
   it("reports a corrupt metadata.json on read and still lists the run", async () => {
     const good = sampleRun();
     const bad = sampleRun();
-    await executions.createRun(good);
-    await executions.createRun(bad);
+    const gone = owner(await deadPid());
+    await executions.createRun(good, gone);
+    await executions.createRun(bad, gone);
     const file = path.join(root, "runs", bad.run_id, "_system", "metadata.json");
     await fs.writeFile(file, '{"run_id": "');
     const error = await executions.getRun(bad.run_id).catch((e: unknown) => e);
@@ -227,11 +227,10 @@ describe("filesystem stores on disk", () => {
 
   it("takes over the lease of a process that died, from another store instance", async () => {
     const run = sampleRun();
-    await executions.createRun(run);
+    await executions.createRun(run, owner(await deadPid()));
     await executions.appendEvents(run.run_id, [
       event({ type: "run_started", attempt: 1, resumed: false, pid: 1, host: "h" }),
     ]);
-    await executions.acquireLease(run.run_id, owner(await deadPid()));
     const other = createFileSystemExecutionStore({ root });
     expect((await other.getRun(run.run_id)).status).toBe("interrupted");
     const next = owner();
@@ -244,8 +243,7 @@ describe("filesystem stores on disk", () => {
 
   it("lets only one of several racers take a stale lease", async () => {
     const run = sampleRun();
-    await executions.createRun(run);
-    await executions.acquireLease(run.run_id, owner(await deadPid()));
+    await executions.createRun(run, owner(await deadPid()));
     const racers = Array.from({ length: 6 }, () => createFileSystemExecutionStore({ root }));
     const results = await Promise.allSettled(
       racers.map((racer) => racer.acquireLease(run.run_id, owner())),
@@ -260,7 +258,7 @@ describe("filesystem stores on disk", () => {
 
   it("keeps concurrent appends durable and in one consistent order", async () => {
     const run = sampleRun();
-    await executions.createRun(run);
+    await executions.createRun(run, owner());
     const batches = Array.from({ length: 8 }, (_, b) =>
       Array.from({ length: 5 }, (_, i) =>
         event({ type: "artifact_started", artifact_id: `b${b}-${i}` }),
@@ -276,7 +274,7 @@ describe("filesystem stores on disk", () => {
 
   it("deletes the whole run folder, artifacts included", async () => {
     const run = sampleRun();
-    await executions.createRun(run);
+    await executions.createRun(run, owner(await deadPid()));
     await artifacts.save(run.run_id, "a", sampleMessage("a"));
     await executions.deleteRun(run.run_id);
     await expect(fs.stat(path.join(root, "runs", run.run_id))).rejects.toThrow();
@@ -286,10 +284,12 @@ describe("filesystem stores on disk", () => {
 
   it("clears artifacts without touching the run's system data", async () => {
     const run = sampleRun();
-    await executions.createRun(run);
+    await executions.createRun(run, owner());
     await artifacts.save(run.run_id, "a", sampleMessage("a"));
     await artifacts.clear(run.run_id);
     expect(await listFiles(path.join(root, "runs", run.run_id))).toEqual([
+      "_system/events.jsonl",
+      "_system/lease.json",
       "_system/metadata.json",
       "_system/plan.json",
       "_system/state.json",
@@ -308,7 +308,7 @@ describe("filesystem stores on disk", () => {
         await fs.writeFile(path.join(runsDir, id, "_system", "metadata.json"), "{corrupt");
       }),
     );
-    for (const id of valid) await executions.createRun(sampleRun({ run_id: id }));
+    for (const id of valid) await executions.createRun(sampleRun({ run_id: id }), owner());
 
     const page = await executions.listRuns({ limit: 10 });
     expect(page.runs.map((r) => r.run_id)).toEqual([...valid].reverse());

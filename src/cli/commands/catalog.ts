@@ -2,7 +2,6 @@
  * @module What is installed: `wct connectors`, `wct processors`, `wct exporters`, `wct rulesets`,
  * and the editor schema `wct generate-schema`, and `wct validate-runbook`.
  */
-import { writeFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { builtinRegistry } from "../../components/registry.js";
 import type { Component } from "../../components/types.js";
@@ -11,7 +10,7 @@ import { formatSchemaRef } from "../../message.js";
 import { prepareRunbook } from "../../plan/prepare.js";
 import { listRulesets } from "../../rulesets/loader.js";
 import { runbookJsonSchema } from "../../runbook/json-schema.js";
-import { type CliIo, openStores, printJson, type StoreFlags } from "../io.js";
+import { type CliIo, openStores, printJson, type StoreFlags, writeOutputFile } from "../io.js";
 import { renderTable } from "../table.js";
 
 function describeComponents(components: Iterable<Component>, json: boolean, io: CliIo): void {
@@ -83,8 +82,7 @@ export async function generateSchemaCommand(
     io.stdout.write(text);
     return 0;
   }
-  await writeFile(resolve(io.cwd, options.output), text);
-  io.stderr.write(`schema written to ${options.output}\n`);
+  await writeOutputFile(io, options.output, text);
   return 0;
 }
 

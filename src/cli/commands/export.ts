@@ -1,14 +1,12 @@
 /**
  * @module `wct export RUN_ID`: export a past run from the stores, without re-executing anything.
  */
-import { writeFile } from "node:fs/promises";
-import { resolve } from "node:path";
 import { InputError } from "../../errors.js";
 import { buildJsonExport, EXPORTERS } from "../../export/json.js";
 import type { PlanJson } from "../../plan/plan-json.js";
 import type { ArtifactStore } from "../../stores/artifact/store.js";
 import type { ExecutionStore } from "../../stores/execution/store.js";
-import { type CliIo, openStores, type StoreFlags } from "../io.js";
+import { type CliIo, openStores, type StoreFlags, writeOutputFile } from "../io.js";
 
 /** Throws unless `format` names an installed exporter. */
 export function checkExporter(format: string): void {
@@ -41,8 +39,7 @@ export async function exportCommand(
     const runId = await stores.executions.resolveRunId(runIdOrPrefix);
     const text = await exportRun(runId, options.format ?? "json", stores);
     if (options.output) {
-      await writeFile(resolve(io.cwd, options.output), text);
-      io.stderr.write(`export of run ${runId} written to ${options.output}\n`);
+      await writeOutputFile(io, options.output, text);
     } else {
       io.stdout.write(text);
     }

@@ -3,8 +3,8 @@
  * `wct inspect`, `wct runs verify`, `wct runs delete`, `wct runs prune`.
  */
 import pc from "picocolors";
-import { InputError, WctError } from "../../errors.js";
-import { formatSchemaRef, sha256 } from "../../message.js";
+import { ArtifactNotFoundError, InputError, WctError } from "../../errors.js";
+import { formatSchemaRef } from "../../message.js";
 import type { ArtifactStore } from "../../stores/artifact/store.js";
 import {
   type ArtifactState,
@@ -14,6 +14,7 @@ import {
   type RunStatus,
 } from "../../stores/execution/store.js";
 import { validateArtifactKey } from "../../stores/keys.js";
+import { readRecordedBytes, readRecordedMessage } from "../../stores/recorded.js";
 import { type CliIo, openStores, positiveInt, printJson, type StoreFlags } from "../io.js";
 import { renderTable } from "../table.js";
 
@@ -160,7 +161,11 @@ export async function inspectCommand(
   return withStores(options, io, async ({ executions, artifacts }) => {
     const runId = await executions.resolveRunId(runIdOrPrefix);
     if (artifactId !== undefined) {
-      const message = await artifacts.get(runId, artifactId);
+      const state = (await executions.getRunDetails(runId)).artifacts.find(
+        (a) => a.id === artifactId,
+      );
+      if (!state) throw new ArtifactNotFoundError(runId, artifactId);
+      const message = await readRecordedMessage(artifacts, runId, state);
       printJson(io, options.json ? message : message.content);
       return 0;
     }
@@ -227,13 +232,7 @@ export async function verifyRun(
     if (state.status !== "completed") continue;
     checked++;
     try {
-      const actual = sha256(await artifacts.getBytes(runId, state.id));
-      if (actual !== state.sha256) {
-        problems.push({
-          artifact_id: state.id,
-          problem: `sha256 ${actual} does not match recorded ${state.sha256}`,
-        });
-      }
+      await readRecordedBytes(artifacts, runId, state);
     } catch (error) {
       if (!(error instanceof WctError)) throw error;
       problems.push({ artifact_id: state.id, problem: error.message });
@@ -259,7 +258,8 @@ export async function verifyCommand(
       io.stdout.write(
         `run ${runId}: ${problems.length} of ${checked} artifacts do not match their recorded sha256\n`,
       );
-      for (const p of problems) io.stdout.write(`  ${p.artifact_id}: ${p.problem}\n`);
+      for (const p of problems)
+        io.stdout.write(`  artifacts/${p.artifact_id}.json: ${p.problem}\n`);
     }
     return problems.length === 0 ? 0 : 1;
   });
@@ -348,12 +348,14 @@ export async function pruneCommand(options: PruneOptions, io: CliIo): Promise<nu
       }
       deleted.push(run.run_id);
     }
-    if (options.json) printJson(io, { dry_run: Boolean(options.dryRun), deleted, kept });
+    const swept = options.dryRun ? 0 : ((await executions.sweep?.()) ?? 0);
+    if (options.json) printJson(io, { dry_run: Boolean(options.dryRun), deleted, kept, swept });
     else {
       const verb = options.dryRun ? "would delete" : "deleted";
       for (const id of deleted) io.stdout.write(`${verb} ${id}\n`);
       for (const k of kept) io.stdout.write(`kept ${k.run_id} (${k.reason})\n`);
       io.stderr.write(`${verb} ${deleted.length} run(s)\n`);
+      if (swept > 0) io.stderr.write(`removed ${swept} leftover(s) of crashed operations\n`);
     }
     return 0;
   });

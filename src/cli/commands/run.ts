@@ -1,7 +1,6 @@
 /**
  * @module `wct run RUNBOOK`: plan, execute and persist a run (or resume one), print its run ID.
  */
-import { writeFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import pc from "picocolors";
 import { builtinRegistry } from "../../components/registry.js";
@@ -12,6 +11,7 @@ import { prepareRunbook } from "../../plan/prepare.js";
 import { redactSubstitutions } from "../../runbook/env.js";
 import {
   type CliIo,
+  checkOutputTarget,
   currentHost,
   currentUser,
   openStores,
@@ -19,6 +19,7 @@ import {
   redactArgv,
   type StoreFlags,
   toolVersion,
+  writeOutputFile,
 } from "../io.js";
 import { createTerminalReporter } from "../reporters/terminal.js";
 import { checkExporter, exportRun } from "./export.js";
@@ -39,6 +40,7 @@ export async function runCommand(
 ): Promise<number> {
   const exporter = options.exporter ?? "json";
   checkExporter(exporter);
+  if (options.output) await checkOutputTarget(io, options.output);
   const stores = openStores(options, io);
   const registry = builtinRegistry();
   try {
@@ -91,27 +93,22 @@ export async function runCommand(
     }
 
     const details = await stores.executions.getRunDetails(result.runId);
-    if (options.output) {
-      await writeFile(
-        resolve(io.cwd, options.output),
-        await exportRun(result.runId, exporter, stores),
-      );
-    }
     const { counts } = details;
-    const verdict =
+    const status =
+      result.status === "interrupted" ? `interrupted (${result.reason})` : result.status;
+    const painted =
       result.status === "completed"
-        ? pc.green("completed")
+        ? pc.green(status)
         : result.status === "failed"
-          ? pc.red("failed")
-          : pc.yellow(`interrupted (${result.reason})`);
+          ? pc.red(status)
+          : pc.yellow(status);
     io.stderr.write(
-      `${color ? verdict : result.status}: ${counts.completed} completed, ${counts.failed} failed, ${counts.skipped} skipped` +
+      `${color ? painted : status}: ${counts.completed} completed, ${counts.failed} failed, ${counts.skipped} skipped` +
         `${result.kept.length ? ` (${result.kept.length} kept from the earlier attempt)` : ""} in ${result.durationSeconds.toFixed(2)} s\n` +
         `run ID: ${result.runId}\n` +
         (result.status === "completed"
           ? ""
-          : `resume with: wct run ${runbookPath} --resume ${result.runId}\n`) +
-        (options.output ? `export written to ${options.output}\n` : ""),
+          : `resume with: wct run ${runbookPath} --resume ${result.runId}\n`),
     );
     if (options.json) {
       printJson(io, {
@@ -122,6 +119,14 @@ export async function runCommand(
       });
     } else {
       io.stdout.write(`${result.runId}\n`);
+    }
+    if (options.output) {
+      await writeOutputFile(
+        io,
+        options.output,
+        await exportRun(result.runId, exporter, stores),
+        result.runId,
+      );
     }
     if (result.status === "completed") return 0;
     if (result.status === "interrupted" && io.signal?.aborted) return 130;

@@ -12,45 +12,39 @@ import { randomBytes } from "node:crypto";
 import type { Dirent } from "node:fs";
 import { promises as fs } from "node:fs";
 import path from "node:path";
+import { ConflictError, CorruptDataError, RunNotFoundError } from "../../errors.js";
 import {
-  ConflictError,
-  CorruptDataError,
-  RunNotFoundError,
-  StoreError,
-  WctError,
-} from "../../errors.js";
-import {
+  type BatchWriter,
   createFileExclusiveDurable,
+  createFileSynced,
+  ensureDirDurable,
   fsyncDir,
   GroupCommitAppender,
   hasErrorCode,
+  isTempFileName,
+  PRIVATE_DIR_MODE,
+  PRIVATE_FILE_MODE,
+  storeError,
   writeFileDurable,
 } from "../durable-fs.js";
 import { resolveInside, runIdTimestamp, validateRunId } from "../keys.js";
 import {
   checkEvents,
   deriveArtifactStates,
-  deriveCounts,
   emptyCounts,
   recordAfterEvents,
   recordForNewRun,
 } from "./derive.js";
 import {
-  DEFAULT_LEASE_TTL_MS,
   isLease,
   isLeaseLive,
+  type LeaseLimits,
   leaseHeldError,
+  leaseLimits,
   leaseLostError,
   newLease,
 } from "./lease.js";
-import {
-  matchesQuery,
-  newestFirst,
-  parseRunFilter,
-  resolvePrefix,
-  screenRunId,
-  visibleStatus,
-} from "./run-query.js";
+import { paginate, parseRunFilter, recordOf, resolvePrefix, viewRun } from "./run-query.js";
 import {
   type ArtifactState,
   type ExecutionStore,
@@ -65,8 +59,15 @@ import {
   type RunRecord,
 } from "./store.js";
 
-/** A `.lease.break` file older than this was left by a breaker that crashed. */
-const BREAK_LOCK_TTL_MS = 10_000;
+/** A `.lease.break` file older than this was left by a process that crashed holding it. */
+const LEASE_LOCK_TTL_MS = 10_000;
+/** `sweep` removes crash leftovers older than this by default. */
+export const DEFAULT_LEFTOVER_AGE_MS = 10 * 60_000;
+
+/** Hidden entries of `runs/` left by a crash in `deleteRun` or `createRun`. */
+const RUN_LEFTOVER = /^\..+\.(?:[0-9a-f]+\.deleting|creating-[0-9a-f]+)$/;
+/** Hidden folders of a run left by a crash in the artifact store's `clear`. */
+const ARTIFACTS_LEFTOVER = /^\.artifacts\.[0-9a-f]+\.deleting$/;
 
 type SystemFile = "metadata.json" | "state.json" | "events.jsonl" | "plan.json" | "lease.json";
 
@@ -74,12 +75,8 @@ type SystemFile = "metadata.json" | "state.json" | "events.jsonl" | "plan.json" 
 interface RunLog {
   events: RunEvent[];
   eventIds: Set<string>;
-}
-
-function storeError(action: string, file: string, error: unknown): Error {
-  if (error instanceof WctError) return error;
-  const reason = error instanceof Error ? error.message : String(error);
-  return new StoreError(`Cannot ${action} ${file}: ${reason}`, { cause: error });
+  /** Set when an append failed: the view no longer matches the file and must not be used. */
+  broken: boolean;
 }
 
 /** Reads a file, or null when it does not exist. */
@@ -178,18 +175,28 @@ function isSafeRunId(name: string): boolean {
   }
 }
 
+function toJson(value: unknown): string {
+  return `${JSON.stringify(value, null, 2)}\n`;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
 class FileSystemExecutionStore implements ExecutionStore {
   readonly kind = "filesystem";
   private readonly runsDir: string;
-  private readonly appender = new GroupCommitAppender();
+  private readonly appender: GroupCommitAppender;
   private readonly logs = new Map<string, Promise<RunLog>>();
   private readonly locks = new Map<string, Promise<unknown>>();
 
   constructor(
     root: string,
-    private readonly leaseTtlMs: number,
+    private readonly limits: LeaseLimits,
+    writeEventBatch: BatchWriter | undefined,
   ) {
     this.runsDir = resolveInside(root, "runs");
+    this.appender = new GroupCommitAppender(writeEventBatch);
   }
 
   private runDir(runId: string): string {
@@ -231,19 +238,10 @@ class FileSystemExecutionStore implements ExecutionStore {
     return record;
   }
 
-  private async writeRecord(record: RunRecord): Promise<void> {
-    const file = this.systemFile(record.run_id, "metadata.json");
+  private async writeSystemFile(runId: string, name: SystemFile, text: string): Promise<void> {
+    const file = this.systemFile(runId, name);
     try {
-      await writeFileDurable(file, serializeRecord(record));
-    } catch (error) {
-      throw storeError("write", file, error);
-    }
-  }
-
-  private async writeState(runId: string, states: ArtifactState[], at: string): Promise<void> {
-    const file = this.systemFile(runId, "state.json");
-    try {
-      await writeFileDurable(file, serializeState(runId, states, at));
+      await writeFileDurable(file, text);
     } catch (error) {
       throw storeError("write", file, error);
     }
@@ -261,38 +259,68 @@ class FileSystemExecutionStore implements ExecutionStore {
     return result;
   }
 
-  /** The record as readers see it: live counts and `interrupted` for an unleased running run. */
-  private async visibleRecord(record: RunRecord): Promise<RunRecord> {
-    if (record.status !== "running") return record;
+  /** The run as readers see it (see `viewRun`), reading its log and lease. */
+  private async view(record: RunRecord): Promise<RunDetails> {
     const [events, lease] = await Promise.all([
       this.readEvents(record.run_id),
-      this.readLease(record.run_id),
+      record.status === "running" ? this.readLease(record.run_id) : null,
     ]);
-    return {
-      ...record,
-      status: visibleStatus(record.status, this.isLive(lease)),
-      counts: deriveCounts(deriveArtifactStates(record.artifact_ids, events)),
-    };
+    return viewRun(record, events, this.isLive(lease));
   }
 
-  async createRun(run: NewRun): Promise<RunRecord> {
-    const metadata = this.systemFile(run.run_id, "metadata.json");
-    const conflict = new ConflictError(`Run '${run.run_id}' already exists.`);
-    if (await readIfExists(metadata)) throw conflict;
+  /** The record as readers see it; the log and lease are read only for a `running` record. */
+  private async visibleRecord(record: RunRecord): Promise<RunRecord> {
+    return record.status === "running" ? recordOf(await this.view(record)) : record;
+  }
+
+  /**
+   * Builds the complete run folder, lease included, in a hidden staging folder of `runs/`, then
+   * renames it into place: after a crash the run exists whole or not at all, and the staging
+   * folder is never listed (`sweep` removes it).
+   */
+  async createRun(run: NewRun, owner: LeaseOwner): Promise<RunRecord> {
+    const dir = this.runDir(run.run_id);
     const record = recordForNewRun(run);
-    const plan = this.systemFile(run.run_id, "plan.json");
-    try {
-      await writeFileDurable(plan, `${JSON.stringify(run.plan, null, 2)}\n`);
-      // Created last and exclusively: the run exists once its record does.
-      if (!(await createFileExclusiveDurable(metadata, serializeRecord(record)))) throw conflict;
-    } catch (error) {
-      throw storeError("create run in", path.dirname(metadata), error);
-    }
-    await this.writeState(
-      run.run_id,
-      deriveArtifactStates(record.artifact_ids, []),
-      run.started_at,
+    const staging = path.join(
+      this.runsDir,
+      `.${run.run_id}.creating-${randomBytes(6).toString("hex")}`,
     );
+    const system = path.join(staging, "_system");
+    const files: Record<SystemFile, string> = {
+      "plan.json": toJson(run.plan),
+      "metadata.json": serializeRecord(record),
+      "state.json": serializeState(
+        run.run_id,
+        deriveArtifactStates(record.artifact_ids, []),
+        run.started_at,
+      ),
+      "lease.json": toJson(newLease(run.run_id, owner)),
+      "events.jsonl": "",
+    };
+    try {
+      await ensureDirDurable(this.runsDir);
+      await fs.mkdir(system, { recursive: true, mode: PRIVATE_DIR_MODE });
+      await Promise.all(
+        Object.entries(files).map(([name, text]) =>
+          createFileSynced(path.join(system, name), text),
+        ),
+      );
+      await fsyncDir(system);
+      await fsyncDir(staging);
+      await fs.rename(staging, dir);
+    } catch (error) {
+      await fs.rm(staging, { recursive: true, force: true }).catch(() => undefined);
+      if (hasErrorCode(error, "EEXIST", "ENOTEMPTY")) {
+        throw new ConflictError(`Run '${run.run_id}' already exists.`, { code: "run_exists" });
+      }
+      throw storeError("create run", dir, error);
+    }
+    try {
+      await fsyncDir(this.runsDir);
+    } catch (error) {
+      throw storeError("create run", dir, error);
+    }
+    this.logs.delete(run.run_id);
     return record;
   }
 
@@ -314,17 +342,20 @@ class FileSystemExecutionStore implements ExecutionStore {
 
   private async loadLog(runId: string): Promise<RunLog> {
     await this.readRecord(runId);
+    const file = this.systemFile(runId, "events.jsonl");
     const { events, completeBytes, totalBytes } = await this.readEventLog(runId);
     if (completeBytes < totalBytes) {
-      // A torn last line (crash mid-append) is not part of the log; cut it so appends start clean.
-      const file = this.systemFile(runId, "events.jsonl");
+      // A torn last line (crash or failed write mid-append) is not part of the log; cut it so
+      // appends start clean.
       try {
         await fs.truncate(file, completeBytes);
       } catch (error) {
         throw storeError("repair", file, error);
       }
     }
-    return { events, eventIds: new Set(events.map((event) => event.event_id)) };
+    // The file and this view agree again: appends may resume after an earlier failed one.
+    this.appender.reopen(file);
+    return { events, eventIds: new Set(events.map((event) => event.event_id)), broken: false };
   }
 
   private async readEventLog(
@@ -354,11 +385,16 @@ class FileSystemExecutionStore implements ExecutionStore {
     return { events, completeBytes, totalBytes: bytes.length };
   }
 
-  async appendEvents(runId: string, events: RunEvent[]): Promise<void> {
+  async appendEvents(runId: string, events: RunEvent[], owner?: LeaseOwner): Promise<void> {
     const file = this.systemFile(runId, "events.jsonl");
     checkEvents(runId, events);
-    const logPromise = this.log(runId);
-    const log = await logPromise;
+    let logPromise = this.log(runId);
+    let log = await logPromise;
+    // A view broken by a failed append was forgotten; the next one is loaded from disk.
+    while (log.broken) {
+      logPromise = this.log(runId);
+      log = await logPromise;
+    }
     // No await between assigning seq and queueing the lines: file order is seq order.
     const appended: RunEvent[] = [];
     for (const event of events) {
@@ -373,9 +409,11 @@ class FileSystemExecutionStore implements ExecutionStore {
       await this.appender.append(
         file,
         appended.map((event) => JSON.stringify(event)),
+        owner && (() => this.checkHolder(runId, owner)),
       );
     } catch (error) {
-      // The index no longer matches the file; rebuild it from disk on next use.
+      // The view counts events that are not in the file; rebuild it from disk on next use.
+      log.broken = true;
       this.forgetLog(runId, logPromise);
       throw storeError("append to", file, error);
     }
@@ -386,9 +424,10 @@ class FileSystemExecutionStore implements ExecutionStore {
       const record = await this.readRecord(runId);
       const next = recordAfterEvents(record, appended, log.events);
       if (!next) return;
-      await this.writeRecord(next);
+      await this.writeSystemFile(runId, "metadata.json", serializeRecord(next));
       const last = appended[appended.length - 1]!;
-      await this.writeState(runId, deriveArtifactStates(next.artifact_ids, log.events), last.at);
+      const states = deriveArtifactStates(next.artifact_ids, log.events);
+      await this.writeSystemFile(runId, "state.json", serializeState(runId, states, last.at));
     });
   }
 
@@ -403,15 +442,7 @@ class FileSystemExecutionStore implements ExecutionStore {
   }
 
   async getRunDetails(runId: string): Promise<RunDetails> {
-    const record = await this.readRecord(runId);
-    const [events, lease] = await Promise.all([this.readEvents(runId), this.readLease(runId)]);
-    const artifacts = deriveArtifactStates(record.artifact_ids, events);
-    return {
-      ...record,
-      status: visibleStatus(record.status, this.isLive(lease)),
-      counts: deriveCounts(artifacts),
-      artifacts,
-    };
+    return this.view(await this.readRecord(runId));
   }
 
   async getPlan(runId: string): Promise<unknown> {
@@ -425,19 +456,14 @@ class FileSystemExecutionStore implements ExecutionStore {
   ): Promise<RunRecord> {
     const record = await this.withRunLock(runId, async () => {
       const current = await this.readRecord(runId);
-      const plan = this.systemFile(runId, "plan.json");
-      try {
-        await writeFileDurable(plan, `${JSON.stringify(update.plan, null, 2)}\n`);
-      } catch (error) {
-        throw storeError("write", plan, error);
-      }
+      await this.writeSystemFile(runId, "plan.json", toJson(update.plan));
       const next: RunRecord = {
         ...current,
         runbook: { ...update.runbook },
         argv: [...update.argv],
         attempt: current.attempt + 1,
       };
-      await this.writeRecord(next);
+      await this.writeSystemFile(runId, "metadata.json", serializeRecord(next));
       return next;
     });
     return this.visibleRecord(record);
@@ -459,28 +485,12 @@ class FileSystemExecutionStore implements ExecutionStore {
 
   /**
    * Reads only as many run records as the page needs: folder names are UUIDv7 run IDs, so sorting
-   * them descending is newest first, and a `since` bound stops the scan early.
+   * them descending is newest first, and a `since` bound stops the scan early. Only runs whose
+   * record says `running` have their log and lease read.
    */
   async listRuns(filter?: RunFilter): Promise<RunPage> {
     const query = parseRunFilter(filter);
-    const ids = newestFirst(await this.runFolderNames()).filter(
-      (id) => query.cursor === undefined || id < query.cursor,
-    );
-    const runs: RunRecord[] = [];
-    let index = 0;
-    for (; index < ids.length && runs.length < query.limit; index++) {
-      const id = ids[index]!;
-      const screen = screenRunId(id, query);
-      if (screen === "stop") {
-        index = ids.length;
-        break;
-      }
-      if (screen === "skip") continue;
-      const record = await this.listedRecord(id);
-      if (record && matchesQuery(record, query)) runs.push(record);
-    }
-    const more = index < ids.length && runs.length === query.limit;
-    return { runs, next_cursor: more ? runs[runs.length - 1]!.run_id : null };
+    return paginate(await this.runFolderNames(), query, (id) => this.listedRecord(id));
   }
 
   /** A run's record for listing; unreadable ones are listed with their `problem`. */
@@ -518,8 +528,67 @@ class FileSystemExecutionStore implements ExecutionStore {
     this.logs.delete(runId);
   }
 
+  /**
+   * Removes what crashes left behind, older than `olderThanMs`: hidden run folders being created
+   * or deleted, artifact folders being cleared, and temp files. Age alone tells a leftover from
+   * work in progress, which takes seconds at most. Returns how many entries it removed.
+   */
+  async sweep(olderThanMs = DEFAULT_LEFTOVER_AGE_MS): Promise<number> {
+    let entries: Dirent[];
+    try {
+      entries = await fs.readdir(this.runsDir, { withFileTypes: true });
+    } catch (error) {
+      if (hasErrorCode(error, "ENOENT")) return 0;
+      throw storeError("sweep", this.runsDir, error);
+    }
+    const leftovers: string[] = [];
+    await Promise.all(
+      entries.map(async (entry) => {
+        const full = path.join(this.runsDir, entry.name);
+        if (entry.isDirectory() && RUN_LEFTOVER.test(entry.name)) leftovers.push(full);
+        else if (entry.isDirectory() && isSafeRunId(entry.name)) {
+          await this.collectRunLeftovers(full, leftovers);
+        }
+      }),
+    );
+    const cutoff = Date.now() - olderThanMs;
+    let removed = 0;
+    for (const leftover of leftovers) {
+      try {
+        if ((await fs.lstat(leftover)).mtimeMs > cutoff) continue;
+        await fs.rm(leftover, { recursive: true, force: true });
+        removed += 1;
+      } catch (error) {
+        // Another sweep or the crashed operation's own cleanup got there first.
+        if (!hasErrorCode(error, "ENOENT", "ENOTEMPTY")) throw storeError("sweep", leftover, error);
+      }
+    }
+    return removed;
+  }
+
+  /** Temp files and cleared-artifact folders inside a run folder, not looking into hidden folders. */
+  private async collectRunLeftovers(dir: string, into: string[]): Promise<void> {
+    let entries: Dirent[];
+    try {
+      entries = await fs.readdir(dir, { withFileTypes: true });
+    } catch (error) {
+      if (hasErrorCode(error, "ENOENT", "ENOTDIR")) return;
+      throw storeError("sweep", dir, error);
+    }
+    await Promise.all(
+      entries.map(async (entry) => {
+        const full = path.join(dir, entry.name);
+        if (entry.isFile() && isTempFileName(entry.name)) into.push(full);
+        else if (entry.isDirectory() && ARTIFACTS_LEFTOVER.test(entry.name)) into.push(full);
+        else if (entry.isDirectory() && !entry.name.startsWith(".")) {
+          await this.collectRunLeftovers(full, into);
+        }
+      }),
+    );
+  }
+
   private isLive(lease: Lease | "corrupt" | null): boolean {
-    return lease !== null && lease !== "corrupt" && isLeaseLive(lease, this.leaseTtlMs);
+    return lease !== null && lease !== "corrupt" && isLeaseLive(lease, this.limits);
   }
 
   /** The lease file's content: null when absent, "corrupt" when unreadable (treated as stale). */
@@ -540,7 +609,7 @@ class FileSystemExecutionStore implements ExecutionStore {
     // A few rounds: another process may release, break or take the lease between our steps.
     for (let round = 0; round < 10; round++) {
       const lease = newLease(runId, owner);
-      if (await createFileExclusiveDurable(file, `${JSON.stringify(lease, null, 2)}\n`)) {
+      if (await createFileExclusiveDurable(file, toJson(lease))) {
         // A new holder: whatever this process knew about the log may be out of date.
         this.logs.delete(runId);
         return lease;
@@ -548,42 +617,51 @@ class FileSystemExecutionStore implements ExecutionStore {
       const current = await this.readLease(runId);
       if (current === null) continue;
       if (current !== "corrupt" && current.token === owner.token) {
-        const renewed = { ...current, heartbeat_at: lease.heartbeat_at };
-        await writeFileDurable(file, `${JSON.stringify(renewed, null, 2)}\n`);
-        return renewed;
+        const renewed = await this.refreshLease(runId, owner);
+        if (renewed) return renewed;
+        continue;
       }
       if (current !== "corrupt" && this.isLive(current)) throw leaseHeldError(runId, current);
       await this.breakLease(runId, current);
     }
     throw new ConflictError(
       `run ${runId}: could not take its lease; other processes keep taking it`,
-      {
-        code: "lease_held",
-      },
+      { code: "lease_held" },
     );
   }
 
   /**
-   * Removes a stale lease. Breakers take turns through an exclusive `.lease.break` file, and remove
-   * `lease.json` only if it is still the stale one they judged, so a fresh lease another racer
-   * has just taken is never removed. A break file left by a crashed breaker expires.
+   * Runs `task` holding the run's `.lease.break` lock. Every change to an existing `lease.json`
+   * (breaking, heartbeat, release) happens under it, so a decision made on the lease's content
+   * still holds when it is carried out. A lock left by a process that crashed holding it expires.
    */
-  private async breakLease(runId: string, stale: Lease | "corrupt"): Promise<void> {
-    const file = this.systemFile(runId, "lease.json");
-    const lock = path.join(path.dirname(file), ".lease.break");
-    try {
-      await (await fs.open(lock, "wx")).close();
-    } catch (error) {
-      if (!hasErrorCode(error, "EEXIST")) throw storeError("break the stale lease", file, error);
-      const since = await fs.stat(lock).then(
+  private async withLeaseLock<T>(runId: string, task: () => Promise<T>): Promise<T> {
+    const lock = path.join(path.dirname(this.systemFile(runId, "lease.json")), ".lease.break");
+    for (;;) {
+      try {
+        await (await fs.open(lock, "wx", PRIVATE_FILE_MODE)).close();
+        break;
+      } catch (error) {
+        if (hasErrorCode(error, "ENOENT")) throw new RunNotFoundError(runId);
+        if (!hasErrorCode(error, "EEXIST")) throw storeError("lock the lease of", lock, error);
+      }
+      const age = await fs.stat(lock).then(
         (stat) => Date.now() - stat.mtimeMs,
         () => 0,
       );
-      if (since > BREAK_LOCK_TTL_MS) await fs.rm(lock, { force: true });
-      await new Promise((resolve) => setTimeout(resolve, 5));
-      return;
+      if (age > LEASE_LOCK_TTL_MS) await fs.rm(lock, { force: true });
+      await sleep(5);
     }
     try {
+      return await task();
+    } finally {
+      await fs.rm(lock, { force: true });
+    }
+  }
+
+  /** Removes a stale lease, unless another process has changed it since it was judged. */
+  private async breakLease(runId: string, stale: Lease | "corrupt"): Promise<void> {
+    await this.withLeaseLock(runId, async () => {
       const current = await this.readLease(runId);
       const unchanged =
         current === "corrupt" || stale === "corrupt"
@@ -591,36 +669,46 @@ class FileSystemExecutionStore implements ExecutionStore {
           : current !== null &&
             current.token === stale.token &&
             current.heartbeat_at === stale.heartbeat_at;
-      if (unchanged) await fs.rm(file, { force: true });
-    } finally {
-      await fs.rm(lock, { force: true });
-    }
+      if (unchanged) await fs.rm(this.systemFile(runId, "lease.json"), { force: true });
+    });
   }
 
-  async heartbeat(runId: string, owner: LeaseOwner): Promise<void> {
+  /** Throws `leaseLostError` unless `owner` holds the run's lease. */
+  private async checkHolder(runId: string, owner: LeaseOwner): Promise<void> {
     const current = await this.readLease(runId);
     if (current === null || current === "corrupt" || current.token !== owner.token) {
       throw leaseLostError(runId);
     }
-    const file = this.systemFile(runId, "lease.json");
-    const renewed = { ...current, heartbeat_at: new Date().toISOString() };
-    try {
-      await writeFileDurable(file, `${JSON.stringify(renewed, null, 2)}\n`);
-    } catch (error) {
-      throw storeError("write", file, error);
-    }
+  }
+
+  /** Renews `owner`'s heartbeat under the lease lock; null when the lease is not `owner`'s. */
+  private refreshLease(runId: string, owner: LeaseOwner): Promise<Lease | null> {
+    return this.withLeaseLock(runId, async () => {
+      const current = await this.readLease(runId);
+      if (current === null || current === "corrupt" || current.token !== owner.token) return null;
+      const renewed = { ...current, heartbeat_at: new Date().toISOString() };
+      await this.writeSystemFile(runId, "lease.json", toJson(renewed));
+      return renewed;
+    });
+  }
+
+  async heartbeat(runId: string, owner: LeaseOwner): Promise<void> {
+    if (!(await this.refreshLease(runId, owner))) throw leaseLostError(runId);
   }
 
   async releaseLease(runId: string, owner: LeaseOwner): Promise<void> {
-    const current = await this.readLease(runId);
-    if (current === null || current === "corrupt" || current.token !== owner.token) return;
     const file = this.systemFile(runId, "lease.json");
-    try {
-      await fs.rm(file, { force: true });
-      await fsyncDir(path.dirname(file));
-    } catch (error) {
-      throw storeError("release", file, error);
-    }
+    if (!(await this.runFolderExists(runId))) return;
+    await this.withLeaseLock(runId, async () => {
+      const current = await this.readLease(runId);
+      if (current === null || current === "corrupt" || current.token !== owner.token) return;
+      try {
+        await fs.rm(file, { force: true });
+        await fsyncDir(path.dirname(file));
+      } catch (error) {
+        throw storeError("release", file, error);
+      }
+    });
   }
 
   async getLease(runId: string): Promise<{ lease: Lease; live: boolean } | null> {
@@ -640,8 +728,15 @@ class FileSystemExecutionStore implements ExecutionStore {
 export interface FileSystemExecutionStoreOptions {
   /** The store folder (`.waivern`); runs live in `<root>/runs/`. */
   root: string;
-  /** A lease whose heartbeat is older than this is stale; default 30 s. */
+  /** A lease taken on another host is stale when its heartbeat is older than this; default 30 s. */
   leaseTtlMs?: number;
+  /**
+   * A lease of a living process on this host is stale when its heartbeat is older than this;
+   * default 10 × `leaseTtlMs`. See `isLeaseLive`.
+   */
+  localLeaseStaleMs?: number;
+  /** How event-log batches are written; a seam for tests of failed writes (ENOSPC, EIO). */
+  writeEventBatch?: BatchWriter;
 }
 
 /**
@@ -654,6 +749,7 @@ export function createFileSystemExecutionStore(
 ): ExecutionStore {
   return new FileSystemExecutionStore(
     path.resolve(options.root),
-    options.leaseTtlMs ?? DEFAULT_LEASE_TTL_MS,
+    leaseLimits(options.leaseTtlMs, options.localLeaseStaleMs),
+    options.writeEventBatch,
   );
 }

@@ -1,26 +1,42 @@
 import { hostname } from "node:os";
 import { describe, expect, it } from "vitest";
-import { isLeaseLive, isProcessAlive, newLease } from "./lease.js";
+import { isLeaseLive, isProcessAlive, leaseLimits, newLease } from "./lease.js";
 
 describe("isLeaseLive", () => {
   const owner = { pid: process.pid, host: hostname(), token: "t" };
+  const limits = leaseLimits(30_000);
+  const ago = (ms: number) => new Date(Date.now() - ms);
+  const missingPid = 2 ** 22 + 12345;
+
+  it("defaults the local limit to ten TTLs", () => {
+    expect(leaseLimits()).toEqual({ ttlMs: 30_000, localStaleMs: 300_000 });
+    expect(leaseLimits(1000, 5000)).toEqual({ ttlMs: 1000, localStaleMs: 5000 });
+  });
 
   it("holds for a fresh lease of a living process", () => {
-    expect(isLeaseLive(newLease("r", owner), 30_000)).toBe(true);
+    expect(isLeaseLive(newLease("r", owner), limits)).toBe(true);
   });
 
-  it("expires when the heartbeat is older than the TTL", () => {
-    const lease = newLease("r", owner, new Date(Date.now() - 31_000));
-    expect(isLeaseLive(lease, 30_000)).toBe(false);
-    expect(isLeaseLive({ ...lease, heartbeat_at: "garbage" }, 30_000)).toBe(false);
+  it("keeps a living local process's lease past the TTL, until the local limit", () => {
+    // An event loop blocked for longer than the TTL must not lose its run.
+    expect(isLeaseLive(newLease("r", owner, ago(31_000)), limits)).toBe(true);
+    expect(isLeaseLive(newLease("r", owner, ago(299_000)), limits)).toBe(true);
+    expect(isLeaseLive(newLease("r", owner, ago(301_000)), limits)).toBe(false);
   });
 
-  it("ends with its process on this host, but trusts other hosts until the TTL", () => {
-    const missingPid = 2 ** 22 + 12345;
+  it("ends at once with its process on this host", () => {
     expect(isProcessAlive(missingPid)).toBe(false);
-    expect(isLeaseLive(newLease("r", { ...owner, pid: missingPid }), 30_000)).toBe(false);
-    expect(
-      isLeaseLive(newLease("r", { ...owner, pid: missingPid, host: "elsewhere" }), 30_000),
-    ).toBe(true);
+    expect(isLeaseLive(newLease("r", { ...owner, pid: missingPid }), limits)).toBe(false);
+  });
+
+  it("trusts another host's lease until its heartbeat is older than the TTL", () => {
+    const remote = { ...owner, pid: missingPid, host: "elsewhere" };
+    expect(isLeaseLive(newLease("r", remote), limits)).toBe(true);
+    expect(isLeaseLive(newLease("r", remote, ago(29_000)), limits)).toBe(true);
+    expect(isLeaseLive(newLease("r", remote, ago(31_000)), limits)).toBe(false);
+  });
+
+  it("treats an unreadable heartbeat as stale", () => {
+    expect(isLeaseLive({ ...newLease("r", owner), heartbeat_at: "garbage" }, limits)).toBe(false);
   });
 });

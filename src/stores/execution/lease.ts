@@ -6,8 +6,23 @@ import { hostname } from "node:os";
 import { ConflictError } from "../../errors.js";
 import type { Lease, LeaseOwner } from "./store.js";
 
-/** A lease whose heartbeat is older than this is stale. */
+/** A lease taken on another host whose heartbeat is older than this is stale. */
 export const DEFAULT_LEASE_TTL_MS = 30_000;
+/** How many TTLs a lease of a living process on this host may go without a heartbeat. */
+export const LOCAL_STALE_TTLS = 10;
+
+/** When leases go stale; see `isLeaseLive`. */
+export interface LeaseLimits {
+  /** Heartbeat age after which a lease taken on another host is stale. */
+  ttlMs: number;
+  /** Heartbeat age after which a lease of a living process on this host is stale. */
+  localStaleMs: number;
+}
+
+/** The limits for a TTL, the local limit defaulting to `LOCAL_STALE_TTLS` TTLs (5 min for 30 s). */
+export function leaseLimits(ttlMs = DEFAULT_LEASE_TTL_MS, localStaleMs?: number): LeaseLimits {
+  return { ttlMs, localStaleMs: localStaleMs ?? ttlMs * LOCAL_STALE_TTLS };
+}
 
 /** Whether a process with this pid exists on this host. */
 export function isProcessAlive(pid: number): boolean {
@@ -21,14 +36,22 @@ export function isProcessAlive(pid: number): boolean {
 }
 
 /**
- * A lease is live unless its heartbeat is older than `ttlMs`, or it was taken on this host by a
- * process that no longer exists.
+ * Whether a lease still protects its run. On this host the holder's pid decides: a dead pid frees
+ * the run at once, while a living one keeps it even when heartbeats are late — a process whose
+ * event loop is blocked by long synchronous work cannot heartbeat, but it is still executing the
+ * run, and taking the run from it would have two processes execute it. Only a heartbeat older than
+ * `localStaleMs` frees it. The trade-off: if the holder died and the OS gave its pid to an unrelated
+ * process, the run stays held until `localStaleMs` passes. On another host the pid cannot be
+ * checked, so a heartbeat older than `ttlMs` frees the run.
  */
-export function isLeaseLive(lease: Lease, ttlMs: number, now = Date.now()): boolean {
+export function isLeaseLive(lease: Lease, limits: LeaseLimits, now = Date.now()): boolean {
   const heartbeat = Date.parse(lease.heartbeat_at);
-  if (!Number.isFinite(heartbeat) || now - heartbeat > ttlMs) return false;
-  if (lease.host === hostname() && !isProcessAlive(lease.pid)) return false;
-  return true;
+  if (!Number.isFinite(heartbeat)) return false;
+  const age = now - heartbeat;
+  if (lease.host === hostname()) {
+    return isProcessAlive(lease.pid) && age <= limits.localStaleMs;
+  }
+  return age <= limits.ttlMs;
 }
 
 /** A fresh lease for `owner`. */

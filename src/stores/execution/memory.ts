@@ -4,28 +4,16 @@
  */
 import { ConflictError, RunNotFoundError } from "../../errors.js";
 import { validateRunId } from "../keys.js";
+import { checkEvents, recordAfterEvents, recordForNewRun } from "./derive.js";
 import {
-  checkEvents,
-  deriveArtifactStates,
-  deriveCounts,
-  recordAfterEvents,
-  recordForNewRun,
-} from "./derive.js";
-import {
-  DEFAULT_LEASE_TTL_MS,
   isLeaseLive,
+  type LeaseLimits,
   leaseHeldError,
+  leaseLimits,
   leaseLostError,
   newLease,
 } from "./lease.js";
-import {
-  matchesQuery,
-  newestFirst,
-  parseRunFilter,
-  resolvePrefix,
-  screenRunId,
-  visibleStatus,
-} from "./run-query.js";
+import { paginate, parseRunFilter, recordOf, resolvePrefix, viewRun } from "./run-query.js";
 import type {
   ExecutionStore,
   Lease,
@@ -50,7 +38,7 @@ class MemoryExecutionStore implements ExecutionStore {
   readonly kind = "memory";
   private readonly runs = new Map<string, StoredRun>();
 
-  constructor(private readonly leaseTtlMs: number) {}
+  constructor(private readonly limits: LeaseLimits) {}
 
   private run(runId: string): StoredRun {
     validateRunId(runId);
@@ -60,37 +48,39 @@ class MemoryExecutionStore implements ExecutionStore {
   }
 
   private leaseLive(run: StoredRun): boolean {
-    return run.lease !== null && isLeaseLive(run.lease, this.leaseTtlMs);
+    return run.lease !== null && isLeaseLive(run.lease, this.limits);
   }
 
-  /** The record as readers see it: live counts and `interrupted` for an unleased running run. */
+  /** The run as readers see it (see `viewRun`). */
+  private view(run: StoredRun): RunDetails {
+    return viewRun(structuredClone(run.record), structuredClone(run.events), this.leaseLive(run));
+  }
+
+  /** The record as readers see it. */
   private visibleRecord(run: StoredRun): RunRecord {
-    const record = structuredClone(run.record);
-    if (record.status !== "running") return record;
-    return {
-      ...record,
-      status: visibleStatus(record.status, this.leaseLive(run)),
-      counts: deriveCounts(deriveArtifactStates(record.artifact_ids, run.events)),
-    };
+    return run.record.status === "running" ? recordOf(this.view(run)) : structuredClone(run.record);
   }
 
-  async createRun(run: NewRun): Promise<RunRecord> {
+  async createRun(run: NewRun, owner: LeaseOwner): Promise<RunRecord> {
     validateRunId(run.run_id);
-    if (this.runs.has(run.run_id)) throw new ConflictError(`Run '${run.run_id}' already exists.`);
+    if (this.runs.has(run.run_id)) {
+      throw new ConflictError(`Run '${run.run_id}' already exists.`, { code: "run_exists" });
+    }
     const record = recordForNewRun(run);
     this.runs.set(run.run_id, {
       record,
       plan: structuredClone(run.plan),
       events: [],
       eventIds: new Set(),
-      lease: null,
+      lease: newLease(run.run_id, owner),
     });
     return structuredClone(record);
   }
 
-  async appendEvents(runId: string, events: RunEvent[]): Promise<void> {
+  async appendEvents(runId: string, events: RunEvent[], owner?: LeaseOwner): Promise<void> {
     const run = this.run(runId);
     checkEvents(runId, events);
+    if (owner && run.lease?.token !== owner.token) throw leaseLostError(runId);
     const appended: RunEvent[] = [];
     for (const event of events) {
       if (run.eventIds.has(event.event_id)) continue;
@@ -111,10 +101,7 @@ class MemoryExecutionStore implements ExecutionStore {
   }
 
   async getRunDetails(runId: string): Promise<RunDetails> {
-    const run = this.run(runId);
-    const record = this.visibleRecord(run);
-    const artifacts = deriveArtifactStates(record.artifact_ids, structuredClone(run.events));
-    return { ...record, counts: deriveCounts(artifacts), artifacts };
+    return this.view(this.run(runId));
   }
 
   async getPlan(runId: string): Promise<unknown> {
@@ -137,25 +124,10 @@ class MemoryExecutionStore implements ExecutionStore {
   }
 
   async listRuns(filter?: RunFilter): Promise<RunPage> {
-    const query = parseRunFilter(filter);
-    const ids = newestFirst([...this.runs.keys()]).filter(
-      (id) => query.cursor === undefined || id < query.cursor,
-    );
-    const runs: RunRecord[] = [];
-    let index = 0;
-    for (; index < ids.length && runs.length < query.limit; index++) {
-      const id = ids[index]!;
-      const screen = screenRunId(id, query);
-      if (screen === "stop") {
-        index = ids.length;
-        break;
-      }
-      if (screen === "skip") continue;
-      const record = this.visibleRecord(this.runs.get(id)!);
-      if (matchesQuery(record, query)) runs.push(record);
-    }
-    const more = index < ids.length && runs.length === query.limit;
-    return { runs, next_cursor: more ? runs[runs.length - 1]!.run_id : null };
+    return paginate(this.runs.keys(), parseRunFilter(filter), (id) => {
+      const run = this.runs.get(id);
+      return run ? this.visibleRecord(run) : null;
+    });
   }
 
   async resolveRunId(prefix: string): Promise<string> {
@@ -197,13 +169,15 @@ class MemoryExecutionStore implements ExecutionStore {
 
 /** Options of the in-memory execution store. */
 export interface MemoryExecutionStoreOptions {
-  /** A lease whose heartbeat is older than this is stale; default 30 s. */
+  /** A lease taken on another host is stale when its heartbeat is older than this; default 30 s. */
   leaseTtlMs?: number;
+  /** A lease of a living process on this host is stale past this; default 10 × `leaseTtlMs`. */
+  localLeaseStaleMs?: number;
 }
 
 /** An ExecutionStore that keeps everything in this process's memory. */
 export function createMemoryExecutionStore(
   options: MemoryExecutionStoreOptions = {},
 ): ExecutionStore {
-  return new MemoryExecutionStore(options.leaseTtlMs ?? DEFAULT_LEASE_TTL_MS);
+  return new MemoryExecutionStore(leaseLimits(options.leaseTtlMs, options.localLeaseStaleMs));
 }

@@ -1,10 +1,19 @@
 /**
  * @module Listing rules shared by the execution store backends: filter validation and matching,
- * run ID prefix resolution, and the status a reader should see.
+ * pagination, run ID prefix resolution, and what a reader should see of a run.
  */
 import { InputError, RunNotFoundError } from "../../errors.js";
 import { runIdTimestamp, validateRunId } from "../keys.js";
-import { RUN_STATUSES, type RunFilter, type RunRecord, type RunStatus } from "./store.js";
+import { deriveArtifactStates, deriveCounts } from "./derive.js";
+import {
+  RUN_STATUSES,
+  type RunDetails,
+  type RunEvent,
+  type RunFilter,
+  type RunPage,
+  type RunRecord,
+  type RunStatus,
+} from "./store.js";
 
 /** Page size when the filter gives none. */
 export const DEFAULT_LIST_LIMIT = 100;
@@ -114,4 +123,57 @@ export function resolvePrefix(prefix: string, runIds: Iterable<string>): string 
 /** The status readers see: a `running` run that no live lease backs was interrupted. */
 export function visibleStatus(status: RunStatus, leaseLive: boolean): RunStatus {
   return status === "running" && !leaseLive ? "interrupted" : status;
+}
+
+/**
+ * A run as readers see it, from its stored record, its event log and whether a live lease backs
+ * it. The log is the source of truth: a record still saying `running` whose log ends with
+ * `run_finished` (the process died between appending it and rewriting the record) takes that
+ * event's status and time; otherwise a `running` run without a live lease is `interrupted`.
+ * Counts and artifact states come from the log.
+ */
+export function viewRun(record: RunRecord, events: RunEvent[], leaseLive: boolean): RunDetails {
+  const artifacts = deriveArtifactStates(record.artifact_ids, events);
+  const last = events.at(-1);
+  const ending =
+    record.status === "running" && last?.type === "run_finished"
+      ? { status: last.status, finished_at: last.at }
+      : { status: visibleStatus(record.status, leaseLive) };
+  return { ...record, ...ending, counts: deriveCounts(artifacts), artifacts };
+}
+
+/** The run record part of a `viewRun` result. */
+export function recordOf(details: RunDetails): RunRecord {
+  const { artifacts, ...record } = details;
+  return record;
+}
+
+/**
+ * One page of runs matching `query`, newest first. `read` gives a run's record as readers see it
+ * (or null for a run that vanished meanwhile); it is called only until the page is full, and not
+ * for IDs that `screenRunId` rules out.
+ */
+export async function paginate(
+  runIds: Iterable<string>,
+  query: RunQuery,
+  read: (runId: string) => Promise<RunRecord | null> | RunRecord | null,
+): Promise<RunPage> {
+  const ids = newestFirst([...runIds]).filter(
+    (id) => query.cursor === undefined || id < query.cursor,
+  );
+  const runs: RunRecord[] = [];
+  let index = 0;
+  for (; index < ids.length && runs.length < query.limit; index++) {
+    const id = ids[index]!;
+    const screen = screenRunId(id, query);
+    if (screen === "stop") {
+      index = ids.length;
+      break;
+    }
+    if (screen === "skip") continue;
+    const record = await read(id);
+    if (record && matchesQuery(record, query)) runs.push(record);
+  }
+  const more = index < ids.length && runs.length === query.limit;
+  return { runs, next_cursor: more ? runs[runs.length - 1]!.run_id : null };
 }

@@ -178,13 +178,20 @@ export interface Lease extends LeaseOwner {
 export interface ExecutionStore {
   /** Backend name, for messages. */
   readonly kind: string;
-  /** Creates the run record and stores the plan. Throws `ConflictError` if the run exists. */
-  createRun(run: NewRun): Promise<RunRecord>;
+  /**
+   * Creates the run — record, plan and `owner`'s lease — all at once: a crash leaves the whole run
+   * or none of it, and no other process can take a new run before its creator holds it. Throws
+   * `ConflictError` (code `run_exists`) if the run exists.
+   */
+  createRun(run: NewRun, owner: LeaseOwner): Promise<RunRecord>;
   /**
    * Appends events durably, in order; on return they survive a crash. Events whose `event_id` is
    * already in the log are ignored. Updates the run record (status, counts, finished_at) from them.
+   * With `owner`, appends only while `owner` holds the run's lease, checked right before the write:
+   * otherwise throws `ConflictError` (code `lease_lost`) and appends nothing — so a process that
+   * lost its run (frozen past its lease, then taken over) cannot write into it.
    */
-  appendEvents(runId: string, events: RunEvent[]): Promise<void>;
+  appendEvents(runId: string, events: RunEvent[], owner?: LeaseOwner): Promise<void>;
   /** The whole event log, in order. A torn last line (crash mid-append) is ignored. */
   readEvents(runId: string): Promise<RunEvent[]>;
   /** The run record; a `running` run whose lease is stale is reported `interrupted`. Throws `RunNotFoundError`. */
@@ -215,5 +222,11 @@ export interface ExecutionStore {
   releaseLease(runId: string, owner: LeaseOwner): Promise<void>;
   /** The current lease and whether it is live, or null when none is held. */
   getLease(runId: string): Promise<{ lease: Lease; live: boolean } | null>;
+  /**
+   * Removes what crashed operations left behind (half-created or half-deleted runs, temp files)
+   * that is older than `olderThanMs`; returns how many entries it removed. Backends whose writes
+   * are transactional have nothing to sweep and leave it out.
+   */
+  sweep?(olderThanMs?: number): Promise<number>;
   close?(): Promise<void>;
 }
