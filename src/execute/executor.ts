@@ -20,7 +20,6 @@ import { redactSubstitutions } from "../runbook/env.js";
 import type { Substitution } from "../runbook/model.js";
 import { validateContent } from "../schemas/registry.js";
 import type { ArtifactStore } from "../stores/artifact/store.js";
-import { leaseLostError } from "../stores/execution/lease.js";
 import type {
   ArtifactState,
   ExecutionStore,
@@ -150,9 +149,14 @@ export async function executePlan(options: ExecuteOptions): Promise<RunResult> {
   /** Whether this process still holds the run; checked right before each artifact is stored. */
   const holdsLease = async (): Promise<boolean> => {
     if (leaseLost) return false;
-    if ((await executions.getLease(runId))?.lease.token === owner.token) return true;
-    loseLease(leaseLostError(runId));
-    return false;
+    try {
+      await executions.checkLease(runId, owner);
+      return true;
+    } catch (error) {
+      if (!isLeaseLost(error)) throw error;
+      loseLease(error);
+      return false;
+    }
   };
   const log = new EventLog(runId, executions, owner, options.onEvent, loseLease);
   const scheduler = new Scheduler(options, runId, log, kept, redact, holdsLease);
@@ -287,6 +291,8 @@ class Scheduler {
   readonly #plan: ExecutionPlan;
   readonly #done = new Map<string, "completed" | "failed" | "skipped">();
   readonly #running = new Map<string, Promise<void>>();
+  /** Not yet started, in plan order. */
+  readonly #waiting: Set<string>;
   readonly #cache = new Map<string, Message>();
   readonly #controller = new AbortController();
   #stopReason: string | null = null;
@@ -304,6 +310,7 @@ class Scheduler {
   ) {
     this.#plan = options.plan;
     for (const id of kept) this.#done.set(id, "completed");
+    this.#waiting = new Set([...this.#plan.artifacts.keys()].filter((id) => !kept.has(id)));
   }
 
   /** Stops the run: nothing new starts, running components are aborted. The first reason wins. */
@@ -327,8 +334,8 @@ class Scheduler {
     try {
       for (;;) {
         if (!this.#stopReason) {
-          for (const id of this.#ready()) {
-            if (this.#running.size >= limit) break;
+          for (const id of this.#ready(limit - this.#running.size)) {
+            this.#waiting.delete(id);
             this.#running.set(
               id,
               this.#execute(id).finally(() => {
@@ -373,12 +380,13 @@ class Scheduler {
     return { status: requiredFailure ? "failed" : "completed", reason: null };
   }
 
-  /** Not yet started artifacts whose inputs are all completed, in plan order. */
-  #ready(): string[] {
+  /** Up to `max` not yet started artifacts whose inputs are all completed, in plan order. */
+  #ready(max: number): string[] {
     const ready: string[] = [];
-    for (const [id, artifact] of this.#plan.artifacts) {
-      if (this.#done.has(id) || this.#running.has(id)) continue;
-      if (artifact.inputs.every((input) => this.#done.get(input) === "completed")) ready.push(id);
+    for (const id of this.#waiting) {
+      if (ready.length >= max) break;
+      const { inputs } = this.#plan.artifacts.get(id)!;
+      if (inputs.every((input) => this.#done.get(input) === "completed")) ready.push(id);
     }
     return ready;
   }

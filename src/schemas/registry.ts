@@ -30,15 +30,23 @@ export class SchemaRegistry {
   readonly #dir: string;
   readonly #documents = new Map<string, Record<string, unknown>>();
   readonly #validators = new Map<string, ValidateFunction>();
+  readonly #exists = new Map<string, boolean>();
   #ajv: Ajv | undefined;
 
   constructor(dir: string) {
     this.#dir = dir;
   }
 
-  /** Whether the schema exists (a malformed name or version never does). */
+  /** Whether the schema exists (a malformed name or version never does). Asked per artifact: cached. */
   hasSchema(ref: SchemaRef): boolean {
-    return isWellFormed(ref) && existsSync(this.#fileOf(ref));
+    if (!isWellFormed(ref)) return false;
+    const file = this.#fileOf(ref);
+    let exists = this.#exists.get(file);
+    if (exists === undefined) {
+      exists = existsSync(file);
+      this.#exists.set(file, exists);
+    }
+    return exists;
   }
 
   /** Every schema in the folder, sorted by name then version. */

@@ -145,6 +145,16 @@ export async function ensureDirDurable(dir: string): Promise<void> {
   } finally {
     dirCreations.delete(creation);
   }
+  await dirCreationsOf(target);
+}
+
+/**
+ * Waits for the `ensureDirDurable` calls in progress that created `dir` or a folder above it to
+ * finish their fsyncs. No I/O: immediate when none is in progress.
+ */
+async function dirCreationsOf(dir: string): Promise<void> {
+  if (dirCreations.size === 0) return;
+  const target = path.resolve(dir);
   await Promise.all(
     [...dirCreations].map(async (other) => {
       const first = await other.created.catch(() => undefined);
@@ -172,9 +182,22 @@ export async function createFileSynced(file: string, bytes: Uint8Array | string)
   await handle.close();
 }
 
+/**
+ * Writes and fsyncs a temp file beside `target`, creating its folders durably when they are
+ * missing. The folder is tried first, so the common case (it exists) costs no mkdir.
+ */
 async function writeTemp(target: string, bytes: Uint8Array | string): Promise<string> {
+  const dir = path.dirname(target);
   const temp = tempPathFor(target);
-  await createFileSynced(temp, bytes);
+  try {
+    await createFileSynced(temp, bytes);
+  } catch (error) {
+    if (!hasErrorCode(error, "ENOENT")) throw error;
+    await ensureDirDurable(dir);
+    await createFileSynced(temp, bytes);
+  }
+  // The folder may have just been made by a concurrent call whose fsyncs are still under way.
+  await dirCreationsOf(dir);
   return temp;
 }
 
@@ -184,7 +207,6 @@ async function writeTemp(target: string, bytes: Uint8Array | string): Promise<st
  */
 export async function writeFileDurable(target: string, bytes: Uint8Array | string): Promise<void> {
   const dir = path.dirname(target);
-  await ensureDirDurable(dir);
   const temp = await writeTemp(target, bytes);
   try {
     await fs.rename(temp, target);
@@ -204,7 +226,6 @@ export async function createFileExclusiveDurable(
   bytes: Uint8Array | string,
 ): Promise<boolean> {
   const dir = path.dirname(target);
-  await ensureDirDurable(dir);
   const temp = await writeTemp(target, bytes);
   try {
     await fs.link(temp, target);

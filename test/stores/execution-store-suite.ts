@@ -566,6 +566,7 @@ export function describeExecutionStore(
           () => store.deleteRun(bad),
           () => store.acquireLease(bad, owner()),
           () => store.heartbeat(bad, owner()),
+          () => store.checkLease(bad, owner()),
           () => store.releaseLease(bad, owner()),
           () => store.getLease(bad),
           () => store.listRuns({ cursor: bad }),

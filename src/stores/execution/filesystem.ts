@@ -9,11 +9,11 @@
  * index of each run's log it writes to, reloaded whenever it takes the run's lease.
  */
 import { randomBytes } from "node:crypto";
-import type { Dirent } from "node:fs";
-import { promises as fs } from "node:fs";
+import { type Dirent, promises as fs, readFileSync } from "node:fs";
 import path from "node:path";
 import { ConflictError, CorruptDataError, RunNotFoundError } from "../../errors.js";
 import {
+  type AppendGuard,
   type BatchWriter,
   createFileExclusiveDurable,
   createFileSynced,
@@ -77,6 +77,8 @@ interface RunLog {
   eventIds: Set<string>;
   /** Set when an append failed: the view no longer matches the file and must not be used. */
   broken: boolean;
+  /** One append guard per lease token, so a batch of one owner's appends checks the lease once. */
+  guards: Map<string, AppendGuard>;
 }
 
 /** Reads a file, or null when it does not exist. */
@@ -355,7 +357,12 @@ class FileSystemExecutionStore implements ExecutionStore {
     }
     // The file and this view agree again: appends may resume after an earlier failed one.
     this.appender.reopen(file);
-    return { events, eventIds: new Set(events.map((event) => event.event_id)), broken: false };
+    return {
+      events,
+      eventIds: new Set(events.map((event) => event.event_id)),
+      broken: false,
+      guards: new Map(),
+    };
   }
 
   private async readEventLog(
@@ -409,7 +416,7 @@ class FileSystemExecutionStore implements ExecutionStore {
       await this.appender.append(
         file,
         appended.map((event) => JSON.stringify(event)),
-        owner && (() => this.checkHolder(runId, owner)),
+        owner && this.guardFor(log, runId, owner),
       );
     } catch (error) {
       // The view counts events that are not in the file; rebuild it from disk on next use.
@@ -673,12 +680,30 @@ class FileSystemExecutionStore implements ExecutionStore {
     });
   }
 
-  /** Throws `leaseLostError` unless `owner` holds the run's lease. */
-  private async checkHolder(runId: string, owner: LeaseOwner): Promise<void> {
-    const current = await this.readLease(runId);
-    if (current === null || current === "corrupt" || current.token !== owner.token) {
-      throw leaseLostError(runId);
+  private guardFor(log: RunLog, runId: string, owner: LeaseOwner): AppendGuard {
+    let guard = log.guards.get(owner.token);
+    if (!guard) {
+      guard = () => this.checkLease(runId, owner);
+      log.guards.set(owner.token, guard);
     }
+    return guard;
+  }
+
+  /**
+   * Read synchronously: it runs before every batch of event appends and every artifact write,
+   * and the file is tiny, so a blocking read costs less than four thread-pool round trips.
+   */
+  async checkLease(runId: string, owner: LeaseOwner): Promise<void> {
+    const file = this.systemFile(runId, "lease.json");
+    let token: unknown;
+    try {
+      token = (JSON.parse(readFileSync(file, "utf8")) as { token?: unknown }).token;
+    } catch (error) {
+      if (!hasErrorCode(error, "ENOENT", "ENOTDIR") && !(error instanceof SyntaxError)) {
+        throw storeError("read", file, error);
+      }
+    }
+    if (token !== owner.token) throw leaseLostError(runId);
   }
 
   /** Renews `owner`'s heartbeat under the lease lock; null when the lease is not `owner`'s. */

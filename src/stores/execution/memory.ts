@@ -80,7 +80,7 @@ class MemoryExecutionStore implements ExecutionStore {
   async appendEvents(runId: string, events: RunEvent[], owner?: LeaseOwner): Promise<void> {
     const run = this.run(runId);
     checkEvents(runId, events);
-    if (owner && run.lease?.token !== owner.token) throw leaseLostError(runId);
+    if (owner) await this.checkLease(runId, owner);
     const appended: RunEvent[] = [];
     for (const event of events) {
       if (run.eventIds.has(event.event_id)) continue;
@@ -153,6 +153,10 @@ class MemoryExecutionStore implements ExecutionStore {
     const run = this.run(runId);
     if (!run.lease || run.lease.token !== owner.token) throw leaseLostError(runId);
     run.lease = { ...run.lease, heartbeat_at: new Date().toISOString() };
+  }
+
+  async checkLease(runId: string, owner: LeaseOwner): Promise<void> {
+    if (this.run(runId).lease?.token !== owner.token) throw leaseLostError(runId);
   }
 
   async releaseLease(runId: string, owner: LeaseOwner): Promise<void> {

@@ -218,6 +218,8 @@ export interface ExecutionStore {
   acquireLease(runId: string, owner: LeaseOwner): Promise<Lease>;
   /** Refreshes the heartbeat. Throws `ConflictError` if the lease is no longer ours. */
   heartbeat(runId: string, owner: LeaseOwner): Promise<void>;
+  /** Throws `ConflictError` (code `lease_lost`) unless `owner` holds the run's lease. Cheap: no write. */
+  checkLease(runId: string, owner: LeaseOwner): Promise<void>;
   /** Releases our lease; a no-op if it is not ours. */
   releaseLease(runId: string, owner: LeaseOwner): Promise<void>;
   /** The current lease and whether it is live, or null when none is held. */
