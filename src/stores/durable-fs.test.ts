@@ -76,8 +76,9 @@ describe("appending", () => {
     const opensOfLog = open.mock.calls.filter(([target]) => target === file).length;
     const expected = Array.from({ length: 50 }, (_, i) => `line ${i}\nmore ${i}\n`).join("");
     expect(await fs.readFile(file, "utf8")).toBe(expected);
-    // The first call writes alone; the 49 queued behind it share the next write.
-    expect(opensOfLog).toBeLessThanOrEqual(4);
+    // The first call creates the file (an open that finds none, then the create) and writes
+    // alone; the 49 queued behind it share the next write or two.
+    expect(opensOfLog).toBeLessThanOrEqual(5);
   });
 
   it("rejects every caller of a batch that fails, and keeps working afterwards", async () => {
@@ -120,11 +121,12 @@ describe("appending", () => {
 
 describe("fsyncDir", () => {
   it("shares fsyncs between concurrent callers of one folder", async () => {
-    const open = vi.spyOn(fs, "open");
-    await Promise.all(Array.from({ length: 30 }, () => fsyncDir(scratch)));
-    const opens = open.mock.calls.filter(([target]) => target === scratch).length;
-    expect(opens).toBeGreaterThanOrEqual(1);
-    expect(opens).toBeLessThanOrEqual(2);
+    // The first call starts an fsync; every call made while it runs shares the one queued after it.
+    const calls = Array.from({ length: 30 }, () => fsyncDir(scratch));
+    await Promise.all(calls);
+    expect(new Set(calls).size).toBe(2);
+    expect(calls[0]).not.toBe(calls[1]);
+    expect(new Set(calls.slice(1)).size).toBe(1);
   });
 
   it("reports a folder that does not exist", async () => {
