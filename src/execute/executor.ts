@@ -5,6 +5,7 @@
  * crashed run is detected as stale and two processes never execute one run.
  */
 import { randomUUID } from "node:crypto";
+import pLimit from "p-limit";
 import type {
   ComponentContext,
   ComponentOutput,
@@ -94,7 +95,8 @@ export async function executePlan(options: ExecuteOptions): Promise<RunResult> {
   };
   const redact = (text: string): string => redactSubstitutions(text, substitutions) as string;
 
-  const kept = new Set<string>();
+  /** On resume: each artifact completed earlier -> whether its stored bytes still match. */
+  const verifications = new Map<string, Promise<boolean>>();
   let runId: string;
   let attempt: number;
   if (options.resumeRunId) {
@@ -109,8 +111,14 @@ export async function executePlan(options: ExecuteOptions): Promise<RunResult> {
           { code: "runbook_changed" },
         );
       }
+      // Checked while the run goes on: artifacts that need none of them start at once.
+      const limit = pLimit(VERIFY_CONCURRENCY);
       for (const state of (await executions.getRunDetails(runId)).artifacts) {
-        if (await completedIntact(artifacts, runId, state)) kept.add(state.id);
+        if (state.status !== "completed") continue;
+        verifications.set(
+          state.id,
+          limit(() => completedIntact(artifacts, runId, state)),
+        );
       }
       const record = await executions.beginAttempt(runId, {
         plan: options.planJson,
@@ -159,7 +167,7 @@ export async function executePlan(options: ExecuteOptions): Promise<RunResult> {
     }
   };
   const log = new EventLog(runId, executions, owner, options.onEvent, loseLease);
-  const scheduler = new Scheduler(options, runId, log, kept, redact, holdsLease);
+  const scheduler = new Scheduler(options, runId, log, verifications, redact, holdsLease);
   const heartbeat = setInterval(() => {
     executions.heartbeat(runId, owner).catch((error: unknown) => {
       if (isLeaseLost(error)) loseLease(error);
@@ -190,13 +198,16 @@ export async function executePlan(options: ExecuteOptions): Promise<RunResult> {
       reason: outcome.reason,
       attempt,
       durationSeconds: (performance.now() - started) / 1000,
-      kept: [...kept],
+      kept: scheduler.kept,
     };
   } finally {
     clearInterval(heartbeat);
     await executions.releaseLease(runId, owner).catch(() => {});
   }
 }
+
+/** Kept artifacts whose stored bytes are read and hashed at once, on resume. */
+const VERIFY_CONCURRENCY = 4;
 
 /** Whether a store refused a write because this process no longer holds the run's lease. */
 function isLeaseLost(error: unknown): error is ConflictError {
@@ -293,6 +304,10 @@ class Scheduler {
   readonly #running = new Map<string, Promise<void>>();
   /** Not yet started, in plan order. */
   readonly #waiting: Set<string>;
+  /** Completed in an earlier attempt, their stored bytes still being checked: not yet startable. */
+  readonly #verifying = new Set<string>();
+  /** Artifacts kept from an earlier attempt, their stored bytes verified. */
+  readonly kept: string[] = [];
   readonly #cache = new Map<string, Message>();
   readonly #controller = new AbortController();
   #stopReason: string | null = null;
@@ -304,13 +319,26 @@ class Scheduler {
     private readonly options: ExecuteOptions,
     private readonly runId: string,
     private readonly log: EventLog,
-    kept: ReadonlySet<string>,
+    verifications: ReadonlyMap<string, Promise<boolean>>,
     private readonly redact: (text: string) => string,
     private readonly holdsLease: () => Promise<boolean>,
   ) {
     this.#plan = options.plan;
-    for (const id of kept) this.#done.set(id, "completed");
-    this.#waiting = new Set([...this.#plan.artifacts.keys()].filter((id) => !kept.has(id)));
+    this.#waiting = new Set(this.#plan.artifacts.keys());
+    for (const [id, intact] of verifications) {
+      this.#verifying.add(id);
+      void intact
+        .catch(() => false)
+        .then((ok) => {
+          this.#verifying.delete(id);
+          if (ok && !this.#closed) {
+            this.#waiting.delete(id);
+            this.#done.set(id, "completed");
+            this.kept.push(id);
+          }
+          this.#wake();
+        });
+    }
   }
 
   /** Stops the run: nothing new starts, running components are aborted. The first reason wins. */
@@ -345,7 +373,7 @@ class Scheduler {
             );
           }
         }
-        if (this.#running.size === 0) break;
+        if (this.#running.size === 0 && (this.#stopReason || this.#verifying.size === 0)) break;
         const settled = new Promise<void>((resolve) => {
           this.#wake = resolve;
         });
@@ -368,7 +396,8 @@ class Scheduler {
     if (this.#stopReason && !everythingDone) {
       this.#closed = true;
       for (const id of this.#plan.artifacts.keys()) {
-        if (this.#done.has(id)) continue;
+        // One still being verified keeps its earlier `completed` record for the next resume.
+        if (this.#done.has(id) || this.#verifying.has(id)) continue;
         this.#done.set(id, "skipped");
         this.log.append({ type: "artifact_skipped", artifact_id: id, because: this.#stopReason });
       }
@@ -385,6 +414,7 @@ class Scheduler {
     const ready: string[] = [];
     for (const id of this.#waiting) {
       if (ready.length >= max) break;
+      if (this.#verifying.has(id)) continue;
       const { inputs } = this.#plan.artifacts.get(id)!;
       if (inputs.every((input) => this.#done.get(input) === "completed")) ready.push(id);
     }

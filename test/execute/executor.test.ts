@@ -11,6 +11,7 @@ import { ConflictError, RunbookError } from "../../src/errors.js";
 import type { EngineEvent } from "../../src/execute/events.js";
 import { type ExecuteOptions, executePlan } from "../../src/execute/executor.js";
 import { createWorkerPool, type WorkerPool } from "../../src/execute/worker-pool.js";
+import { sha256 } from "../../src/message.js";
 import { prepareRunbook } from "../../src/plan/prepare.js";
 import { createMemoryArtifactStore } from "../../src/stores/artifact/memory.js";
 import { createMemoryExecutionStore } from "../../src/stores/execution/memory.js";
@@ -62,7 +63,7 @@ const concat: Processor = {
     timeline.push({ id, at: "start", t: performance.now() });
     await sleep(Number(properties.delay_ms ?? 0), context.signal);
     timeline.push({ id, at: "end", t: performance.now() });
-    if (properties.fail) throw new Error(String(properties.fail));
+    if (properties.fail && properties.fail !== "no") throw new Error(String(properties.fail));
     const data = inputs.flatMap((m) => (m.content.data as unknown[]) ?? []);
     if (properties.invalid) return { schema, content: { data: "not a list" } };
     return { schema, content: { schemaVersion: "1.0.0", name: id, data } };
@@ -257,6 +258,33 @@ describe("executor", () => {
     const details = await stores.executions.getRunDetails(failed.runId);
     expect(details.attempt).toBe(2);
     expect(details.counts.completed).toBe(3);
+  });
+
+  it("re-executes on resume a completed artifact whose stored bytes no longer match, before its dependents", async () => {
+    const stores = {
+      artifacts: createMemoryArtifactStore(),
+      executions: createMemoryExecutionStore(),
+    };
+    const yaml = `${head()}${src("a")}${src("b")}  c: {inputs: a, process: {type: concat, properties: {label: c}}}\n  d: {inputs: b, process: {type: concat, properties: {label: d, fail: '\${FAIL}'}}}\n`;
+    const first = await setup(yaml, stores, { FAIL: "boom" });
+    const failed = await executePlan(first.options);
+    expect(failed.status).toBe("failed");
+    // a's stored bytes change after the run recorded their sha256.
+    const stored = await stores.artifacts.get(failed.runId, "a");
+    await stores.artifacts.save(failed.runId, "a", { ...stored, content: { tampered: true } });
+
+    const again = await setup(yaml, stores, { FAIL: "no" });
+    timeline.length = 0;
+    const resumed = await executePlan({ ...again.options, resumeRunId: failed.runId });
+    expect(resumed.status).toBe("completed");
+    expect(resumed.kept.sort()).toEqual(["b", "c"]);
+    const ran = timeline.filter((e) => e.at === "start").map((e) => e.id);
+    expect(ran.sort()).toEqual(["a", "d"]);
+    const details = await stores.executions.getRunDetails(failed.runId);
+    expect(details.counts.completed).toBe(4);
+    const a = details.artifacts.find((x) => x.id === "a")!;
+    const bytes = await stores.artifacts.getBytes(failed.runId, "a");
+    expect(a.sha256).toBe(sha256(bytes));
   });
 
   it("refuses to resume when the runbook changed, naming the changed artifacts", async () => {
