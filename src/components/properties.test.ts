@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
+import { filesystemConnector } from "../connectors/filesystem.js";
 import { ComponentError } from "../errors.js";
 import { closestMatch } from "../suggest.js";
-import { assertValidProperties, checkProperties } from "./properties.js";
+import { assertValidProperties, checkExtractCall, checkProperties } from "./properties.js";
 import type { PropertyDoc } from "./types.js";
 
 const docs: PropertyDoc[] = [
@@ -81,5 +82,19 @@ describe("assertValidProperties", () => {
       "Invalid properties for 'filesystem':\nproperties.path: is required\nproperties.max_files: must be an integer, got 'many'",
     );
     expect(() => assertValidProperties("filesystem", [])).not.toThrow();
+  });
+});
+
+describe("checkExtractCall", () => {
+  const standard = { name: "standard_input", version: "1.0.0" };
+
+  it("refuses a schema the connector does not produce, and invalid properties", () => {
+    expect(() =>
+      checkExtractCall(filesystemConnector, { path: "." }, { name: "other", version: "1.0.0" }),
+    ).toThrow("filesystem produces standard_input/1.0.0, not other/1.0.0");
+    expect(() => checkExtractCall(filesystemConnector, { max_files: 3 }, standard)).toThrow(
+      /Invalid properties for 'filesystem':\n.*properties\.path: is required/,
+    );
+    expect(() => checkExtractCall(filesystemConnector, { path: "." }, standard)).not.toThrow();
   });
 });

@@ -7,8 +7,9 @@
  * rules specific to one property stay in the component's own `validateProperties`.
  */
 import { ComponentError, formatIssue, type Issue } from "../errors.js";
+import { formatSchemaRef, type SchemaRef, sameSchema } from "../message.js";
 import { closestMatch } from "../suggest.js";
-import type { PropertyDoc } from "./types.js";
+import type { Connector, PropertyDoc } from "./types.js";
 
 /**
  * Issues for `properties` against `docs`: unknown names (with a suggestion), missing required
@@ -39,6 +40,23 @@ export function checkProperties(
     if (problem) issues.push({ path: prefix + doc.name, message: problem });
   }
   return issues;
+}
+
+/**
+ * What a connector checks before extracting: that it was asked for a schema it produces, and that
+ * its properties are valid. Throws a ComponentError otherwise.
+ */
+export function checkExtractCall(
+  connector: Connector,
+  properties: Record<string, unknown>,
+  outputSchema: SchemaRef,
+): void {
+  if (!connector.outputSchemas.some((schema) => sameSchema(schema, outputSchema))) {
+    throw new ComponentError(
+      `${connector.type} produces ${connector.outputSchemas.map(formatSchemaRef).join(", ")}, not ${formatSchemaRef(outputSchema)}`,
+    );
+  }
+  assertValidProperties(connector.type, connector.validateProperties(properties));
 }
 
 /** Throws a ComponentError listing the issues, if there are any (for use at extract time). */

@@ -13,7 +13,7 @@ import { readdir, realpath, stat } from "node:fs/promises";
 import { basename, join, resolve, sep } from "node:path";
 import { promisify, TextDecoder } from "node:util";
 import picomatch from "picomatch";
-import { assertValidProperties, checkProperties } from "../components/properties.js";
+import { checkExtractCall, checkProperties } from "../components/properties.js";
 import type {
   ComponentContext,
   ComponentOutput,
@@ -21,7 +21,7 @@ import type {
   PropertyDoc,
 } from "../components/types.js";
 import { ComponentError, type Issue } from "../errors.js";
-import { type SchemaRef, sameSchema } from "../message.js";
+import type { SchemaRef } from "../message.js";
 
 const STANDARD_INPUT: SchemaRef = { name: "standard_input", version: "1.0.0" };
 
@@ -169,12 +169,7 @@ export const filesystemConnector: Connector = {
     outputSchema: SchemaRef,
     context: ComponentContext,
   ): Promise<ComponentOutput> {
-    if (!sameSchema(outputSchema, STANDARD_INPUT)) {
-      throw new ComponentError(
-        `filesystem produces standard_input/1.0.0, not ${outputSchema.name}/${outputSchema.version}`,
-      );
-    }
-    assertValidProperties("filesystem", filesystemConnector.validateProperties(properties));
+    checkExtractCall(filesystemConnector, properties, outputSchema);
     const options = readOptions(properties);
     return extractFiles(options, context);
   },

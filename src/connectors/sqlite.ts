@@ -10,7 +10,7 @@ import { readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { basename, resolve } from "node:path";
 import initSqlJs from "sql.js";
-import { assertValidProperties, checkProperties } from "../components/properties.js";
+import { checkExtractCall, checkProperties } from "../components/properties.js";
 import type {
   ComponentContext,
   ComponentOutput,
@@ -18,7 +18,7 @@ import type {
   PropertyDoc,
 } from "../components/types.js";
 import { ComponentError, type Issue } from "../errors.js";
-import { type SchemaRef, sameSchema } from "../message.js";
+import type { SchemaRef } from "../message.js";
 
 const STANDARD_INPUT: SchemaRef = { name: "standard_input", version: "1.0.0" };
 const DEFAULT_MAX_ROWS_PER_TABLE = 10;
@@ -99,12 +99,7 @@ export const sqliteConnector: Connector = {
     outputSchema: SchemaRef,
     context: ComponentContext,
   ): Promise<ComponentOutput> {
-    if (!sameSchema(outputSchema, STANDARD_INPUT)) {
-      throw new ComponentError(
-        `sqlite produces standard_input/1.0.0, not ${outputSchema.name}/${outputSchema.version}`,
-      );
-    }
-    assertValidProperties("sqlite", sqliteConnector.validateProperties(properties));
+    checkExtractCall(sqliteConnector, properties, outputSchema);
     const databasePath = properties.database_path as string;
     const maxRows =
       (properties.max_rows_per_table as number | undefined) ?? DEFAULT_MAX_ROWS_PER_TABLE;

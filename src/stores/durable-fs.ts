@@ -42,9 +42,19 @@ export function isTempFileName(name: string): boolean {
   return name.startsWith(".") && name.endsWith(".tmp");
 }
 
+/**
+ * Unique per process (pid, and random bits against a reused pid) and per call (a counter): no
+ * random bytes drawn per write.
+ */
+const tempPrefix = `${process.pid}.${randomBytes(4).toString("hex")}`;
+let tempCounter = 0;
+
 function tempPathFor(target: string): string {
-  const suffix = `${process.pid}.${randomBytes(6).toString("hex")}.tmp`;
-  return path.join(path.dirname(target), `.${path.basename(target)}.${suffix}`);
+  tempCounter += 1;
+  return path.join(
+    path.dirname(target),
+    `.${path.basename(target)}.${tempPrefix}.${tempCounter.toString(16)}.tmp`,
+  );
 }
 
 // Callback fs functions on plain file descriptors, promisified: for the many small files of a

@@ -6,19 +6,19 @@
 import { randomBytes } from "node:crypto";
 import { promises as fs } from "node:fs";
 import path from "node:path";
-import { ArtifactNotFoundError, CorruptDataError, StoreError, WctError } from "../../errors.js";
-import { isMessage, type Message, serializeMessage, sha256 } from "../../message.js";
-import { fsyncDir, hasErrorCode, isTempFileName, writeFileDurable } from "../durable-fs.js";
+import { ArtifactNotFoundError } from "../../errors.js";
+import { type Message, parseMessage, serializeMessage, sha256 } from "../../message.js";
+import {
+  fsyncDir,
+  hasErrorCode,
+  isTempFileName,
+  storeError,
+  writeFileDurable,
+} from "../durable-fs.js";
 import { resolveInside, validateArtifactKey, validateKeyPrefix, validateRunId } from "../keys.js";
 import type { ArtifactStore, StoredArtifact } from "./store.js";
 
 const MESSAGE_EXTENSION = ".json";
-
-function storeError(action: string, file: string, error: unknown): Error {
-  if (error instanceof WctError) return error;
-  const reason = error instanceof Error ? error.message : String(error);
-  return new StoreError(`Cannot ${action} ${file}: ${reason}`, { cause: error });
-}
 
 class FileSystemArtifactStore implements ArtifactStore {
   readonly kind = "filesystem";
@@ -49,17 +49,7 @@ class FileSystemArtifactStore implements ArtifactStore {
 
   async get(runId: string, key: string): Promise<Message> {
     const file = this.fileOf(runId, key);
-    const bytes = await this.read(runId, key, file);
-    let value: unknown;
-    try {
-      value = JSON.parse(bytes.toString("utf8"));
-    } catch (error) {
-      throw new CorruptDataError(file, "not valid JSON (truncated or damaged file)", {
-        cause: error,
-      });
-    }
-    if (!isMessage(value)) throw new CorruptDataError(file, "not a Message");
-    return value;
+    return parseMessage(await this.read(runId, key, file), file);
   }
 
   async getBytes(runId: string, key: string): Promise<Buffer> {

@@ -3,8 +3,8 @@
  * bytes, so callers can never mutate a stored Message, and reads behave exactly like the
  * filesystem backend's.
  */
-import { ArtifactNotFoundError, CorruptDataError } from "../../errors.js";
-import { isMessage, type Message, serializeMessage, sha256 } from "../../message.js";
+import { ArtifactNotFoundError } from "../../errors.js";
+import { type Message, parseMessage, serializeMessage, sha256 } from "../../message.js";
 import { validateArtifactKey, validateKeyPrefix, validateRunId } from "../keys.js";
 import type { ArtifactStore, StoredArtifact } from "./store.js";
 
@@ -32,16 +32,7 @@ class MemoryArtifactStore implements ArtifactStore {
   }
 
   async get(runId: string, key: string): Promise<Message> {
-    const bytes = await this.getBytes(runId, key);
-    const location = `memory:${runId}/${key}`;
-    let value: unknown;
-    try {
-      value = JSON.parse(bytes.toString("utf8"));
-    } catch (error) {
-      throw new CorruptDataError(location, "not valid JSON", { cause: error });
-    }
-    if (!isMessage(value)) throw new CorruptDataError(location, "not a Message");
-    return value;
+    return parseMessage(await this.getBytes(runId, key), `memory:${runId}/${key}`);
   }
 
   async getBytes(runId: string, key: string): Promise<Buffer> {
