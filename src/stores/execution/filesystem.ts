@@ -8,8 +8,9 @@
  * One process at a time writes a run's events (the lease guarantees it); this process keeps an
  * index of each run's log it writes to, reloaded whenever it takes the run's lease.
  */
-import { randomBytes } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import { type Dirent, promises as fs, readFileSync } from "node:fs";
+import { hostname } from "node:os";
 import path from "node:path";
 import { ConflictError, CorruptDataError, RunNotFoundError } from "../../errors.js";
 import {
@@ -520,19 +521,26 @@ class FileSystemExecutionStore implements ExecutionStore {
   async deleteRun(runId: string): Promise<void> {
     const dir = this.runDir(runId);
     if (!(await this.runFolderExists(runId))) throw new RunNotFoundError(runId);
-    const lease = await this.readLease(runId);
-    if (lease && lease !== "corrupt" && this.isLive(lease)) throw leaseHeldError(runId, lease);
+    // Held while the folder is renamed away, so that no resume can start meanwhile; refused
+    // (ConflictError) while another process executes the run.
+    const deleter = { pid: process.pid, host: hostname(), token: randomUUID() };
+    await this.takeLease(runId, deleter);
     // Renamed away first: the run disappears at once, and a crash leaves only a hidden folder.
     const doomed = path.join(this.runsDir, `.${runId}.${randomBytes(6).toString("hex")}.deleting`);
     try {
       await fs.rename(dir, doomed);
-      await fsyncDir(this.runsDir);
-      await fs.rm(doomed, { recursive: true, force: true });
     } catch (error) {
+      await this.releaseLease(runId, deleter).catch(() => undefined);
       if (hasErrorCode(error, "ENOENT")) throw new RunNotFoundError(runId);
       throw storeError("delete", dir, error);
     }
     this.logs.delete(runId);
+    try {
+      await fsyncDir(this.runsDir);
+      await fs.rm(doomed, { recursive: true, force: true });
+    } catch (error) {
+      throw storeError("delete", dir, error);
+    }
   }
 
   /**
@@ -612,6 +620,11 @@ class FileSystemExecutionStore implements ExecutionStore {
 
   async acquireLease(runId: string, owner: LeaseOwner): Promise<Lease> {
     await this.readRecord(runId);
+    return this.takeLease(runId, owner);
+  }
+
+  /** `acquireLease` without the check that the run's record is readable. */
+  private async takeLease(runId: string, owner: LeaseOwner): Promise<Lease> {
     const file = this.systemFile(runId, "lease.json");
     // A few rounds: another process may release, break or take the lease between our steps.
     for (let round = 0; round < 10; round++) {
