@@ -5,7 +5,14 @@ import { fileURLToPath } from "node:url";
 import { Ajv } from "ajv";
 import { afterAll, describe, expect, it } from "vitest";
 import { CorruptDataError, NotFoundError } from "../errors.js";
-import { hasSchema, listSchemas, loadSchema, SchemaRegistry, validateContent } from "./registry.js";
+import {
+  createContentAjv,
+  hasSchema,
+  listSchemas,
+  loadSchema,
+  SchemaRegistry,
+  validateContent,
+} from "./registry.js";
 
 const UPSTREAM_SCHEMAS = fileURLToPath(
   new URL("../../../shared/fixtures/upstream/schemas/", import.meta.url),
@@ -115,6 +122,16 @@ type EditableFindings = {
 const editable = (doc: object) => structuredClone(doc) as EditableFindings;
 
 describe("bundled schemas", () => {
+  it("are valid JSON Schemas, checked against the meta-schema (the registry skips that check)", () => {
+    const refs = listSchemas();
+    expect(refs.length).toBeGreaterThanOrEqual(3);
+    for (const ref of refs) {
+      const ajv = createContentAjv({ checkSchemas: true });
+      expect(ajv.validateSchema(loadSchema(ref)), JSON.stringify(ajv.errors)).toBe(true);
+      expect(() => ajv.compile(loadSchema(ref))).not.toThrow();
+    }
+  });
+
   it("lists the shipped schemas in order", () => {
     expect(listSchemas()).toEqual([
       v1("gdpr_personal_data"),

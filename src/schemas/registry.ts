@@ -12,6 +12,7 @@ import { CorruptDataError, type Issue, NotFoundError } from "../errors.js";
 import { formatSchemaRef, type SchemaRef } from "../message.js";
 
 // Two levels up from both src/schemas/ and dist/schemas/ is the package root.
+
 const BUNDLED_SCHEMAS_DIR = fileURLToPath(new URL("../../schemas/", import.meta.url));
 
 // Checked before touching the disk, so a schema reference from a runbook cannot name a path.
@@ -24,6 +25,23 @@ const MAX_ISSUES = 50;
 // ajv-formats is CommonJS: under NodeNext the default import is `module.exports`, and the plugin
 // is its `default` property (the package sets `exports.default` to itself).
 const addFormats = ajvFormats.default;
+
+/**
+ * The Ajv instance content is validated with. `checkSchemas`: validate each schema against the
+ * meta-schema when it is compiled.
+ */
+export function createContentAjv({ checkSchemas }: { checkSchemas: boolean }): Ajv {
+  const ajv = new Ajv({
+    allErrors: true,
+    strict: true,
+    allowUnionTypes: true,
+    validateSchema: checkSchemas,
+  });
+  // Upstream schemas carry a top-level `version`; declare it so strict mode accepts it.
+  ajv.addVocabulary(["version"]);
+  addFormats(ajv);
+  return ajv;
+}
 
 /** Schemas in one folder laid out as `<name>/<version>/<name>.json`. */
 export class SchemaRegistry {
@@ -125,13 +143,9 @@ export class SchemaRegistry {
   }
 
   #getAjv(): Ajv {
-    if (!this.#ajv) {
-      const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true });
-      // Upstream schemas carry a top-level `version`; declare it so strict mode accepts it.
-      ajv.addVocabulary(["version"]);
-      addFormats(ajv);
-      this.#ajv = ajv;
-    }
+    // The bundled schemas are checked against the meta-schema by a test; compiling the
+    // meta-schema on every start would cost more than validating most runs' content.
+    this.#ajv ??= createContentAjv({ checkSchemas: false });
     return this.#ajv;
   }
 
