@@ -271,11 +271,11 @@ async function extractFiles(options: Options, context: ComponentContext): Promis
     context.warn(`filesystem: stopped at max_files (${options.maxFiles}) in '${options.path}'`);
   }
 
-  // Echo the path as written: a substituted `${VAR}` value must not reach the stored artifact.
-  const written =
-    typeof context.writtenProperties.path === "string"
-      ? context.writtenProperties.path
-      : options.path;
+  // Properties are echoed as written: a substituted `${VAR}` value must not reach the stored
+  // artifact.
+  const asWritten = <T>(name: string, value: T): T =>
+    (context.writtenProperties[name] as T | undefined) ?? value;
+  const written = asWritten("path", options.path);
   const name = basename(written);
   return {
     schema: STANDARD_INPUT,
@@ -294,9 +294,9 @@ async function extractFiles(options: Options, context: ComponentContext): Promis
         unreadable: counters.unreadable,
         skipped_symlinks_outside_path: counters.skippedOutsideRoot,
         max_files_reached: maxFilesReached,
-        include_patterns: options.includePatterns,
-        exclude_patterns: options.excludePatterns,
-        encoding: options.encoding,
+        include_patterns: asWritten("include_patterns", options.includePatterns),
+        exclude_patterns: asWritten("exclude_patterns", options.excludePatterns),
+        encoding: asWritten("encoding", options.encoding),
         source_type: "filesystem",
       },
       data,

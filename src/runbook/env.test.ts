@@ -74,12 +74,14 @@ describe("redactSubstitutions", () => {
     expect(redactSubstitutions("x abcdefgh y abcd", subs)).toBe("x ${LONG} y ${SHORT}");
   });
 
-  it("leaves values too short to be secrets alone, so messages stay readable", () => {
+  it("redacts even short values: nothing tells a secret from a setting", () => {
     const subs = [
-      { name: "N", value: "1" },
+      { name: "DIR", value: "xq7" },
       { name: "HOST", value: "db01" },
     ];
-    expect(redactSubstitutions("line 1 of db01", subs)).toBe("line 1 of ${HOST}");
+    expect(redactSubstitutions("path 'data/xq7' on db01", subs)).toBe(
+      "path 'data/${DIR}' on ${HOST}",
+    );
   });
 
   it("keeps placeholders already in the text, so redacting twice changes nothing", () => {

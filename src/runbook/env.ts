@@ -49,26 +49,18 @@ export function hasPlaceholder(text: string): boolean {
 }
 
 /**
- * Values shorter than this are never redacted from free text: replacing `1` or `on` everywhere
- * would garble messages (`line 1` -> `line ${N}`) while hiding nothing a guess would not find.
- * Secrets worth hiding are longer.
- */
-export const MIN_REDACTED_LENGTH = 4;
-
-/**
  * Deep-copies a JSON value, replacing in every string (keys included) each substituted value by
  * its `${NAME}` placeholder. Only for free text (error messages, warnings, argv), where the
  * structure is unknown: a runbook's own values are persisted as written instead (see
  * `withWrittenPlaceholders`). Longest value first, so that a value containing another is put back
  * whole; placeholders already in the text are left alone, so redacting twice changes nothing.
- * Values shorter than `MIN_REDACTED_LENGTH` are left alone.
+ * Every non-empty value is redacted, however short: nothing tells a secret from a setting, and a
+ * message reading `line ${N}` is a small price for never storing one.
  */
 export function redactSubstitutions(value: unknown, subs: readonly Substitution[]): unknown {
   const byValue = new Map<string, string>();
   for (const sub of [...subs].sort((a, b) => b.value.length - a.value.length)) {
-    if (sub.value.length >= MIN_REDACTED_LENGTH && !byValue.has(sub.value)) {
-      byValue.set(sub.value, sub.name);
-    }
+    if (sub.value !== "" && !byValue.has(sub.value)) byValue.set(sub.value, sub.name);
   }
   // The placeholder alternative comes first: where one starts, it is matched and kept as it is.
   const pattern =

@@ -259,4 +259,24 @@ describe("secrets", () => {
     }
     expect(placeholders).toBeGreaterThan(0);
   });
+
+  it("keeps short values, the runbook name and echoed patterns out of the store too", async () => {
+    const file = await write(
+      "short-secret.yaml",
+      "name: 'Scan ${TEAM}'\ndescription: d\nartifacts:\n" +
+        "  missing: {source: {type: filesystem, properties: {path: 'data/${DIR}'}}}\n" +
+        "  scanned: {source: {type: filesystem, properties: {path: '.', include_patterns: ['*.${EXT}'], exclude_patterns: ['${SKIP}']}}}\n",
+    );
+    const values = { TEAM: "TeamQz81", DIR: "xq7", EXT: "zqj", SKIP: "skipQz55" };
+    const runId = await run(file, values);
+    const files = readdirSync(join(store, "runs", runId), { recursive: true, withFileTypes: true })
+      .filter((e) => e.isFile())
+      .map((e) => join(e.parentPath, e.name));
+    for (const f of files) {
+      const text = await readFile(f, "utf8");
+      for (const value of Object.values(values)) expect(text, f).not.toContain(value);
+    }
+    const listed = JSON.parse((await wct(["runs", "--json", "--runbook", "Scan ${TEAM}"])).stdout);
+    expect(listed.map((r: { run_id: string }) => r.run_id)).toContain(runId);
+  });
 });

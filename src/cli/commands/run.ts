@@ -66,7 +66,8 @@ export async function runCommand(
         plan,
         planJson,
         runbook: {
-          name: loaded.runbook.name,
+          // As written: the name may hold a `${VAR}` placeholder, whose value is never stored.
+          name: planJson.runbook.name,
           path: runbookPath,
           sha256: sha256(loaded.text),
           text: loaded.text,
