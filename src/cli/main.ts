@@ -18,6 +18,8 @@ import { toolVersion } from "./io.js";
 
 /** Exit code for an error that reached the top. */
 export function exitCodeOf(error: unknown): number {
+  // A run taken over by another process mid-way is an unfinished run, not bad input.
+  if (error instanceof ConflictError && error.code === "lease_lost") return 1;
   if (
     error instanceof InputError ||
     error instanceof NotFoundError ||

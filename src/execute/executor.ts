@@ -20,7 +20,7 @@ import type { ExecutionPlan, PlannedArtifact } from "../plan/planner.js";
 import { redactSubstitutions } from "../runbook/env.js";
 import type { Substitution } from "../runbook/model.js";
 import { validateContent } from "../schemas/registry.js";
-import type { ArtifactStore } from "../stores/artifact/store.js";
+import type { ArtifactStore, StoredArtifact } from "../stores/artifact/store.js";
 import type {
   ArtifactState,
   ExecutionStore,
@@ -81,6 +81,8 @@ class RunStopped extends Error {}
 
 /** How long running components get to notice a stop before the run is closed without them. */
 const STOP_GRACE_MS = 5000;
+/** How long a finished run waits for artifact saves still in flight before it releases its lease. */
+const SAVE_GRACE_MS = 30_000;
 /** setTimeout's ceiling; longer timeouts would fire at once. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -202,6 +204,9 @@ export async function executePlan(options: ExecuteOptions): Promise<RunResult> {
     };
   } finally {
     clearInterval(heartbeat);
+    // A save still in flight (a stop cut its artifact short) must land before another process
+    // may take the run over.
+    await scheduler.settleSaves();
     await executions.releaseLease(runId, owner).catch(() => {});
   }
 }
@@ -306,6 +311,7 @@ class Scheduler {
   readonly #waiting: Set<string>;
   /** Completed in an earlier attempt, their stored bytes still being checked: not yet startable. */
   readonly #verifying = new Set<string>();
+  readonly #saves = new Set<Promise<StoredArtifact>>();
   /** Artifacts kept from an earlier attempt, their stored bytes verified. */
   readonly kept: string[] = [];
   readonly #cache = new Map<string, Message>();
@@ -428,8 +434,7 @@ class Scheduler {
     this.log.append({ type: "artifact_started", artifact_id: id });
     try {
       if (artifact.reuseFromRun) {
-        await this.#reuse(artifact, artifact.reuseFromRun);
-        this.#done.set(id, "completed");
+        if (await this.#reuse(artifact, artifact.reuseFromRun)) this.#done.set(id, "completed");
         return;
       }
       const output = await this.#produce(artifact);
@@ -443,11 +448,10 @@ class Scheduler {
           `output does not match schema ${formatSchemaRef(output.schema)}: ${shown}${problems.length > 3 ? ` (+${problems.length - 3} more)` : ""}`,
         );
       }
-      if (this.#closed || !(await this.holdsLease())) return;
       const duration = elapsed();
       const message = this.#message(artifact, output, duration);
-      const stored = await this.options.artifacts.save(this.runId, id, message);
-      if (this.#closed) return;
+      const stored = await this.#save(id, message);
+      if (!stored) return;
       await this.log.append({
         type: "artifact_completed",
         artifact_id: id,
@@ -567,7 +571,32 @@ class Scheduler {
   }
 
   /** Copies an artifact of an earlier run, checking it against the hash recorded there. */
-  async #reuse(artifact: PlannedArtifact, fromRun: string): Promise<void> {
+  /**
+   * Stores an artifact's Message while this process still holds the run; null, storing nothing,
+   * once it does not or the outcome is decided. Saves in flight are tracked: the run waits for
+   * them (`settleSaves`) before it lets go of its lease.
+   */
+  async #save(id: string, message: Message): Promise<StoredArtifact | null> {
+    if (this.#closed || !(await this.holdsLease())) return null;
+    const saving = this.options.artifacts.save(this.runId, id, message);
+    this.#saves.add(saving);
+    try {
+      const stored = await saving;
+      return this.#closed ? null : stored;
+    } finally {
+      this.#saves.delete(saving);
+    }
+  }
+
+  /** Waits (up to `SAVE_GRACE_MS`) for artifact saves still in flight. */
+  async settleSaves(): Promise<void> {
+    if (this.#saves.size === 0) return;
+    const grace = new Promise((resolve) => setTimeout(resolve, SAVE_GRACE_MS).unref());
+    await Promise.race([Promise.allSettled([...this.#saves]), grace]);
+  }
+
+  /** Copies an artifact of an earlier run into this one; false when nothing was stored. */
+  async #reuse(artifact: PlannedArtifact, fromRun: string): Promise<boolean> {
     const { artifacts, executions } = this.options;
     const fromArtifact = artifact.definition.reuse!.artifact;
     const recorded = (await executions.getRunDetails(fromRun)).artifacts.find(
@@ -594,9 +623,8 @@ class Scheduler {
       source: `reuse:${fromRun}/${fromArtifact}`,
       timestamp: new Date().toISOString(),
     };
-    if (this.#closed || !(await this.holdsLease())) return;
-    const stored = await artifacts.save(this.runId, artifact.id, copy);
-    if (this.#closed) return;
+    const stored = await this.#save(artifact.id, copy);
+    if (!stored) return false;
     await this.log.append({
       type: "artifact_reused",
       artifact_id: artifact.id,
@@ -609,5 +637,6 @@ class Scheduler {
     });
     if ((this.#plan.dependents.get(artifact.id) ?? []).length > 0)
       this.#cache.set(artifact.id, copy);
+    return true;
   }
 }

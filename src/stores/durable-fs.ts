@@ -184,7 +184,8 @@ async function dirCreationsOf(dir: string): Promise<void> {
     [...dirCreations].map(async (other) => {
       const first = await other.created.catch(() => undefined);
       if (first !== undefined && isSameOrInside(target, path.resolve(first))) {
-        await other.synced.catch(() => undefined);
+        // Its failure is ours too: the folder we write into may not be durable.
+        await other.synced;
       }
     }),
   );

@@ -137,10 +137,14 @@ describe("a process frozen past the lease TTL", () => {
     const settled = await storedEvents(store, runId);
 
     victim.child.kill("SIGCONT");
-    // Long enough for the woken process to notice its lost lease (heartbeat every 5 s) or finish.
-    await Promise.race([victim.done, sleep(8000)]);
+    // Its next write finds the lease taken: it stops at once, says so, and exits 1.
+    const woke = await Promise.race([victim.done, sleep(15_000).then(() => null)]);
     victim.child.kill("SIGKILL");
     await victim.done;
+    expect(woke, "the woken process did not stop by itself").not.toBeNull();
+    expect(woke!.code, woke!.stderr).toBe(1);
+    expect(woke!.stderr).toMatch(new RegExp(`run ${runId}: .*another process took the run over`));
+    expect(hasStackTrace(woke!.stderr)).toBe(false);
 
     const verified = await wct(["runs", "verify", runId, ...storeArgs]);
     const written = (await storedEvents(store, runId))

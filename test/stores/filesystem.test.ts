@@ -241,6 +241,34 @@ describe("filesystem stores on disk", () => {
     expect(leftovers.filter((name) => name.startsWith("."))).toEqual([]);
   });
 
+  it("breaks a lease lock left by a crashed process, and leaves nothing behind", async () => {
+    const run = sampleRun();
+    await executions.createRun(run, owner(await deadPid()));
+    const system = path.join(root, "runs", run.run_id, "_system");
+    const lock = path.join(system, ".lease.break");
+    await fs.writeFile(lock, "token-of-a-crashed-process");
+    const old = new Date(Date.now() - 60_000);
+    await fs.utimes(lock, old, old);
+    const next = owner();
+    const lease = await executions.acquireLease(run.run_id, next);
+    expect(lease.token).toBe(next.token);
+    expect((await fs.readdir(system)).filter((name) => name.startsWith("."))).toEqual([]);
+  });
+
+  it("leaves a fresh lease lock of another process alone until it expires", async () => {
+    const run = sampleRun();
+    const holder = owner();
+    await executions.createRun(run, holder);
+    const lock = path.join(root, "runs", run.run_id, "_system", ".lease.break");
+    await fs.writeFile(lock, "token-of-a-busy-process");
+    const heartbeat = executions.heartbeat(run.run_id, holder);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(await fs.readFile(lock, "utf8")).toBe("token-of-a-busy-process");
+    await fs.rm(lock);
+    await heartbeat;
+    await expect(fs.stat(lock)).rejects.toThrow();
+  });
+
   it("lets only one of several racers take a stale lease", async () => {
     const run = sampleRun();
     await executions.createRun(run, owner(await deadPid()));

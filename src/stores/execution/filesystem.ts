@@ -82,6 +82,16 @@ interface RunLog {
   guards: Map<string, AppendGuard>;
 }
 
+/** A lease lock's token and age; null when there is none. */
+async function readLock(file: string): Promise<{ token: string; mtimeMs: number } | null> {
+  try {
+    const [token, stat] = await Promise.all([fs.readFile(file, "utf8"), fs.stat(file)]);
+    return { token, mtimeMs: stat.mtimeMs };
+  } catch {
+    return null;
+  }
+}
+
 /** Reads a file, or null when it does not exist. */
 async function readIfExists(file: string): Promise<Buffer | null> {
   try {
@@ -396,6 +406,8 @@ class FileSystemExecutionStore implements ExecutionStore {
   async appendEvents(runId: string, events: RunEvent[], owner?: LeaseOwner): Promise<void> {
     const file = this.systemFile(runId, "events.jsonl");
     checkEvents(runId, events);
+    // Loading a view may cut a torn tail off the log: only its holder may do that.
+    if (owner && !this.logs.has(runId)) await this.checkLease(runId, owner);
     let logPromise = this.log(runId);
     let log = await logPromise;
     // A view broken by a failed append was forgotten; the next one is loaded from disk.
@@ -657,26 +669,44 @@ class FileSystemExecutionStore implements ExecutionStore {
    */
   private async withLeaseLock<T>(runId: string, task: () => Promise<T>): Promise<T> {
     const lock = path.join(path.dirname(this.systemFile(runId, "lease.json")), ".lease.break");
+    // The lock holds its taker's token: only its taker removes it.
+    const token = randomUUID();
     for (;;) {
       try {
-        await (await fs.open(lock, "wx", PRIVATE_FILE_MODE)).close();
+        await fs.writeFile(lock, token, { flag: "wx", mode: PRIVATE_FILE_MODE });
         break;
       } catch (error) {
         if (hasErrorCode(error, "ENOENT")) throw new RunNotFoundError(runId);
         if (!hasErrorCode(error, "EEXIST")) throw storeError("lock the lease of", lock, error);
       }
-      const age = await fs.stat(lock).then(
-        (stat) => Date.now() - stat.mtimeMs,
-        () => 0,
-      );
-      if (age > LEASE_LOCK_TTL_MS) await fs.rm(lock, { force: true });
+      await this.breakStaleLock(lock);
       await sleep(5);
     }
     try {
       return await task();
     } finally {
-      await fs.rm(lock, { force: true });
+      if ((await readIfExists(lock))?.toString() === token) await fs.rm(lock, { force: true });
     }
+  }
+
+  /**
+   * Removes a lease lock older than `LEASE_LOCK_TTL_MS` (its taker crashed). It is renamed aside
+   * first, which only one breaker can do; a breaker that finds it moved a fresh lock aside (taken
+   * since it judged the old one stale) puts it back.
+   */
+  private async breakStaleLock(lock: string): Promise<void> {
+    const stale = await readLock(lock);
+    if (!stale || Date.now() - stale.mtimeMs <= LEASE_LOCK_TTL_MS) return;
+    // Named like a temp file, so that `sweep` removes it if this process dies before it does.
+    const aside = `${lock}.${randomBytes(6).toString("hex")}.tmp`;
+    try {
+      await fs.rename(lock, aside);
+    } catch {
+      return; // Another breaker, or its taker, removed it first.
+    }
+    const moved = await readLock(aside);
+    if (moved && moved.token !== stale.token) await fs.link(aside, lock).catch(() => undefined);
+    await fs.rm(aside, { force: true });
   }
 
   /** Removes a stale lease, unless another process has changed it since it was judged. */

@@ -77,9 +77,12 @@ export function leaseHeldError(runId: string, lease: Lease): ConflictError {
 
 /** The error for a heartbeat on a lease that is no longer ours. */
 export function leaseLostError(runId: string): ConflictError {
-  return new ConflictError(`run ${runId}: this process no longer holds its lease`, {
-    code: "lease_lost",
-  });
+  return new ConflictError(
+    `run ${runId}: this process no longer holds its lease (another process took the run over); it stopped writing to it`,
+    {
+      code: "lease_lost",
+    },
+  );
 }
 
 /** Whether a parsed JSON value has the shape of a Lease. */
