@@ -116,11 +116,22 @@ describe("createWorkerPool", () => {
     await expect(pool.run(tasks, "sleep", 1)).rejects.toThrow(/closed/);
   });
 
+  it("prestarts its workers, which then take tasks, without ever exceeding its size", async () => {
+    pool = createWorkerPool(2);
+    pool.prestart();
+    pool.prestart();
+    const ids = await Promise.all(
+      Array.from({ length: 6 }, () => pool!.run<number>(tasks, "threadId", null)),
+    );
+    expect(new Set(ids).size).toBe(2);
+  });
+
   it("does not keep the process alive once its tasks are done, even if never closed", () => {
     const poolUrl = new URL("./worker-pool.ts", import.meta.url).href;
     const script = `
       const { createWorkerPool } = await import(${JSON.stringify(poolUrl)});
       const pool = createWorkerPool(2);
+      pool.prestart();
       console.log(await pool.run(${JSON.stringify(tasks)}, "sleep", 7));
     `;
     const file = join(mkdtempSync(join(tmpdir(), "wct-pool-")), "forgotten-pool.mjs");

@@ -10,6 +10,11 @@ import type { TaskRequest, TaskResponse } from "./worker-entry.js";
 
 /** A `WorkerRunner` that owns threads and must be closed. */
 export interface WorkerPool extends WorkerRunner {
+  /**
+   * Starts every worker thread now, idle, so that they boot while the caller does other work and
+   * the first tasks do not wait for a thread to start.
+   */
+  prestart(): void;
   /** Terminates every worker and rejects queued tasks. */
   close(): Promise<void>;
 }
@@ -129,6 +134,13 @@ export function createWorkerPool(size = availableParallelism()): WorkerPool {
 
   return {
     size,
+    prestart(): void {
+      while (!closed && idle.length + busy.size < size) {
+        const worker = spawn();
+        worker.unref();
+        idle.push(worker);
+      }
+    },
     run<T>(moduleUrl: string, task: string, payload: unknown, signal?: AbortSignal): Promise<T> {
       if (closed) return Promise.reject(new Error("The worker pool is closed."));
       if (signal?.aborted) return Promise.reject(abortReason(signal));

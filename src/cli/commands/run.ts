@@ -43,6 +43,9 @@ export async function runCommand(
   if (options.output) await checkOutputTarget(io, options.output);
   const stores = openStores(options, io);
   const registry = builtinRegistry();
+  // Threads boot while the runbook is planned.
+  const workers = createWorkerPool();
+  workers.prestart();
   try {
     const resumeRunId = options.resume
       ? await stores.executions.resolveRunId(options.resume)
@@ -59,7 +62,6 @@ export async function runCommand(
       live: Boolean(io.stderr.isTTY),
       color,
     });
-    const workers = createWorkerPool();
     let result: RunResult;
     try {
       result = await executePlan({
@@ -90,7 +92,6 @@ export async function runCommand(
       });
     } finally {
       reporter.close();
-      await workers.close();
     }
 
     const details = await stores.executions.getRunDetails(result.runId);
@@ -133,6 +134,7 @@ export async function runCommand(
     if (result.status === "interrupted" && io.signal?.aborted) return 130;
     return 1;
   } finally {
+    await workers.close();
     await stores.artifacts.close?.();
     await stores.executions.close?.();
   }
