@@ -82,6 +82,13 @@ export interface Processor extends ComponentBase {
     outputSchema: SchemaRef,
     context: ComponentContext,
   ): Promise<ComponentOutput>;
+  /**
+   * Loads what `process` will need with these properties on the worker threads (rulesets,
+   * compiled matchers), so that the first call does not wait for it. The executor calls it once
+   * per distinct properties when a run starts, without waiting; a failure is ignored (the real
+   * call reports it).
+   */
+  prepare?(properties: Record<string, unknown>, workers: WorkerRunner): Promise<void>;
 }
 
 export type Component = Connector | Processor;

@@ -171,6 +171,7 @@ export async function executePlan(options: ExecuteOptions): Promise<RunResult> {
       return false;
     }
   };
+  prepareProcessors(options);
   const log = new EventLog(runId, executions, owner, options.onEvent, loseLease);
   const scheduler = new Scheduler(options, runId, log, verifications, redact, holdsLease);
   const heartbeat = setInterval(() => {
@@ -211,6 +212,23 @@ export async function executePlan(options: ExecuteOptions): Promise<RunResult> {
     // may take the run over.
     await scheduler.settleSaves();
     await executions.releaseLease(runId, owner).catch(() => {});
+  }
+}
+
+/**
+ * Starts `prepare` of every processor the plan runs, once per distinct properties, without
+ * waiting: the worker threads load rulesets while the run's first artifacts are read.
+ */
+function prepareProcessors({ plan, registry, workers }: ExecuteOptions): void {
+  const prepared = new Set<string>();
+  for (const { definition, reuseFromRun } of plan.artifacts.values()) {
+    const spec = definition.process;
+    if (!spec || reuseFromRun) continue;
+    const processor = registry.processors.get(spec.type);
+    const key = JSON.stringify([spec.type, spec.properties]);
+    if (!processor?.prepare || prepared.has(key)) continue;
+    prepared.add(key);
+    processor.prepare(spec.properties, workers).catch(() => {});
   }
 }
 

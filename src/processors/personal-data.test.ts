@@ -207,3 +207,15 @@ describe("personal_data processor", () => {
     ).rejects.toThrow(/enable_llm_validation.*not supported/);
   });
 });
+
+describe("personal_data prepare", () => {
+  it("loads the ruleset on the workers ahead of the scan, and reports an unknown one", async () => {
+    const prepare = personalDataProcessor.prepare!;
+    await expect(
+      prepare({ pattern_matching: { ruleset: "local/personal_data_indicator/1.0.0" } }, pool),
+    ).resolves.toBeUndefined();
+    await expect(
+      prepare({ pattern_matching: { ruleset: "local/no_such_ruleset/9.9.9" } }, pool),
+    ).rejects.toThrow(/no_such_ruleset/);
+  });
+});

@@ -307,4 +307,11 @@ export const personalDataProcessor: Processor = {
   inputRequirements: [[STANDARD_INPUT]],
   validateProperties,
   process: detectPersonalData,
+  async prepare(props, workers) {
+    const { ruleset } = settingsOf(props);
+    // One task per worker, submitted at once: each lands on a worker of its own.
+    await Promise.all(
+      Array.from({ length: workers.size }, () => workers.run(workerUrl, "prepare", { ruleset })),
+    );
+  },
 };

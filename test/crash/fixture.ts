@@ -115,8 +115,26 @@ export function startWct(
 }
 
 /** Runs `wct ARGS` to the end. */
-export function wct(args: string[], options: { cwd?: string; env?: Record<string, string> } = {}) {
-  return startWct(args, options).done;
+/** Runs `wct ARGS` to the end; one that hangs is killed and fails, naming its command. */
+export async function wct(
+  args: string[],
+  options: { cwd?: string; env?: Record<string, string>; timeoutMs?: number } = {},
+): Promise<CliResult> {
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  const proc = startWct(args, options);
+  let hung = false;
+  const timer = setTimeout(() => {
+    hung = true;
+    proc.child.kill("SIGKILL");
+  }, timeoutMs);
+  const result = await proc.done;
+  clearTimeout(timer);
+  if (hung) {
+    throw new Error(
+      `wct ${args.join(" ")} did not finish in ${timeoutMs} ms; stderr: ${result.stderr}`,
+    );
+  }
+  return result;
 }
 
 /** SIGKILLs every `wct` process a test started and that is still alive (also a stopped one). */

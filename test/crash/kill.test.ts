@@ -66,7 +66,11 @@ async function untilCompleted(
   count: number,
   exited: () => boolean,
 ): Promise<void> {
+  const deadline = performance.now() + 30_000;
   while (!exited()) {
+    if (performance.now() > deadline) {
+      throw new Error(`the run neither completed ${count} artifacts nor exited within 30 s`);
+    }
     const runId = (await runFolders(store)).find((name) => !before.has(name));
     if (runId) {
       const events = await storedEvents(store, runId).catch(() => []);

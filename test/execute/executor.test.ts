@@ -68,7 +68,12 @@ const concat: Processor = {
     if (properties.invalid) return { schema, content: { data: "not a list" } };
     return { schema, content: { schemaVersion: "1.0.0", name: id, data } };
   },
+  async prepare(properties) {
+    prepared.push(String(properties.label ?? "concat"));
+  },
 };
+/** Labels of the `concat` properties that `prepare` was called with. */
+const prepared: string[] = [];
 
 const registry: ComponentRegistry = {
   connectors: new Map([["emit", emit]]),
@@ -222,6 +227,18 @@ describe("executor", () => {
     const result = await executePlan({ ...options, signal: controller.signal });
     expect(result.status).toBe("interrupted");
     expect(result.durationSeconds).toBeLessThan(3);
+  });
+
+  it("prepares each processor once per distinct properties when the run starts", async () => {
+    const { options } = await setup(
+      `${head()}${src("a")}${src("b")}` +
+        "  x: {inputs: a, process: {type: concat, properties: {label: one}}}\n" +
+        "  y: {inputs: b, process: {type: concat, properties: {label: one}}}\n" +
+        "  z: {inputs: b, process: {type: concat, properties: {label: two}}}\n",
+    );
+    prepared.length = 0;
+    expect((await executePlan(options)).status).toBe("completed");
+    expect(prepared.sort()).toEqual(["one", "two"]);
   });
 
   it("emits events in order with warnings from components", async () => {
