@@ -186,6 +186,24 @@ describe("filesystem stores on disk", () => {
     expect(parsed.map((e) => e.seq)).toEqual([1, 2, 3]);
   });
 
+  it("never lets a process that lost the lease cut the log it no longer owns", async () => {
+    const run = sampleRun();
+    const gone = owner(await deadPid());
+    await executions.createRun(run, gone);
+    const next = owner();
+    await createFileSystemExecutionStore({ root }).acquireLease(run.run_id, next);
+    // The new holder is in the middle of writing a line.
+    const file = path.join(root, "runs", run.run_id, "_system", "events.jsonl");
+    await fs.appendFile(file, '{"event_id":"half-written","at":"2026-');
+    const late = createFileSystemExecutionStore({ root }).appendEvents(
+      run.run_id,
+      [event({ type: "artifact_started", artifact_id: "a" })],
+      gone,
+    );
+    await expect(late).rejects.toMatchObject({ code: "lease_lost" });
+    expect(await fs.readFile(file, "utf8")).toBe('{"event_id":"half-written","at":"2026-');
+  });
+
   it("reports a damaged line inside the event log, naming file and line", async () => {
     const run = sampleRun();
     await executions.createRun(run, owner());
