@@ -1,5 +1,5 @@
 import { promises as fs } from "node:fs";
-import { tmpdir } from "node:os";
+import { hostname, tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeEach, describe, expect, it } from "vitest";
 import { CorruptDataError, RunNotFoundError } from "../../src/errors.js";
@@ -273,15 +273,29 @@ describe("filesystem stores on disk", () => {
     expect((await fs.readdir(system)).filter((name) => name.startsWith("."))).toEqual([]);
   });
 
+  it("breaks at once a lease lock whose taker on this host has died", async () => {
+    const run = sampleRun();
+    await executions.createRun(run, owner(await deadPid()));
+    const system = path.join(root, "runs", run.run_id, "_system");
+    await fs.writeFile(path.join(system, ".lease.break"), `t ${await deadPid()} ${hostname()}`);
+    const started = performance.now();
+    await executions.acquireLease(run.run_id, owner());
+    // Far sooner than the 10 s after which a lock of an unknown taker expires.
+    expect(performance.now() - started).toBeLessThan(2000);
+    expect((await fs.readdir(system)).filter((name) => name.startsWith("."))).toEqual([]);
+  });
+
   it("leaves a fresh lease lock of another process alone until it expires", async () => {
     const run = sampleRun();
     const holder = owner();
     await executions.createRun(run, holder);
     const lock = path.join(root, "runs", run.run_id, "_system", ".lease.break");
-    await fs.writeFile(lock, "token-of-a-busy-process");
+    // Its taker is alive (this very process, under another token).
+    const busy = `token-of-a-busy-taker ${process.pid} ${hostname()}`;
+    await fs.writeFile(lock, busy);
     const heartbeat = executions.heartbeat(run.run_id, holder);
     await new Promise((resolve) => setTimeout(resolve, 100));
-    expect(await fs.readFile(lock, "utf8")).toBe("token-of-a-busy-process");
+    expect(await fs.readFile(lock, "utf8")).toBe(busy);
     await fs.rm(lock);
     await heartbeat;
     await expect(fs.stat(lock)).rejects.toThrow();

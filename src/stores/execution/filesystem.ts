@@ -39,6 +39,7 @@ import {
 import {
   isLease,
   isLeaseLive,
+  isProcessAlive,
   type LeaseLimits,
   leaseHeldError,
   leaseLimits,
@@ -83,10 +84,21 @@ interface RunLog {
 }
 
 /** A lease lock's token and age; null when there is none. */
-async function readLock(file: string): Promise<{ token: string; mtimeMs: number } | null> {
+/** A lease lock as its taker wrote it: `TOKEN PID HOST`. */
+interface LeaseLock {
+  token: string;
+  /** Null for a lock whose taker died before writing it whole. */
+  pid: number | null;
+  host: string;
+  mtimeMs: number;
+}
+
+/** The lease lock in `file`; null when there is none. */
+async function readLock(file: string): Promise<LeaseLock | null> {
   try {
-    const [token, stat] = await Promise.all([fs.readFile(file, "utf8"), fs.stat(file)]);
-    return { token, mtimeMs: stat.mtimeMs };
+    const [text, stat] = await Promise.all([fs.readFile(file, "utf8"), fs.stat(file)]);
+    const [token = "", pid = "", host = ""] = text.split(" ");
+    return { token, pid: /^\d+$/.test(pid) ? Number(pid) : null, host, mtimeMs: stat.mtimeMs };
   } catch {
     return null;
   }
@@ -669,11 +681,15 @@ class FileSystemExecutionStore implements ExecutionStore {
    */
   private async withLeaseLock<T>(runId: string, task: () => Promise<T>): Promise<T> {
     const lock = path.join(path.dirname(this.systemFile(runId, "lease.json")), ".lease.break");
-    // The lock holds its taker's token: only its taker removes it.
+    // The lock names its taker (token, pid, host): only its taker removes it, and a taker that
+    // died is seen at once.
     const token = randomUUID();
     for (;;) {
       try {
-        await fs.writeFile(lock, token, { flag: "wx", mode: PRIVATE_FILE_MODE });
+        await fs.writeFile(lock, `${token} ${process.pid} ${hostname()}`, {
+          flag: "wx",
+          mode: PRIVATE_FILE_MODE,
+        });
         break;
       } catch (error) {
         if (hasErrorCode(error, "ENOENT")) throw new RunNotFoundError(runId);
@@ -685,7 +701,7 @@ class FileSystemExecutionStore implements ExecutionStore {
     try {
       return await task();
     } finally {
-      if ((await readIfExists(lock))?.toString() === token) await fs.rm(lock, { force: true });
+      if ((await readLock(lock))?.token === token) await fs.rm(lock, { force: true });
     }
   }
 
@@ -696,7 +712,9 @@ class FileSystemExecutionStore implements ExecutionStore {
    */
   private async breakStaleLock(lock: string): Promise<void> {
     const stale = await readLock(lock);
-    if (!stale || Date.now() - stale.mtimeMs <= LEASE_LOCK_TTL_MS) return;
+    if (!stale) return;
+    const takerDied = stale.host === hostname() && stale.pid !== null && !isProcessAlive(stale.pid);
+    if (!takerDied && Date.now() - stale.mtimeMs <= LEASE_LOCK_TTL_MS) return;
     // Named like a temp file, so that `sweep` removes it if this process dies before it does.
     const aside = `${lock}.${randomBytes(6).toString("hex")}.tmp`;
     try {
