@@ -11,6 +11,7 @@ import { randomUUID } from "node:crypto";
 import { promises as fs } from "node:fs";
 import { hostname, userInfo } from "node:os";
 import path from "node:path";
+import type { ComponentRegistry, Connector } from "../src/components/types.js";
 import type { ArtifactStore } from "../src/stores/artifact/store.js";
 import type { ExecutionStore, RunEvent } from "../src/stores/execution/store.js";
 import {
@@ -106,8 +107,8 @@ async function writeInputs(dir: string): Promise<string> {
 async function execute(
   runbook: string,
   stores: { artifacts: ArtifactStore; executions: ExecutionStore },
+  registry: ComponentRegistry = builtinRegistry(),
 ): Promise<{ runId: string; ms: number }> {
-  const registry = builtinRegistry();
   const prepared = await prepareRunbook(runbook, registry, stores.executions, {});
   const workers = createWorkerPool();
   try {
@@ -129,6 +130,24 @@ async function execute(
   } finally {
     await workers.close();
   }
+}
+
+/**
+ * The built-in components, but a `filesystem` connector that reads nothing: it hands back the
+ * content the real one produced for that folder (`contents`, by artifact id). What is left is the
+ * executor and the stores.
+ */
+function registryWithoutConnectorIo(contents: Map<string, unknown>): ComponentRegistry {
+  const builtin = builtinRegistry();
+  const real = builtin.connectors.get("filesystem")!;
+  const replay: Connector = {
+    ...real,
+    async extract(properties, outputSchema) {
+      const content = contents.get(path.basename(String(properties.path)));
+      return { schema: outputSchema, content: content as Record<string, unknown> };
+    },
+  };
+  return { connectors: new Map([["filesystem", replay]]), processors: builtin.processors };
 }
 
 /** The baseline: each buffer written as its own file with temp + fsync + rename. */
@@ -200,6 +219,15 @@ async function main(): Promise<void> {
     const messages = await Promise.all(
       names.map(async (n) => JSON.parse((await fs.readFile(path.join(artifactDir, n))).toString())),
     );
+    // The executor and the stores without the connector's own file reads.
+    const replayed = registryWithoutConnectorIo(
+      new Map(messages.map((m, i) => [names[i]!.slice(0, -5), m.content])),
+    );
+    const withoutConnectorIo: number[] = [];
+    for (let i = 0; i < REPEATS; i++) {
+      const stores = fsStores(path.join(dir, "replay-store"));
+      withoutConnectorIo.push((await execute(runbook, stores, replayed)).ms);
+    }
     const breakdownRoot = path.join(dir, "breakdown");
     const { artifacts, executions } = fsStores(breakdownRoot);
     // Artifact writes alone: ArtifactStore.save of the same messages.
@@ -328,6 +356,7 @@ async function main(): Promise<void> {
           ["run fixed costs (createRun, lease, start/finish)", fixedCosts],
           ["save, then append completed, per artifact (no component)", pipeline],
           ["executePlan on memory stores (component work)", memory],
+          ["executePlan on filesystem stores, connector reading nothing", withoutConnectorIo],
         ] as const
       ).map(([label, values]) => [
         label,
