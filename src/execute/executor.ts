@@ -12,8 +12,8 @@ import type {
   ComponentRegistry,
   WorkerRunner,
 } from "../components/types.js";
-import { ComponentError, ConflictError, CorruptDataError } from "../errors.js";
-import { formatSchemaRef, type Message, parseMessage, sha256 } from "../message.js";
+import { ComponentError, ConflictError } from "../errors.js";
+import { formatSchemaRef, type Message } from "../message.js";
 import { transitiveDependents } from "../plan/dag.js";
 import { changedArtifacts, type PlanJson } from "../plan/plan-json.js";
 import type { ExecutionPlan, PlannedArtifact } from "../plan/planner.js";
@@ -29,7 +29,7 @@ import type {
   RunStatus,
 } from "../stores/execution/store.js";
 import { newRunId } from "../stores/keys.js";
-import { readRecordedBytes } from "../stores/recorded.js";
+import { readRecordedBytes, readRecordedMessage } from "../stores/recorded.js";
 import type { EngineListener } from "./events.js";
 
 /** Who started the run, for the run record. */
@@ -605,21 +605,9 @@ class Scheduler {
     const recorded = (await executions.getRunDetails(fromRun)).artifacts.find(
       (a) => a.id === fromArtifact,
     );
-    if (recorded?.status !== "completed" || !recorded.sha256) {
-      throw new ComponentError(
-        `artifact '${fromArtifact}' of run ${fromRun} is ${recorded?.status ?? "not part of that run"}, not completed`,
-      );
-    }
-    // Hash and copy the same bytes, so what is recorded is what was checked.
-    const bytes = await artifacts.getBytes(fromRun, fromArtifact);
-    const sourceSha = sha256(bytes);
-    if (recorded.sha256 !== sourceSha) {
-      throw new CorruptDataError(
-        `artifact '${fromArtifact}' of run ${fromRun}`,
-        `stored bytes do not match the recorded sha256 (${recorded.sha256}); run 'wct runs verify ${fromRun}'`,
-      );
-    }
-    const original = parseMessage(bytes, `artifact '${fromArtifact}' of run ${fromRun}`);
+    if (!recorded) throw new ComponentError(`run ${fromRun} has no artifact '${fromArtifact}'`);
+    // Checked against the sha256 the source run recorded: what is copied is what was checked.
+    const original = await readRecordedMessage(artifacts, fromRun, recorded);
     const copy: Message = {
       ...original,
       run_id: this.runId,
@@ -633,7 +621,8 @@ class Scheduler {
       artifact_id: artifact.id,
       from_run: fromRun,
       from_artifact: fromArtifact,
-      source_sha256: sourceSha,
+      // Set whenever readRecordedMessage accepted the bytes.
+      source_sha256: recorded.sha256!,
       sha256: stored.sha256,
       bytes: stored.bytes,
       schema: copy.schema,

@@ -304,6 +304,26 @@ describe("executor", () => {
     expect(a.sha256).toBe(sha256(bytes));
   });
 
+  it("fails a reuse whose source bytes no longer match their recorded sha256, copying nothing", async () => {
+    const stores = {
+      artifacts: createMemoryArtifactStore(),
+      executions: createMemoryExecutionStore(),
+    };
+    const first = await executePlan((await setup(`${head()}${src("a")}`, stores)).options);
+    const stored = await stores.artifacts.get(first.runId, "a");
+    await stores.artifacts.save(first.runId, "a", { ...stored, content: { tampered: true } });
+    const second = await setup(
+      `${head()}  copy: {reuse: {from_run: '${first.runId}', artifact: a}}\n`,
+      stores,
+    );
+    const result = await executePlan(second.options);
+    expect(result.status).toBe("failed");
+    const copy = (await stores.executions.getRunDetails(result.runId)).artifacts[0]!;
+    expect(copy).toMatchObject({ id: "copy", status: "failed" });
+    expect(copy.error).toMatch(/do not match the recorded sha256.*wct runs verify/);
+    expect(await stores.artifacts.exists(result.runId, "copy")).toBe(false);
+  });
+
   it("refuses to resume when the runbook changed, naming the changed artifacts", async () => {
     const stores = {
       artifacts: createMemoryArtifactStore(),
