@@ -83,7 +83,6 @@ interface RunLog {
   guards: Map<string, AppendGuard>;
 }
 
-/** A lease lock's token and age; null when there is none. */
 /** A lease lock as its taker wrote it: `TOKEN PID HOST`. */
 interface LeaseLock {
   token: string;
@@ -677,7 +676,8 @@ class FileSystemExecutionStore implements ExecutionStore {
   /**
    * Runs `task` holding the run's `.lease.break` lock. Every change to an existing `lease.json`
    * (breaking, heartbeat, release) happens under it, so a decision made on the lease's content
-   * still holds when it is carried out. A lock left by a process that crashed holding it expires.
+   * still holds when it is carried out. A lock left by a process that crashed holding it is
+   * broken (`breakStaleLock`).
    */
   private async withLeaseLock<T>(runId: string, task: () => Promise<T>): Promise<T> {
     const lock = path.join(path.dirname(this.systemFile(runId, "lease.json")), ".lease.break");
@@ -706,9 +706,10 @@ class FileSystemExecutionStore implements ExecutionStore {
   }
 
   /**
-   * Removes a lease lock older than `LEASE_LOCK_TTL_MS` (its taker crashed). It is renamed aside
-   * first, which only one breaker can do; a breaker that finds it moved a fresh lock aside (taken
-   * since it judged the old one stale) puts it back.
+   * Removes a lease lock whose taker died on this host, or that is older than `LEASE_LOCK_TTL_MS`
+   * (a taker elsewhere crashed). It is renamed aside first, which only one breaker can do; a
+   * breaker that finds it moved a fresh lock aside (taken since it judged the old one stale) puts
+   * it back.
    */
   private async breakStaleLock(lock: string): Promise<void> {
     const stale = await readLock(lock);
