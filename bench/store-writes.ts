@@ -2,7 +2,7 @@
  * Persistence overhead of many small artifacts: a runbook of 1,000 trivial `filesystem` artifacts
  * (`max_concurrency: 10`) executed on the filesystem stores, against 1,000 raw durable writes
  * (temp file, fsync, rename; one folder fsync at the end) of the same bytes at the same
- * concurrency.
+ * concurrency. The two are timed in turns, after a warm-up run of each.
  *   npm run build && node --import tsx bench/store-writes.ts [artifacts=1000]
  * Target: at most 2x. The breakdown times the stores directly: artifact writes alone, event
  * appends alone, the run's fixed costs (record, lease, plan) and the executor on memory stores.
@@ -30,7 +30,7 @@ import {
 
 const ARTIFACTS = Number(process.argv[2] ?? 1000);
 const CONCURRENCY = 10;
-const REPEATS = 3;
+const REPEATS = 5;
 
 requireBuild();
 const { executePlan } = (await importBuilt(
@@ -179,26 +179,25 @@ async function main(): Promise<void> {
   try {
     const runbook = await writeInputs(dir);
 
-    // Ours, in process: executePlan on the filesystem stores (each repeat is a new run).
+    // Ours, in process: executePlan on the filesystem stores (each repeat is a new run), and the
+    // baseline: raw durable writes of the bytes of every artifact file of our first run. Run in
+    // turns, so that the disk's fsync latency, which drifts on this VM, weighs on both alike.
     const storeRoot = path.join(dir, "store");
-    const ours: number[] = [];
-    let runId = "";
-    for (let i = 0; i < REPEATS; i++) {
-      const run = await execute(runbook, fsStores(storeRoot));
-      ours.push(run.ms);
-      runId = run.runId;
-    }
-
-    // The bytes of every stored artifact file of the last run.
+    const first = await execute(runbook, fsStores(storeRoot));
+    const runId = first.runId;
     const artifactDir = path.join(storeRoot, "runs", runId, "artifacts");
     const names = (await fs.readdir(artifactDir)).filter((n) => n.endsWith(".json"));
     const contents = await Promise.all(names.map((n) => fs.readFile(path.join(artifactDir, n))));
     const totalBytes = contents.reduce((sum, b) => sum + b.length, 0);
-
-    let round = 0;
-    const baseline = await timeRepeated(REPEATS, () =>
-      rawDurableWrites(path.join(dir, `raw-${round++}`), contents),
-    );
+    await rawDurableWrites(path.join(dir, "raw-warm-up"), contents);
+    const ours: number[] = [];
+    const baseline: number[] = [];
+    for (let round = 0; round < REPEATS; round++) {
+      ours.push((await execute(runbook, fsStores(storeRoot))).ms);
+      const started = performance.now();
+      await rawDurableWrites(path.join(dir, `raw-${round}`), contents);
+      baseline.push(performance.now() - started);
+    }
 
     // The whole CLI, minus node start-up and module loading (`wct --version`).
     const startup = median(await timeRepeated(3, () => runWct(["--version"])));

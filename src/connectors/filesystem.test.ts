@@ -235,6 +235,16 @@ describe("filesystem connector", () => {
     await expect(failure).rejects.toThrow(/no readable text files under 'bin'.*1 binary/);
     mkdirSync(join(base, "empty"));
     await expect(extract({ path: "empty" })).rejects.toThrow(/no files matched/);
+    execFileSync("mkfifo", [join(base, "fifo")]);
+    await expect(extract({ path: "fifo" })).rejects.toThrow(
+      new ComponentError(
+        `filesystem: path 'fifo' (${join(base, "fifo")}) is neither a file nor a folder`,
+      ),
+    );
+    write("plain.txt", "x");
+    await expect(extract({ path: "plain.txt/below" })).rejects.toThrow(
+      /filesystem: cannot read path 'plain.txt\/below' .*ENOTDIR/,
+    );
   });
 
   it("stops when the signal is aborted", async () => {

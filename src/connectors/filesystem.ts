@@ -8,7 +8,7 @@
  * files over `max_file_size` and files that cannot be read (vanished, no permission, broken
  * symlink, FIFO or other special file) are skipped and counted in the output's metadata.
  */
-import { close, constants, type Dirent, open as fsOpen, read as fsRead, fstat } from "node:fs";
+import { closeSync, constants, type Dirent, open as fsOpen, read as fsRead, fstat } from "node:fs";
 import { readdir, realpath, stat } from "node:fs/promises";
 import { basename, join, resolve, sep } from "node:path";
 import { promisify, TextDecoder } from "node:util";
@@ -196,21 +196,33 @@ function isSupportedEncoding(encoding: string): boolean {
   }
 }
 
+function rootError(written: string, root: string, error: NodeJS.ErrnoException): ComponentError {
+  return new ComponentError(
+    error.code === "ENOENT"
+      ? `filesystem: path '${written}' does not exist (looked for ${root})`
+      : `filesystem: cannot read path '${written}' (${root}): ${error.message}`,
+    { cause: error },
+  );
+}
+
 async function extractFiles(options: Options, context: ComponentContext): Promise<ComponentOutput> {
   const root = resolve(context.baseDir, options.path);
-  const rootStats = await stat(root).catch((error: NodeJS.ErrnoException) => {
-    throw new ComponentError(
-      error.code === "ENOENT"
-        ? `filesystem: path '${options.path}' does not exist (looked for ${root})`
-        : `filesystem: cannot read path '${options.path}' (${root}): ${error.message}`,
-      { cause: error },
-    );
-  });
-  if (!rootStats.isFile() && !rootStats.isDirectory()) {
-    throw new ComponentError(
-      `filesystem: path '${options.path}' (${root}) is neither a file nor a folder`,
-    );
-  }
+  // Usually a folder: listed straight away, without a stat first (one thread-pool trip less).
+  const rootEntries = await readdir(root, { withFileTypes: true }).catch(
+    async (error: NodeJS.ErrnoException) => {
+      if (error.code !== "ENOTDIR") throw rootError(options.path, root, error);
+      const rootStats = await stat(root).catch((statError: NodeJS.ErrnoException) => {
+        throw rootError(options.path, root, statError);
+      });
+      if (!rootStats.isFile()) {
+        throw new ComponentError(
+          `filesystem: path '${options.path}' (${root}) is neither a file nor a folder`,
+        );
+      }
+      return null;
+    },
+  );
+  const rootIsFile = rootEntries === null;
 
   const counters: Counters = {
     skippedBinary: 0,
@@ -222,11 +234,11 @@ async function extractFiles(options: Options, context: ComponentContext): Promis
   const warnings = new FileWarnings(context);
   let candidates: Candidate[];
   let maxFilesReached = false;
-  if (rootStats.isFile()) {
+  if (rootIsFile) {
     candidates = [{ absolutePath: root, relativePath: basename(root) }];
   } else {
-    const walk = new Walk(root, await realpath(root), options, counters, warnings, context.signal);
-    await walk.run();
+    const walk = new Walk(root, options, counters, warnings, context.signal);
+    await walk.run(rootEntries);
     candidates = walk.candidates;
     maxFilesReached = walk.maxFilesReached;
   }
@@ -282,9 +294,7 @@ async function extractFiles(options: Options, context: ComponentContext): Promis
     content: {
       schemaVersion: "1.0.0",
       name: `standard_input_from_${name}`,
-      description: rootStats.isFile()
-        ? `Text of file '${written}'`
-        : `Text files under '${written}'`,
+      description: rootIsFile ? `Text of file '${written}'` : `Text files under '${written}'`,
       source: written,
       metadata: {
         file_count: data.length,
@@ -311,10 +321,11 @@ class Walk {
   readonly #isIncluded: (relativePath: string) => boolean;
   readonly #isExcluded: (relativePath: string) => boolean;
   readonly #includeAll: boolean;
+  /** The root with symlinks resolved: only needed once a symlink is met. */
+  #realRoot: Promise<string> | undefined;
 
   constructor(
     private readonly root: string,
-    private readonly realRoot: string,
     private readonly options: Options,
     private readonly counters: Counters,
     private readonly warnings: FileWarnings,
@@ -325,8 +336,9 @@ class Walk {
     this.#isExcluded = compilePatterns(options.excludePatterns);
   }
 
-  run(): Promise<void> {
-    return this.#visitFolder(this.root, "", this.#includeAll);
+  /** Walks the root folder, whose entries the caller has listed. */
+  run(rootEntries: Dirent[]): Promise<void> {
+    return this.#visitEntries(rootEntries, this.root, "", this.#includeAll);
   }
 
   /** `included`: an ancestor folder matched an include pattern (or there are none). */
@@ -336,9 +348,18 @@ class Walk {
       entries = await readdir(folder, { withFileTypes: true });
     } catch (error) {
       this.counters.unreadable++;
-      this.warnings.add(`cannot list '${relativeFolder || "."}': ${errorReason(error)}`);
+      this.warnings.add(`cannot list '${relativeFolder}': ${errorReason(error)}`);
       return;
     }
+    await this.#visitEntries(entries, folder, relativeFolder, included);
+  }
+
+  async #visitEntries(
+    entries: Dirent[],
+    folder: string,
+    relativeFolder: string,
+    included: boolean,
+  ): Promise<void> {
     entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     for (const entry of entries) {
       if (this.maxFilesReached) return;
@@ -368,7 +389,9 @@ class Walk {
         this.warnings.add(`cannot follow symlink '${relativePath}': ${errorReason(error)}`);
         return;
       }
-      if (target !== this.realRoot && !target.startsWith(this.realRoot + sep)) {
+      this.#realRoot ??= realpath(this.root);
+      const realRoot = await this.#realRoot;
+      if (target !== realRoot && !target.startsWith(realRoot + sep)) {
         this.counters.skippedOutsideRoot++;
         this.warnings.add(`not following symlink '${relativePath}': it points outside the path`);
         return;
@@ -450,7 +473,6 @@ async function readAll(
 const openFd = promisify(fsOpen);
 const readFd = promisify(fsRead);
 const fstatFd = promisify(fstat);
-const closeFd = promisify(close);
 // O_NONBLOCK so that a file replaced by a FIFO after the walk cannot hang a thread on open().
 const READ_FLAGS = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0);
 
@@ -487,7 +509,12 @@ async function readFile(
   } catch (error) {
     return { kind: "unreadable", reason: errorReason(error) };
   } finally {
-    await closeFd(fd).catch(() => undefined);
+    // Closing a file opened for reading waits for no disk: synchronous, no thread-pool trip.
+    try {
+      closeSync(fd);
+    } catch {
+      // Nothing was written through it.
+    }
   }
 }
 

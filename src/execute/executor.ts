@@ -311,7 +311,10 @@ interface Outcome {
 class Scheduler {
   readonly #plan: ExecutionPlan;
   readonly #done = new Map<string, "completed" | "failed" | "skipped">();
+  /** Started and not yet finished: producing, or writing their output to the stores. */
   readonly #running = new Map<string, Promise<void>>();
+  /** How many of `#running` are still producing (their component holds a concurrency slot). */
+  #producing = 0;
   /** Not yet started, in plan order. */
   readonly #waiting: Set<string>;
   /** Completed in an earlier attempt, their stored bytes still being checked: not yet startable. */
@@ -371,7 +374,11 @@ class Scheduler {
     try {
       for (;;) {
         if (!this.#stopReason) {
-          for (const id of this.#ready(limit - this.#running.size)) {
+          // At most `max_concurrency` components at once. An artifact whose component is done
+          // lets go of its slot while it is written to the stores, so component work overlaps
+          // the stores' fsyncs; at most twice `max_concurrency` artifacts are in flight.
+          const free = Math.min(limit - this.#producing, 2 * limit - this.#running.size);
+          for (const id of this.#ready(free)) {
             this.#waiting.delete(id);
             this.#running.set(
               id,
@@ -435,6 +442,14 @@ class Scheduler {
     const begun = performance.now();
     const elapsed = () => (performance.now() - begun) / 1000;
     this.log.append({ type: "artifact_started", artifact_id: id });
+    this.#producing++;
+    let produced = false;
+    const releaseSlot = () => {
+      if (produced) return;
+      produced = true;
+      this.#producing--;
+      this.#wake();
+    };
     try {
       if (artifact.reuseFromRun) {
         if (await this.#reuse(artifact, artifact.reuseFromRun)) this.#done.set(id, "completed");
@@ -453,6 +468,7 @@ class Scheduler {
       }
       const duration = elapsed();
       const message = this.#message(artifact, output, duration);
+      releaseSlot();
       const stored = await this.#save(id, message);
       if (!stored) return;
       await this.log.append({
@@ -474,6 +490,7 @@ class Scheduler {
         elapsed(),
       );
     } finally {
+      releaseSlot();
       this.#release(artifact);
     }
   }

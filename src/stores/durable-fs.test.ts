@@ -1,4 +1,4 @@
-import { promises as fs } from "node:fs";
+import { promises as fs, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it, vi } from "vitest";
@@ -98,9 +98,9 @@ describe("appending", () => {
     const file = path.join(scratch, "torn", "events.jsonl");
     let failNext = false;
     // Writes half the batch, then fails as a full disk would.
-    const appender = new GroupCommitAppender(async (handle, text) => {
-      if (!failNext) return void (await handle.writeFile(text));
-      await handle.writeFile(text.slice(0, Math.ceil(text.length / 2)));
+    const appender = new GroupCommitAppender((fd, text) => {
+      if (!failNext) return void writeSync(fd, text);
+      writeSync(fd, text.slice(0, Math.ceil(text.length / 2)));
       throw Object.assign(new Error("no space left on device"), { code: "ENOSPC" });
     });
     await appender.append(file, ["kept"]);

@@ -5,7 +5,18 @@
  * concurrent writers share fsyncs instead of queueing one each.
  */
 import { randomBytes } from "node:crypto";
-import { close, constants, promises as fs, fsync, open, write } from "node:fs";
+import {
+  closeSync,
+  constants,
+  promises as fs,
+  fstatSync,
+  fsync,
+  ftruncateSync,
+  open,
+  openSync,
+  write,
+  writeSync,
+} from "node:fs";
 import path from "node:path";
 import { promisify } from "node:util";
 import { StoreError, WctError } from "../errors.js";
@@ -57,30 +68,42 @@ function tempPathFor(target: string): string {
   );
 }
 
-// Callback fs functions on plain file descriptors, promisified: for the many small files of a
-// run they cost a fraction of what FileHandle does per call.
+// Every asynchronous fs call is a round trip through libuv's thread pool, which costs the main
+// thread tens of microseconds (thread wake-ups) however little the call does. Calls that only
+// touch the page cache (writing a small buffer, closing, renaming, opening a folder) are made
+// synchronously: a few microseconds each. What waits for the disk (fsync) or may create an inode
+// (open with O_CREAT) stays asynchronous, on plain file descriptors (FileHandle costs more).
 const openFd = promisify(open);
 const writeFd = promisify(write);
 const fsyncFd = promisify(fsync);
-const closeFd = promisify(close);
+
+/** Writes up to this size go through one synchronous write: page-cache copies of a few µs. */
+const SYNC_WRITE_BYTES = 256 * 1024;
 
 async function writeAll(fd: number, bytes: Uint8Array | string): Promise<void> {
   const buffer = typeof bytes === "string" ? Buffer.from(bytes) : bytes;
+  if (buffer.length <= SYNC_WRITE_BYTES) return writeAllSync(fd, buffer);
   for (let offset = 0; offset < buffer.length; ) {
     offset += (await writeFd(fd, buffer, offset, buffer.length - offset)).bytesWritten;
+  }
+}
+
+function writeAllSync(fd: number, buffer: Uint8Array): void {
+  for (let offset = 0; offset < buffer.length; ) {
+    offset += writeSync(fd, buffer, offset, buffer.length - offset);
   }
 }
 
 async function fsyncDirNow(dir: string): Promise<void> {
   let fd: number | undefined;
   try {
-    fd = await openFd(dir, constants.O_RDONLY);
+    fd = openSync(dir, constants.O_RDONLY);
     await fsyncFd(fd);
   } catch (error) {
     // Some platforms (Windows) cannot open or fsync a folder; rename is as durable as they allow.
     if (!hasErrorCode(error, "EISDIR", "EPERM", "EINVAL", "EACCES")) throw error;
   } finally {
-    if (fd !== undefined) await closeFd(fd);
+    if (fd !== undefined) closeSync(fd);
   }
 }
 
@@ -205,11 +228,19 @@ export async function createFileSynced(file: string, bytes: Uint8Array | string)
     await writeAll(fd, bytes);
     await fsyncFd(fd);
   } catch (error) {
-    await closeFd(fd).catch(() => undefined);
+    closeQuietly(fd);
     await fs.rm(file, { force: true });
     throw error;
   }
-  await closeFd(fd);
+  closeSync(fd);
+}
+
+function closeQuietly(fd: number): void {
+  try {
+    closeSync(fd);
+  } catch {
+    // Closing is all that is left to do with it.
+  }
 }
 
 /**
@@ -272,12 +303,10 @@ export async function createFileExclusiveDurable(
 /** A check that must pass right before a batch is written (e.g. that the writer holds a lease). */
 export type AppendGuard = () => Promise<void>;
 
-/** Writes one batch of log text through an open append-mode handle. */
-export type BatchWriter = (handle: fs.FileHandle, text: string) => Promise<void>;
+/** Writes one batch of log text through an open append-mode file descriptor. */
+export type BatchWriter = (fd: number, text: string) => void;
 
-const writeWholeBatch: BatchWriter = async (handle, text) => {
-  await handle.writeFile(text);
-};
+const writeWholeBatch: BatchWriter = (fd, text) => writeAllSync(fd, Buffer.from(text));
 
 interface PendingAppend {
   text: string;
@@ -334,61 +363,83 @@ export class GroupCommitAppender {
     this.failed.delete(file);
   }
 
+  /**
+   * Writes the queued batches one after another. The file stays open while batches keep coming,
+   * so a busy log costs one write and one fsync per batch; it is closed once the queue is empty.
+   */
   private async drain(file: string): Promise<void> {
-    for (;;) {
-      const queue = this.queues.get(file);
-      if (!queue || queue.length === 0) {
-        this.queues.delete(file);
-        return;
+    let fd: number | undefined;
+    try {
+      for (;;) {
+        const queue = this.queues.get(file);
+        if (!queue || queue.length === 0) {
+          this.queues.delete(file);
+          return;
+        }
+        const batch = queue.splice(0, queue.length);
+        try {
+          for (const guard of new Set(batch.map((item) => item.guard))) await guard?.();
+          fd ??= await openLog(file);
+          await this.appendBatch(fd, batch.map((item) => item.text).join(""));
+          for (const item of batch) item.resolve();
+        } catch (error) {
+          this.failed.set(file, error);
+          this.queues.delete(file);
+          for (const item of batch.concat(queue)) item.reject(error);
+          return;
+        }
       }
-      const batch = queue.splice(0, queue.length);
-      try {
-        for (const guard of new Set(batch.map((item) => item.guard))) await guard?.();
-        await this.appendBatch(file, batch.map((item) => item.text).join(""));
-        for (const item of batch) item.resolve();
-      } catch (error) {
-        this.failed.set(file, error);
-        this.queues.delete(file);
-        for (const item of batch.concat(queue)) item.reject(error);
-        return;
-      }
+    } finally {
+      if (fd !== undefined) closeQuietly(fd);
     }
   }
 
-  private async appendBatch(file: string, text: string): Promise<void> {
-    let handle: fs.FileHandle;
-    let created = false;
+  private async appendBatch(fd: number, text: string): Promise<void> {
+    const { size } = fstatSync(fd);
     try {
-      // Usually the log exists: open it without O_CREAT, and create it only when it is missing.
-      handle = await fs.open(file, constants.O_WRONLY | constants.O_APPEND);
+      this.write(fd, text);
+      await fsyncFd(fd);
     } catch (error) {
-      if (!hasErrorCode(error, "ENOENT")) throw error;
+      // Best effort: if the cut fails too, the torn tail is cut when the log is next read.
       try {
-        handle = await fs.open(file, "ax", PRIVATE_FILE_MODE);
-        created = true;
-      } catch (createError) {
-        if (!hasErrorCode(createError, "ENOENT", "EEXIST")) throw createError;
-        // Its folder is missing, or another writer created the file meanwhile: try again.
-        if (hasErrorCode(createError, "ENOENT")) await ensureDirDurable(path.dirname(file));
-        return this.appendBatch(file, text);
+        ftruncateSync(fd, size);
+        await fsyncFd(fd);
+      } catch {
+        // Left for the next reader.
       }
+      throw error;
     }
-    try {
-      const { size } = await handle.stat();
-      try {
-        await this.write(handle, text);
-        await handle.sync();
-      } catch (error) {
-        // Best effort: if the cut fails too, the torn tail is cut when the log is next read.
-        await handle
-          .truncate(size)
-          .then(() => handle.sync())
-          .catch(() => undefined);
-        throw error;
-      }
-    } finally {
-      await handle.close();
-    }
-    if (created) await fsyncDir(path.dirname(file));
   }
+}
+
+/**
+ * Opens an append-only log for appending. Usually it exists: opened without O_CREAT. A log that is
+ * missing is created (and its folder fsynced), its folder too when that is missing.
+ */
+async function openLog(file: string): Promise<number> {
+  try {
+    return await openFd(file, constants.O_WRONLY | constants.O_APPEND);
+  } catch (error) {
+    if (!hasErrorCode(error, "ENOENT")) throw error;
+  }
+  let fd: number;
+  try {
+    fd = await openFd(
+      file,
+      constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_EXCL,
+      PRIVATE_FILE_MODE,
+    );
+  } catch (error) {
+    if (!hasErrorCode(error, "ENOENT", "EEXIST")) throw error;
+    // Its folder is missing, or another writer created the file meanwhile: try again.
+    if (hasErrorCode(error, "ENOENT")) await ensureDirDurable(path.dirname(file));
+    return openLog(file);
+  }
+  try {
+    await fsyncDir(path.dirname(file));
+  } catch (error) {
+    closeQuietly(fd);
+    throw error;
+  }
+  return fd;
 }

@@ -14,6 +14,7 @@ import { createWorkerPool, type WorkerPool } from "../../src/execute/worker-pool
 import { sha256 } from "../../src/message.js";
 import { prepareRunbook } from "../../src/plan/prepare.js";
 import { createMemoryArtifactStore } from "../../src/stores/artifact/memory.js";
+import type { ArtifactStore } from "../../src/stores/artifact/store.js";
 import { createMemoryExecutionStore } from "../../src/stores/execution/memory.js";
 
 const STANDARD = { name: "standard_input", version: "1.0.0" };
@@ -166,6 +167,52 @@ describe("executor", () => {
       peak = Math.max(peak, running);
     }
     expect(peak).toBe(3);
+  });
+
+  it("starts the next components while finished ones are still being written", async () => {
+    timeline.length = 0;
+    // A memory store whose saves take 100 ms, as a slow disk would.
+    const memory = createMemoryArtifactStore();
+    let saving = 0;
+    let peakSaving = 0;
+    const slow: ArtifactStore = Object.assign(Object.create(memory) as ArtifactStore, {
+      async save(...args: Parameters<ArtifactStore["save"]>) {
+        peakSaving = Math.max(peakSaving, ++saving);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        saving--;
+        return memory.save(...args);
+      },
+    });
+    const sources = Array.from({ length: 12 }, (_, i) => src(`s${i}`, ", delay_ms: 5")).join("");
+    const { options } = await setup(`${head("config: {max_concurrency: 2}\n")}${sources}`, {
+      artifacts: slow,
+      executions: createMemoryExecutionStore(),
+    });
+    const result = await executePlan(options);
+    expect(result.status).toBe("completed");
+    const at = (id: string, kind: "start" | "end") =>
+      timeline.find((e) => e.id === id && e.at === kind)!.t;
+    // s2 and s3 took the slots s0 and s1 let go of when their components ended, long before
+    // their 100 ms saves were over.
+    expect(at("s2", "start") - at("s0", "end")).toBeLessThan(60);
+    expect(at("s3", "start") - at("s1", "end")).toBeLessThan(60);
+    // Components still never exceed max_concurrency; artifacts in flight (producing or being
+    // written) never exceed twice that.
+    let running = 0;
+    let peak = 0;
+    for (const e of [...timeline].sort((x, y) => x.t - y.t)) {
+      running += e.at === "start" ? 1 : -1;
+      peak = Math.max(peak, running);
+    }
+    expect(peak).toBe(2);
+    expect(peakSaving).toBeGreaterThan(2);
+    expect(peakSaving).toBeLessThanOrEqual(4);
+    // Each was stored before its completion was recorded.
+    const details = await options.executions.getRunDetails(result.runId);
+    expect(details.artifacts.every((a) => a.status === "completed")).toBe(true);
+    for (const a of details.artifacts) {
+      expect(sha256(await slow.getBytes(result.runId, a.id))).toBe(a.sha256);
+    }
   });
 
   it("skips the dependents of a failed artifact while independent branches complete", async () => {

@@ -15,7 +15,6 @@ import path from "node:path";
 import { ConflictError, CorruptDataError, RunNotFoundError } from "../../errors.js";
 import {
   type AppendGuard,
-  type BatchWriter,
   createFileExclusiveDurable,
   createFileSynced,
   ensureDirDurable,
@@ -217,10 +216,9 @@ class FileSystemExecutionStore implements ExecutionStore {
   constructor(
     root: string,
     private readonly limits: LeaseLimits,
-    writeEventBatch: BatchWriter | undefined,
   ) {
     this.runsDir = resolveInside(root, "runs");
-    this.appender = new GroupCommitAppender(writeEventBatch);
+    this.appender = new GroupCommitAppender();
   }
 
   private runDir(runId: string): string {
@@ -822,8 +820,6 @@ export interface FileSystemExecutionStoreOptions {
    * default 10 × `leaseTtlMs`. See `isLeaseLive`.
    */
   localLeaseStaleMs?: number;
-  /** How event-log batches are written; a seam for tests of failed writes (ENOSPC, EIO). */
-  writeEventBatch?: BatchWriter;
 }
 
 /**
@@ -837,6 +833,5 @@ export function createFileSystemExecutionStore(
   return new FileSystemExecutionStore(
     path.resolve(options.root),
     leaseLimits(options.leaseTtlMs, options.localLeaseStaleMs),
-    options.writeEventBatch,
   );
 }
