@@ -5,6 +5,7 @@
  * crashed run is detected as stale and two processes never execute one run.
  */
 import { randomUUID } from "node:crypto";
+import { setMaxListeners } from "node:events";
 import pLimit from "p-limit";
 import type {
   ComponentContext,
@@ -338,6 +339,8 @@ class Scheduler {
     private readonly holdsLease: () => Promise<boolean>,
   ) {
     this.#plan = options.plan;
+    // Every running component and every queued worker task listens to it: no listener limit.
+    setMaxListeners(0, this.#controller.signal);
     this.#waiting = new Set(this.#plan.artifacts.keys());
     for (const [id, intact] of verifications) {
       this.#verifying.add(id);

@@ -215,6 +215,22 @@ describe("executor", () => {
     }
   });
 
+  it("lets many components listen to the run's abort signal without a warning", async () => {
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning);
+    process.on("warning", onWarning);
+    try {
+      const sources = Array.from({ length: 15 }, (_, i) => src(`w${i}`, ", delay_ms: 20")).join("");
+      const { options } = await setup(`${head("config: {max_concurrency: 15}\n")}${sources}`);
+      expect((await executePlan(options)).status).toBe("completed");
+      // Warnings are emitted on the next tick.
+      await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      process.off("warning", onWarning);
+    }
+    expect(warnings.map((w) => w.name)).not.toContain("MaxListenersExceededWarning");
+  });
+
   it("skips the dependents of a failed artifact while independent branches complete", async () => {
     const { options, stores } = await setup(
       `${head()}${src("bad", ", fail: boom")}${src("good")}` +
