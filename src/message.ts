@@ -1,7 +1,7 @@
 /**
  * @module The Message: the stored form of every artifact (ARCHITECTURE §3).
  */
-import { createHash } from "node:crypto";
+import { createHash, webcrypto } from "node:crypto";
 import { CorruptDataError } from "./errors.js";
 
 /** A named, versioned JSON Schema. */
@@ -58,6 +58,19 @@ export function serializeMessage(message: Message): Buffer {
 /** sha256 hex digest of some bytes. */
 export function sha256(bytes: Uint8Array | string): string {
   return createHash("sha256").update(bytes).digest("hex");
+}
+
+/** From this size on, `sha256Off` hashes on the thread pool: the main thread stays free. */
+const OFF_THREAD_HASH_BYTES = 1024 * 1024;
+
+/**
+ * `sha256`, computed on libuv's thread pool (WebCrypto) for large inputs, so that checking many
+ * stored artifacts (resume, verify) does not hold up the event loop; small inputs are hashed at
+ * once, which costs less than the round trip.
+ */
+export async function sha256Off(bytes: Uint8Array): Promise<string> {
+  if (bytes.length < OFF_THREAD_HASH_BYTES) return sha256(bytes);
+  return Buffer.from(await webcrypto.subtle.digest("SHA-256", bytes)).toString("hex");
 }
 
 /** Whether a parsed JSON value has the shape of a Message (structure only, not content schema). */

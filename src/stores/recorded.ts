@@ -3,7 +3,7 @@
  * and only if their stored bytes still match the sha256 in the event log.
  */
 import { CorruptDataError, NotFoundError } from "../errors.js";
-import { type Message, parseMessage, sha256 } from "../message.js";
+import { type Message, parseMessage, sha256Off } from "../message.js";
 import type { ArtifactStore } from "./artifact/store.js";
 import type { ArtifactState } from "./execution/store.js";
 
@@ -25,7 +25,7 @@ export async function readRecordedBytes(
     );
   }
   const bytes = await artifacts.getBytes(runId, state.id);
-  const actual = sha256(bytes);
+  const actual = await sha256Off(bytes);
   if (actual !== state.sha256) {
     throw new CorruptDataError(
       artifactLocation(runId, state.id),
