@@ -14,7 +14,7 @@ const message = (text: string): Message => ({
   run_id: "r",
   source: "test",
   timestamp: "2026-12-01T00:00:00.000Z",
-  extensions: {},
+  extensions: { execution: null },
 });
 
 describe("sha256Off", () => {
