@@ -1,7 +1,7 @@
 /**
  * @module Worker-thread tasks of the `personal_data` processor (run through the worker pool).
  */
-import { loadDetectionRuleset } from "../rulesets/loader.js";
+import type { DetectionRuleset } from "../rulesets/model.js";
 import {
   compileMatcher,
   type EvidenceOptions,
@@ -20,22 +20,32 @@ export interface ScanTask {
 /** This worker's compiled rulesets, by URI: compiled once, reused by every later chunk. */
 const matchers = new Map<string, PatternMatcher>();
 
-function matcherFor(ruleset: string): PatternMatcher {
-  let matcher = matchers.get(ruleset);
+/**
+ * The compiled ruleset. `prepare` hands the worker the ruleset the main thread already loaded;
+ * a worker that did not get it (one started to replace a terminated worker) loads it itself,
+ * importing the loader (and its YAML parser) only then.
+ */
+async function matcherFor(uri: string, rules?: DetectionRuleset): Promise<PatternMatcher> {
+  let matcher = matchers.get(uri);
   if (!matcher) {
-    matcher = compileMatcher(loadDetectionRuleset(ruleset));
-    matchers.set(ruleset, matcher);
+    matcher = compileMatcher(
+      rules ?? (await import("../rulesets/loader.js")).loadDetectionRuleset(uri),
+    );
+    matchers.set(uri, matcher);
   }
   return matcher;
 }
 
 /** Scans every text of the chunk; the result has one entry per text, in order. */
 export async function scanTexts(task: ScanTask): Promise<RuleMatch[][]> {
-  const matcher = matcherFor(task.ruleset);
+  const matcher = await matcherFor(task.ruleset);
   return task.texts.map((text) => matcher.scan(text, task.options));
 }
 
-/** Loads and compiles a ruleset ahead of the first chunk; see `Processor.prepare`. */
-export async function prepare(task: { ruleset: string }): Promise<void> {
-  matcherFor(task.ruleset);
+/**
+ * Compiles a ruleset ahead of the first chunk (see `Processor.prepare`); `rules` is the ruleset
+ * as the main thread loaded and validated it.
+ */
+export async function prepare(task: { ruleset: string; rules: DetectionRuleset }): Promise<void> {
+  await matcherFor(task.ruleset, task.rules);
 }

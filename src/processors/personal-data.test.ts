@@ -218,4 +218,22 @@ describe("personal_data prepare", () => {
       prepare({ pattern_matching: { ruleset: "local/no_such_ruleset/9.9.9" } }, pool),
     ).rejects.toThrow(/no_such_ruleset/);
   });
+
+  it("finds the same on prepared workers as on workers that load the ruleset themselves", async () => {
+    const input = [standardInput([{ content: customerFile, source: "customers.csv" }])];
+    const findings = async (prepared: boolean) => {
+      const fresh = createWorkerPool(2);
+      try {
+        if (prepared) await personalDataProcessor.prepare!({}, fresh);
+        const ctx = { ...context(), workers: fresh };
+        const result = await personalDataProcessor.process(input, {}, output, ctx);
+        return (result.content.findings as { category: string }[]).map((f) => f.category);
+      } finally {
+        await fresh.close();
+      }
+    };
+    const unprepared = await findings(false);
+    expect(unprepared).toEqual(expect.arrayContaining(["email", "phone"]));
+    expect(await findings(true)).toEqual(unprepared);
+  });
 });

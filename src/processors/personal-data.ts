@@ -309,9 +309,14 @@ export const personalDataProcessor: Processor = {
   process: detectPersonalData,
   async prepare(props, workers) {
     const { ruleset } = settingsOf(props);
+    // Loaded (and validated) here once, already when the runbook was checked: the workers get
+    // it as data and need not load the ruleset loader and its YAML parser.
+    const rules = loadDetectionRuleset(ruleset);
     // One task per worker, submitted at once: each lands on a worker of its own.
     await Promise.all(
-      Array.from({ length: workers.size }, () => workers.run(workerUrl, "prepare", { ruleset })),
+      Array.from({ length: workers.size }, () =>
+        workers.run(workerUrl, "prepare", { ruleset, rules }),
+      ),
     );
   },
 };
