@@ -70,9 +70,10 @@ function tempPathFor(target: string): string {
 
 // Every asynchronous fs call is a round trip through libuv's thread pool, which costs the main
 // thread tens of microseconds (thread wake-ups) however little the call does. Calls that only
-// touch the page cache (writing a small buffer, closing, renaming, opening a folder) are made
-// synchronously: a few microseconds each. What waits for the disk (fsync) or may create an inode
-// (open with O_CREAT) stays asynchronous, on plain file descriptors (FileHandle costs more).
+// touch the page cache (writing a small buffer, closing, opening a folder, fstat) are made
+// synchronously: a few microseconds each. What waits for the disk (fsync) or for the journal
+// (open with O_CREAT, rename) stays asynchronous, on plain file descriptors (FileHandle costs
+// more).
 const openFd = promisify(open);
 const writeFd = promisify(write);
 const fsyncFd = promisify(fsync);
