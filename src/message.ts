@@ -2,6 +2,7 @@
  * @module The Message: the stored form of every artifact (ARCHITECTURE §3).
  */
 import { createHash, webcrypto } from "node:crypto";
+import pLimit from "p-limit";
 import { CorruptDataError } from "./errors.js";
 
 /** A named, versioned JSON Schema. */
@@ -62,6 +63,8 @@ export function sha256(bytes: Uint8Array | string): string {
 
 /** From this size on, `sha256Off` hashes on the thread pool: the main thread stays free. */
 const OFF_THREAD_HASH_BYTES = 1024 * 1024;
+/** Two at a time: the thread pool's other threads stay free for the run's fsyncs and reads. */
+const offThreadHashes = pLimit(2);
 
 /**
  * `sha256`, computed on libuv's thread pool (WebCrypto) for large inputs, so that checking many
@@ -70,7 +73,8 @@ const OFF_THREAD_HASH_BYTES = 1024 * 1024;
  */
 export async function sha256Off(bytes: Uint8Array): Promise<string> {
   if (bytes.length < OFF_THREAD_HASH_BYTES) return sha256(bytes);
-  return Buffer.from(await webcrypto.subtle.digest("SHA-256", bytes)).toString("hex");
+  const digest = await offThreadHashes(() => webcrypto.subtle.digest("SHA-256", bytes));
+  return Buffer.from(digest).toString("hex");
 }
 
 /** Whether a parsed JSON value has the shape of a Message (structure only, not content schema). */

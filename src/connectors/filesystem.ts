@@ -389,7 +389,9 @@ class Walk {
         this.warnings.add(`cannot follow symlink '${relativePath}': ${errorReason(error)}`);
         return;
       }
-      this.#realRoot ??= realpath(this.root);
+      this.#realRoot ??= realpath(this.root).catch((error: NodeJS.ErrnoException) => {
+        throw rootError(this.options.path, this.root, error);
+      });
       const realRoot = await this.#realRoot;
       if (target !== realRoot && !target.startsWith(realRoot + sep)) {
         this.counters.skippedOutsideRoot++;

@@ -374,6 +374,7 @@ class Scheduler {
     const onAbort = () => stop("interrupted");
     if (this.options.signal?.aborted) onAbort();
     this.options.signal?.addEventListener("abort", onAbort, { once: true });
+    let grace: Promise<"late"> | undefined;
     try {
       for (;;) {
         if (!this.#stopReason) {
@@ -400,8 +401,9 @@ class Scheduler {
           await settled;
           continue;
         }
-        // A component that ignores the abort signal must not keep a stopped run open forever.
-        const grace = new Promise<"late">((resolve) =>
+        // A component that ignores the abort signal must not keep a stopped run open forever:
+        // the grace period starts once, at the first wait after the stop.
+        grace ??= new Promise<"late">((resolve) =>
           setTimeout(resolve, STOP_GRACE_MS, "late").unref(),
         );
         if ((await Promise.race([settled, grace])) === "late") break;

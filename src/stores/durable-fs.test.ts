@@ -119,6 +119,22 @@ describe("appending", () => {
   });
 });
 
+describe("GroupCommitAppender with its file moved away", () => {
+  it("appends the next batch at the path, not into the file that was moved away", async () => {
+    const dir = path.join(scratch, "moving");
+    const moved = path.join(scratch, "moved-away");
+    const file = path.join(dir, "events.jsonl");
+    const appender = new GroupCommitAppender();
+    // Queued while the first batch is in flight: the same drain writes it, right after the guard
+    // has renamed the folder away.
+    const first = appender.append(file, ["one"]);
+    const second = appender.append(file, ["two"], () => fs.rename(dir, moved));
+    await Promise.all([first, second]);
+    expect(await fs.readFile(path.join(moved, "events.jsonl"), "utf8")).toBe("one\n");
+    expect(await fs.readFile(file, "utf8")).toBe("two\n");
+  });
+});
+
 describe("fsyncDir", () => {
   it("shares fsyncs between concurrent callers of one folder", async () => {
     // The first call starts an fsync; every call made while it runs shares the one queued after it.

@@ -14,6 +14,7 @@ import {
   ftruncateSync,
   open,
   openSync,
+  statSync,
   write,
   writeSync,
 } from "node:fs";
@@ -380,8 +381,17 @@ export class GroupCommitAppender {
         const batch = queue.splice(0, queue.length);
         try {
           for (const guard of new Set(batch.map((item) => item.guard))) await guard?.();
-          fd ??= await openLog(file);
-          await this.appendBatch(fd, batch.map((item) => item.text).join(""));
+          let size = fd === undefined ? undefined : sizeIfStillAt(fd, file);
+          if (fd !== undefined && size === undefined) {
+            // The file was removed or replaced since the last batch: append to what is there now.
+            closeQuietly(fd);
+            fd = undefined;
+          }
+          if (fd === undefined) {
+            fd = await openLog(file);
+            size = fstatSync(fd).size;
+          }
+          await this.appendBatch(fd, size!, batch.map((item) => item.text).join(""));
           for (const item of batch) item.resolve();
         } catch (error) {
           this.failed.set(file, error);
@@ -395,8 +405,8 @@ export class GroupCommitAppender {
     }
   }
 
-  private async appendBatch(fd: number, text: string): Promise<void> {
-    const { size } = fstatSync(fd);
+  /** `size`: the file's size before the batch, which a failed write is cut back to. */
+  private async appendBatch(fd: number, size: number, text: string): Promise<void> {
     try {
       this.write(fd, text);
       await fsyncFd(fd);
@@ -410,6 +420,21 @@ export class GroupCommitAppender {
       }
       throw error;
     }
+  }
+}
+
+/**
+ * The size of the file open as `fd`, if `file` still names it (it was not removed, or replaced by
+ * a rename, since it was opened); undefined otherwise.
+ */
+function sizeIfStillAt(fd: number, file: string): number | undefined {
+  const open = fstatSync(fd);
+  try {
+    const named = statSync(file);
+    return named.ino === open.ino && named.dev === open.dev ? open.size : undefined;
+  } catch (error) {
+    if (hasErrorCode(error, "ENOENT", "ENOTDIR")) return undefined;
+    throw error;
   }
 }
 
