@@ -366,12 +366,11 @@ class Scheduler {
 
   async run(): Promise<Outcome> {
     const { timeout, max_concurrency: limit } = this.#plan.runbook.config;
-    const stop = (reason: string) => this.stop(reason);
     const timer = setTimeout(
-      () => stop(`timed out after ${timeout} s`),
+      () => this.stop(`timed out after ${timeout} s`),
       Math.min(timeout * 1000, MAX_TIMER_MS),
     );
-    const onAbort = () => stop("interrupted");
+    const onAbort = () => this.stop("interrupted");
     if (this.options.signal?.aborted) onAbort();
     this.options.signal?.addEventListener("abort", onAbort, { once: true });
     let grace: Promise<"late"> | undefined;
@@ -484,7 +483,7 @@ class Scheduler {
         schema: output.schema,
         duration_seconds: duration,
       });
-      if ((this.#plan.dependents.get(id) ?? []).length > 0) this.#cache.set(id, message);
+      this.#keepForReaders(id, message);
       this.#done.set(id, "completed");
     } catch (error) {
       // Cut short by a stop: left undone, so the run ends interrupted and records it skipped.
@@ -517,6 +516,11 @@ class Scheduler {
         because: `${id} failed`,
       });
     }
+  }
+
+  /** Keeps a stored Message in memory for the artifacts that read it (see `#release`). */
+  #keepForReaders(id: string, message: Message): void {
+    if ((this.#plan.dependents.get(id) ?? []).length > 0) this.#cache.set(id, message);
   }
 
   /** Forgets cached inputs once every reader of them has finished. */
@@ -595,7 +599,6 @@ class Scheduler {
     };
   }
 
-  /** Copies an artifact of an earlier run, checking it against the hash recorded there. */
   /**
    * Stores an artifact's Message while this process still holds the run; null, storing nothing,
    * once it does not or the outcome is decided. Saves in flight are tracked: the run waits for
@@ -620,7 +623,10 @@ class Scheduler {
     await Promise.race([Promise.allSettled([...this.#saves]), grace]);
   }
 
-  /** Copies an artifact of an earlier run into this one; false when nothing was stored. */
+  /**
+   * Copies an artifact of an earlier run into this one, checking it against the hash recorded
+   * there; false when nothing was stored.
+   */
   async #reuse(artifact: PlannedArtifact, fromRun: string): Promise<boolean> {
     const { artifacts, executions } = this.options;
     const fromArtifact = artifact.definition.reuse!.artifact;
@@ -649,8 +655,7 @@ class Scheduler {
       bytes: stored.bytes,
       schema: copy.schema,
     });
-    if ((this.#plan.dependents.get(artifact.id) ?? []).length > 0)
-      this.#cache.set(artifact.id, copy);
+    this.#keepForReaders(artifact.id, copy);
     return true;
   }
 }

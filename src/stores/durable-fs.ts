@@ -382,16 +382,14 @@ export class GroupCommitAppender {
         try {
           for (const guard of new Set(batch.map((item) => item.guard))) await guard?.();
           let size = fd === undefined ? undefined : sizeIfStillAt(fd, file);
-          if (fd !== undefined && size === undefined) {
-            // The file was removed or replaced since the last batch: append to what is there now.
-            closeQuietly(fd);
-            fd = undefined;
-          }
-          if (fd === undefined) {
+          if (fd === undefined || size === undefined) {
+            // First batch, or the file was removed or replaced since the last one: append to
+            // what is at the path now.
+            if (fd !== undefined) closeQuietly(fd);
             fd = await openLog(file);
             size = fstatSync(fd).size;
           }
-          await this.appendBatch(fd, size!, batch.map((item) => item.text).join(""));
+          await this.appendBatch(fd, size, batch.map((item) => item.text).join(""));
           for (const item of batch) item.resolve();
         } catch (error) {
           this.failed.set(file, error);

@@ -122,6 +122,21 @@ async function setup(
   return { options, events, stores, prepared };
 }
 
+/** When the component of `id` started or ended, from the timeline. */
+const at = (id: string, kind: "start" | "end") =>
+  timeline.find((e) => e.id === id && e.at === kind)!.t;
+
+/** The most components the timeline shows running at once. */
+function peakRunning(): number {
+  let running = 0;
+  let peak = 0;
+  for (const e of [...timeline].sort((x, y) => x.t - y.t)) {
+    running += e.at === "start" ? 1 : -1;
+    peak = Math.max(peak, running);
+  }
+  return peak;
+}
+
 const src = (id: string, extra = "") =>
   `  ${id}: {source: {type: emit, properties: {value: ${id}${extra}}}}\n`;
 const head = (config = "") => `name: t\ndescription: test\n${config}artifacts:\n`;
@@ -150,8 +165,6 @@ describe("executor", () => {
         "  after_fast: {inputs: fast, process: {type: concat, properties: {label: after_fast}}}\n",
     );
     await executePlan(options);
-    const at = (id: string, kind: "start" | "end") =>
-      timeline.find((e) => e.id === id && e.at === kind)!.t;
     expect(at("after_fast", "start")).toBeLessThan(at("slow", "end"));
   });
 
@@ -160,13 +173,7 @@ describe("executor", () => {
     const sources = Array.from({ length: 8 }, (_, i) => src(`s${i}`, ", delay_ms: 30")).join("");
     const { options } = await setup(`${head("config: {max_concurrency: 3}\n")}${sources}`);
     await executePlan(options);
-    let running = 0;
-    let peak = 0;
-    for (const e of [...timeline].sort((x, y) => x.t - y.t)) {
-      running += e.at === "start" ? 1 : -1;
-      peak = Math.max(peak, running);
-    }
-    expect(peak).toBe(3);
+    expect(peakRunning()).toBe(3);
   });
 
   it("starts the next components while finished ones are still being written", async () => {
@@ -190,21 +197,13 @@ describe("executor", () => {
     });
     const result = await executePlan(options);
     expect(result.status).toBe("completed");
-    const at = (id: string, kind: "start" | "end") =>
-      timeline.find((e) => e.id === id && e.at === kind)!.t;
     // s2 and s3 took the slots s0 and s1 let go of when their components ended, long before
     // their 100 ms saves were over.
     expect(at("s2", "start") - at("s0", "end")).toBeLessThan(60);
     expect(at("s3", "start") - at("s1", "end")).toBeLessThan(60);
     // Components still never exceed max_concurrency; artifacts in flight (producing or being
     // written) never exceed twice that.
-    let running = 0;
-    let peak = 0;
-    for (const e of [...timeline].sort((x, y) => x.t - y.t)) {
-      running += e.at === "start" ? 1 : -1;
-      peak = Math.max(peak, running);
-    }
-    expect(peak).toBe(2);
+    expect(peakRunning()).toBe(2);
     expect(peakSaving).toBeGreaterThan(2);
     expect(peakSaving).toBeLessThanOrEqual(4);
     // Each was stored before its completion was recorded.
