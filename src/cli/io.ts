@@ -7,6 +7,7 @@ import { stat, writeFile } from "node:fs/promises";
 import { hostname, userInfo } from "node:os";
 import { dirname, resolve } from "node:path";
 import type { Writable } from "node:stream";
+import type { WorkerRunner } from "../components/types.js";
 import { InputError, StoreError } from "../errors.js";
 import { resolveStores } from "../stores/config.js";
 
@@ -28,11 +29,12 @@ export interface StoreFlags {
 }
 
 /** Opens the stores the flags and environment select (flags win). */
-export function openStores(flags: StoreFlags, io: CliIo) {
+export function openStores(flags: StoreFlags, io: CliIo, workers?: WorkerRunner) {
   const path = flags.storePath ?? io.env.WAIVERN_STORE_PATH;
   return resolveStores(
     {
       ...(flags.storeType ? { type: flags.storeType } : {}),
+      ...(workers ? { workers } : {}),
       ...(path ? { path: resolve(io.cwd, path) } : { path: resolve(io.cwd, ".waivern") }),
     },
     io.env,

@@ -30,7 +30,7 @@ import type {
   RunStatus,
 } from "../stores/execution/store.js";
 import { newRunId } from "../stores/keys.js";
-import { readRecordedBytes, readRecordedMessage } from "../stores/recorded.js";
+import { readRecordedMessage, verifyRecorded } from "../stores/recorded.js";
 import type { EngineListener } from "./events.js";
 
 /** Who started the run, for the run record. */
@@ -120,7 +120,7 @@ export async function executePlan(options: ExecuteOptions): Promise<RunResult> {
         verifications.set(
           state.id,
           // Any failure to check means "run it again", which is always safe.
-          limit(() => readRecordedBytes(artifacts, runId, state)).then(
+          limit(() => verifyRecorded(artifacts, runId, state)).then(
             () => true,
             () => false,
           ),
@@ -233,8 +233,12 @@ function prepareProcessors({ plan, registry, workers }: ExecuteOptions): void {
   }
 }
 
-/** Kept artifacts whose stored bytes are read and hashed at once, on resume. */
-const VERIFY_CONCURRENCY = 4;
+/**
+ * Kept artifacts checked at once on resume: enough that the filesystem store queues their hashing
+ * on the worker threads ahead of the first re-run components' tasks, while few enough for a store
+ * that answers over the network.
+ */
+const VERIFY_CONCURRENCY = 64;
 
 /** Whether a store refused a write because this process no longer holds the run's lease. */
 function isLeaseLost(error: unknown): error is ConflictError {

@@ -7,6 +7,8 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { isMap, isScalar, LineCounter, type Node, parseDocument } from "yaml";
 import { formatIssue, InputError, type Issue, NotFoundError } from "../errors.js";
+import { sha256 } from "../message.js";
+import { PRECOMPILED_DIR, precompiledFile } from "../precompiled.js";
 import {
   type ClassificationRule,
   type ClassificationRuleset,
@@ -53,9 +55,17 @@ export function parseRulesetUri(uri: string): { provider: string; name: string; 
   return { provider, name, version };
 }
 
-function installed(): { name: string; version: string; file: string }[] {
+/** A shipped ruleset file. */
+export interface RulesetFile {
+  name: string;
+  version: string;
+  file: string;
+}
+
+/** Every shipped ruleset file, sorted by name and version. */
+export function rulesetFiles(): RulesetFile[] {
   if (!existsSync(rulesetsFolder)) return [];
-  const found: { name: string; version: string; file: string }[] = [];
+  const found: RulesetFile[] = [];
   for (const name of readdirSync(rulesetsFolder).sort()) {
     const nameFolder = join(rulesetsFolder, name);
     for (const version of safeReaddir(nameFolder)) {
@@ -83,7 +93,7 @@ export function loadRuleset(uri: string): Ruleset {
   const cached = cache.get(uri);
   if (cached) return cached;
   const { name, version } = parseRulesetUri(uri);
-  const available = installed();
+  const available = rulesetFiles();
   const entry = available.find((r) => r.name === name && r.version === version);
   if (!entry) {
     const list = available.map((r) => `local/${r.name}/${r.version}`).join(", ") || "none";
@@ -91,13 +101,40 @@ export function loadRuleset(uri: string): Ruleset {
       code: "ruleset_not_found",
     });
   }
-  const { ruleset, issues } = parseRuleset(readFileSync(entry.file, "utf8"), entry.file, {
-    name,
-    version,
-  });
-  if (!ruleset) throw new RulesetError(issues);
+  const text = readFileSync(entry.file, "utf8");
+  let ruleset = precompiledRuleset(entry, text);
+  if (!ruleset) {
+    const parsed = parseRuleset(text, entry.file, { name, version });
+    if (!parsed.ruleset) throw new RulesetError(parsed.issues);
+    ruleset = parsed.ruleset;
+  }
   cache.set(uri, ruleset);
   return ruleset;
+}
+
+/** What the build step writes for a ruleset: the parsed, validated form and its source's sha256. */
+export interface PrecompiledRuleset {
+  source_sha256: string;
+  ruleset: Ruleset;
+}
+
+/**
+ * The build's parsed form of a ruleset file (see `precompiled.ts`), if it was made from exactly
+ * `text`; parsing the YAML costs far more than reading the JSON.
+ */
+export function precompiledRuleset(
+  entry: RulesetFile,
+  text: string,
+  dir = PRECOMPILED_DIR,
+): Ruleset | undefined {
+  let stamped: Partial<PrecompiledRuleset> | undefined;
+  try {
+    const file = precompiledFile(dir, "rulesets", entry.name, entry.version, ".json");
+    stamped = JSON.parse(readFileSync(file, "utf8")) as Partial<PrecompiledRuleset>;
+  } catch {
+    return undefined;
+  }
+  return stamped?.source_sha256 === sha256(text) ? stamped.ruleset : undefined;
 }
 
 /** `loadRuleset`, requiring a detection ruleset (keywords and value patterns). */
@@ -120,7 +157,7 @@ export function loadClassificationRuleset(uri: string): ClassificationRuleset {
 
 /** Every installed ruleset, sorted by name and version, for `wct rulesets`. */
 export function listRulesets(): RulesetSummary[] {
-  return installed().map(({ name, version }) => {
+  return rulesetFiles().map(({ name, version }) => {
     const ruleset = loadRuleset(`local/${name}/${version}`);
     return {
       uri: `local/${name}/${version}`,

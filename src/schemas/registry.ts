@@ -1,15 +1,20 @@
 /**
  * @module The JSON Schemas artifacts are validated against. Files live at
  * `schemas/<name>/<version>/<name>.json` in the package root (draft-07, upstream-compatible shapes);
- * each is compiled once, on first use, and the validator is cached.
+ * each gets a validator once, on first use: the build's precompiled one (`precompiled.ts`) when it
+ * was made from the same file, else one Ajv compiles (Ajv itself is loaded only then).
  */
 import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
-import ajvFormats from "ajv-formats";
+import type { Ajv, Options as AjvOptions, ErrorObject, ValidateFunction } from "ajv";
+import type { FormatsPlugin } from "ajv-formats";
 import { CorruptDataError, type Issue, NotFoundError } from "../errors.js";
-import { formatSchemaRef, type SchemaRef } from "../message.js";
+import { formatSchemaRef, type SchemaRef, sha256 } from "../message.js";
+import { PRECOMPILED_DIR, precompiledFile } from "../precompiled.js";
+
+const require = createRequire(import.meta.url);
 
 // Two levels up from both src/schemas/ and dist/schemas/ is the package root.
 
@@ -22,20 +27,26 @@ const SCHEMA_VERSION = /^\d+\.\d+\.\d+$/;
 /** A document with thousands of mistakes gets the first ones and a count, not a wall of text. */
 const MAX_ISSUES = 50;
 
-// ajv-formats is CommonJS: under NodeNext the default import is `module.exports`, and the plugin
-// is its `default` property (the package sets `exports.default` to itself).
-const addFormats = ajvFormats.default;
-
 /**
  * The Ajv instance content is validated with. `checkSchemas`: validate each schema against the
- * meta-schema when it is compiled.
+ * meta-schema when it is compiled. `code`: Ajv's code options (the build step asks for source).
  */
-export function createContentAjv({ checkSchemas }: { checkSchemas: boolean }): Ajv {
+export function createContentAjv({
+  checkSchemas,
+  code,
+}: {
+  checkSchemas: boolean;
+  code?: AjvOptions["code"];
+}): Ajv {
+  const { Ajv } = require("ajv") as typeof import("ajv");
+  // ajv-formats is CommonJS; the plugin is its `default` property.
+  const addFormats = (require("ajv-formats") as { default: FormatsPlugin }).default;
   const ajv = new Ajv({
     allErrors: true,
     strict: true,
     allowUnionTypes: true,
     validateSchema: checkSchemas,
+    ...(code ? { code } : {}),
   });
   // Upstream schemas carry a top-level `version`; declare it so strict mode accepts it.
   ajv.addVocabulary(["version"]);
@@ -43,22 +54,30 @@ export function createContentAjv({ checkSchemas }: { checkSchemas: boolean }): A
   return ajv;
 }
 
+/** A validator the build step wrote, stamped with the sha256 of the schema file it compiled. */
+type PrecompiledValidator = ValidateFunction & { sourceSha256?: unknown };
+
 /** Schemas in one folder laid out as `<name>/<version>/<name>.json`. */
 export class SchemaRegistry {
   readonly #dir: string;
+  /** Where the build's precompiled validators live, if this registry has any. */
+  readonly #precompiledDir: string | undefined;
   readonly #documents = new Map<string, Record<string, unknown>>();
+  /** sha256 of each loaded schema file's text, by `name/version`. */
+  readonly #sourceSha256 = new Map<string, string>();
   readonly #validators = new Map<string, ValidateFunction>();
   readonly #exists = new Map<string, boolean>();
   #ajv: Ajv | undefined;
 
-  constructor(dir: string) {
+  constructor(dir: string, { precompiledDir }: { precompiledDir?: string } = {}) {
     this.#dir = dir;
+    this.#precompiledDir = precompiledDir;
   }
 
   /** Whether the schema exists (a malformed name or version never does). Asked per artifact: cached. */
   hasSchema(ref: SchemaRef): boolean {
     if (!isWellFormed(ref)) return false;
-    const file = this.#fileOf(ref);
+    const file = this.schemaFile(ref);
     let exists = this.#exists.get(file);
     if (exists === undefined) {
       exists = existsSync(file);
@@ -93,10 +112,12 @@ export class SchemaRegistry {
     if (!this.hasSchema(ref)) {
       throw new NotFoundError(this.#unknownMessage(ref), { code: "schema_not_found" });
     }
-    const file = this.#fileOf(ref);
+    const file = this.schemaFile(ref);
     let document: unknown;
     try {
-      document = JSON.parse(readFileSync(file, "utf8"));
+      const text = readFileSync(file, "utf8");
+      this.#sourceSha256.set(key, sha256(text));
+      document = JSON.parse(text);
     } catch (error) {
       throw new CorruptDataError(file, `not valid JSON: ${(error as Error).message}`, {
         cause: error,
@@ -136,7 +157,8 @@ export class SchemaRegistry {
     const key = formatSchemaRef(ref);
     let validate = this.#validators.get(key);
     if (!validate) {
-      validate = this.#getAjv().compile(this.loadSchema(ref));
+      const schema = this.loadSchema(ref);
+      validate = this.#precompiled(ref) ?? this.#getAjv().compile(schema);
       this.#validators.set(key, validate);
     }
     return validate;
@@ -149,7 +171,23 @@ export class SchemaRegistry {
     return this.#ajv;
   }
 
-  #fileOf(ref: SchemaRef): string {
+  /** The build's validator for a loaded schema, if it was compiled from the same file. */
+  #precompiled(ref: SchemaRef): ValidateFunction | undefined {
+    if (!this.#precompiledDir) return undefined;
+    const file = precompiledFile(this.#precompiledDir, "schemas", ref.name, ref.version, ".cjs");
+    if (!existsSync(file)) return undefined;
+    let validate: PrecompiledValidator;
+    try {
+      validate = require(file) as PrecompiledValidator;
+    } catch {
+      return undefined;
+    }
+    const stamp = this.#sourceSha256.get(formatSchemaRef(ref));
+    return typeof validate === "function" && validate.sourceSha256 === stamp ? validate : undefined;
+  }
+
+  /** The file a schema lives in (it may not exist). */
+  schemaFile(ref: SchemaRef): string {
     return join(this.#dir, ref.name, ref.version, `${ref.name}.json`);
   }
 
@@ -196,7 +234,9 @@ function toIssue(error: ErrorObject): Issue {
 }
 
 /** The schemas shipped with wct (`schemas/` in the package root). */
-export const bundledSchemas = new SchemaRegistry(BUNDLED_SCHEMAS_DIR);
+export const bundledSchemas = new SchemaRegistry(BUNDLED_SCHEMAS_DIR, {
+  precompiledDir: PRECOMPILED_DIR,
+});
 
 /** Whether wct ships the schema. */
 export function hasSchema(ref: SchemaRef): boolean {

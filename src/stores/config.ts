@@ -3,6 +3,7 @@
  * environment variables, which override the defaults (filesystem store in `./.waivern`).
  */
 import path from "node:path";
+import type { WorkerRunner } from "../components/types.js";
 import { InputError } from "../errors.js";
 import { createFileSystemArtifactStore } from "./artifact/filesystem.js";
 import { createMemoryArtifactStore } from "./artifact/memory.js";
@@ -24,6 +25,8 @@ export interface StoreOptions {
   path?: string;
   url?: string;
   apiKey?: string;
+  /** Threads a store may hash on (the run's worker pool); see `FileSystemArtifactStoreOptions`. */
+  workers?: WorkerRunner;
 }
 
 /** The stores a command works with, and a phrase saying where they are, for messages. */
@@ -66,7 +69,10 @@ export function resolveStores(
     case "filesystem": {
       const root = path.resolve(pick(options.path, env.WAIVERN_STORE_PATH) ?? DEFAULT_STORE_PATH);
       return {
-        artifacts: createFileSystemArtifactStore({ root }),
+        artifacts: createFileSystemArtifactStore({
+          root,
+          ...(options.workers ? { workers: options.workers } : {}),
+        }),
         executions: createFileSystemExecutionStore({ root }),
         describe: `filesystem store at ${root}`,
       };

@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { CorruptDataError } from "../errors.js";
+import { CorruptDataError, NotFoundError } from "../errors.js";
 import { type Message, sha256, sha256Off } from "../message.js";
 import { createMemoryArtifactStore } from "./artifact/memory.js";
 import type { ArtifactState } from "./execution/store.js";
 import { newRunId } from "./keys.js";
-import { readRecordedBytes } from "./recorded.js";
+import { readRecordedBytes, verifyRecorded } from "./recorded.js";
 
 const message = (text: string): Message => ({
   id: "m",
@@ -50,5 +50,34 @@ describe("readRecordedBytes", () => {
     const error = await readRecordedBytes(artifacts, runId, state).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(CorruptDataError);
     expect(String(error)).toContain(`runs/${runId}/artifacts/big.json`);
+  });
+});
+
+describe("verifyRecorded", () => {
+  it("accepts matching bytes, rejects changed ones naming the file, and refuses unfinished artifacts", async () => {
+    const artifacts = createMemoryArtifactStore();
+    const runId = newRunId();
+    const stored = await artifacts.save(runId, "scan", message("original"));
+    const state: ArtifactState = {
+      id: "scan",
+      status: "completed",
+      started_at: null,
+      finished_at: null,
+      duration_seconds: null,
+      error: null,
+      because: null,
+      sha256: stored.sha256,
+      bytes: stored.bytes,
+      schema: null,
+      provenance: null,
+    };
+    await expect(verifyRecorded(artifacts, runId, state)).resolves.toBeUndefined();
+    await artifacts.save(runId, "scan", message("changed"));
+    await expect(verifyRecorded(artifacts, runId, state)).rejects.toThrow(
+      new RegExp(`runs/${runId}/artifacts/scan\\.json.*do not match the recorded sha256`),
+    );
+    await expect(
+      verifyRecorded(artifacts, runId, { ...state, status: "failed", error: "boom" }),
+    ).rejects.toBeInstanceOf(NotFoundError);
   });
 });

@@ -12,27 +12,49 @@ function artifactLocation(runId: string, key: string): string {
   return `runs/${runId}/artifacts/${key}.json`;
 }
 
-/** The stored bytes of a completed artifact, checked against the recorded sha256. */
-export async function readRecordedBytes(
-  artifacts: ArtifactStore,
-  runId: string,
-  state: ArtifactState,
-): Promise<Buffer> {
+/** The sha256 the run recorded for a completed artifact; NotFoundError if nothing was stored. */
+function recordedSha256(runId: string, state: ArtifactState): string {
   if (state.status !== "completed" || !state.sha256) {
     throw new NotFoundError(
       `artifact '${state.id}' of run ${runId} is ${state.status}${state.error ? ` (${state.error})` : ""}; nothing was stored`,
       { code: "artifact_not_completed" },
     );
   }
-  const bytes = await artifacts.getBytes(runId, state.id);
-  const actual = await sha256Off(bytes);
-  if (actual !== state.sha256) {
+  return state.sha256;
+}
+
+function checkSha256(runId: string, state: ArtifactState, expected: string, actual: string): void {
+  if (actual !== expected) {
     throw new CorruptDataError(
       artifactLocation(runId, state.id),
-      `stored bytes (sha256 ${actual.slice(0, 12)}) do not match the recorded sha256 ${state.sha256.slice(0, 12)}; run 'wct runs verify ${runId}'`,
+      `stored bytes (sha256 ${actual.slice(0, 12)}) do not match the recorded sha256 ${expected.slice(0, 12)}; run 'wct runs verify ${runId}'`,
     );
   }
+}
+
+/** The stored bytes of a completed artifact, checked against the recorded sha256. */
+export async function readRecordedBytes(
+  artifacts: ArtifactStore,
+  runId: string,
+  state: ArtifactState,
+): Promise<Buffer> {
+  const expected = recordedSha256(runId, state);
+  const bytes = await artifacts.getBytes(runId, state.id);
+  checkSha256(runId, state, expected, await sha256Off(bytes));
   return bytes;
+}
+
+/**
+ * Checks a completed artifact's stored bytes against the recorded sha256 without reading them
+ * here (`ArtifactStore.digest`); throws like `readRecordedBytes`.
+ */
+export async function verifyRecorded(
+  artifacts: ArtifactStore,
+  runId: string,
+  state: ArtifactState,
+): Promise<void> {
+  const expected = recordedSha256(runId, state);
+  checkSha256(runId, state, expected, (await artifacts.digest(runId, state.id)).sha256);
 }
 
 /** A completed artifact's Message, checked against the recorded sha256. */

@@ -83,6 +83,18 @@ export function describeArtifactStore(
       expect(await store.exists(run, "scan")).toBe(true);
     });
 
+    it("digests the stored bytes where they lie, agreeing with what save reported", async () => {
+      const big = sampleMessage("big", { text: "x".repeat(3 * 1024 * 1024 + 5) });
+      const stored = await store.save(run, "nested/big", big);
+      expect(await store.digest(run, "nested/big")).toEqual(stored);
+      await store.save(run, "nested/big", sampleMessage("small"));
+      const small = serializeMessage(sampleMessage("small"));
+      expect(await store.digest(run, "nested/big")).toEqual({
+        sha256: sha256(small),
+        bytes: small.length,
+      });
+    });
+
     it("replaces a Message saved under the same key", async () => {
       await store.save(run, "scan", sampleMessage("old"));
       await store.save(run, "scan", sampleMessage("new"));
@@ -102,6 +114,7 @@ export function describeArtifactStore(
     it("throws ArtifactNotFoundError for an absent artifact", async () => {
       await expect(store.get(run, "missing")).rejects.toBeInstanceOf(ArtifactNotFoundError);
       await expect(store.getBytes(run, "missing")).rejects.toBeInstanceOf(ArtifactNotFoundError);
+      await expect(store.digest(run, "missing")).rejects.toBeInstanceOf(ArtifactNotFoundError);
       await expect(store.get(run, "missing")).rejects.toThrow(
         `Artifact 'missing' not found in run '${run}'.`,
       );
@@ -162,6 +175,7 @@ export function describeArtifactStore(
           () => store.save(bad, "a", message),
           () => store.get(bad, "a"),
           () => store.getBytes(bad, "a"),
+          () => store.digest(bad, "a"),
           () => store.exists(bad, "a"),
           () => store.delete(bad, "a"),
           () => store.listKeys(bad),
@@ -180,6 +194,7 @@ export function describeArtifactStore(
           () => store.save(run, bad, message),
           () => store.get(run, bad),
           () => store.getBytes(run, bad),
+          () => store.digest(run, bad),
           () => store.exists(run, bad),
           () => store.delete(run, bad),
         ];

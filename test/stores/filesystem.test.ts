@@ -2,8 +2,9 @@ import { promises as fs } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeEach, describe, expect, it } from "vitest";
-import { CorruptDataError, RunNotFoundError } from "../../src/errors.js";
-import { serializeMessage } from "../../src/message.js";
+import { ArtifactNotFoundError, CorruptDataError, RunNotFoundError } from "../../src/errors.js";
+import { createWorkerPool } from "../../src/execute/worker-pool.js";
+import { serializeMessage, sha256 } from "../../src/message.js";
 import { createFileSystemArtifactStore } from "../../src/stores/artifact/filesystem.js";
 import type { ArtifactStore } from "../../src/stores/artifact/store.js";
 import { createFileSystemExecutionStore } from "../../src/stores/execution/filesystem.js";
@@ -159,6 +160,30 @@ describe("filesystem stores on disk", () => {
 
     await fs.writeFile(file, JSON.stringify({ hello: "world" }));
     await expect(artifacts.get(id, "nested/scan")).rejects.toThrow(`${file}: not a Message`);
+  });
+
+  it("digests the file as it is on disk, on the worker threads it was given", async () => {
+    const workers = createWorkerPool(1);
+    const shared = createFileSystemArtifactStore({ root, workers });
+    const id = newRunId();
+    await shared.save(id, "scan", sampleMessage("scan"));
+    const file = path.join(root, "runs", id, "artifacts", "scan.json");
+    await fs.writeFile(file, "changed behind the store's back");
+    expect(await shared.digest(id, "scan")).toEqual({
+      sha256: sha256("changed behind the store's back"),
+      bytes: 31,
+    });
+    await fs.rm(file);
+    await fs.mkdir(file);
+    await expect(shared.digest(id, "scan")).rejects.toBeInstanceOf(ArtifactNotFoundError);
+    // The threads belong to the caller: closing the store leaves them running.
+    await shared.close?.();
+    await shared.save(id, "again", sampleMessage("again"));
+    expect((await shared.digest(id, "again")).bytes).toBe(
+      serializeMessage(sampleMessage("again")).length,
+    );
+    await workers.close();
+    await expect(shared.digest(id, "again")).rejects.toThrow("The worker pool is closed.");
   });
 
   it("ignores a torn last line of the event log and appends cleanly after it", async () => {

@@ -14,7 +14,7 @@ import {
   type RunStatus,
 } from "../../stores/execution/store.js";
 import { validateArtifactKey } from "../../stores/keys.js";
-import { readRecordedBytes, readRecordedMessage } from "../../stores/recorded.js";
+import { readRecordedMessage, verifyRecorded } from "../../stores/recorded.js";
 import { type CliIo, openStores, positiveInt, printJson, type StoreFlags } from "../io.js";
 import { renderTable } from "../table.js";
 
@@ -232,7 +232,7 @@ export async function verifyRun(
     if (state.status !== "completed") continue;
     checked++;
     try {
-      await readRecordedBytes(artifacts, runId, state);
+      await verifyRecorded(artifacts, runId, state);
     } catch (error) {
       if (!(error instanceof WctError)) throw error;
       problems.push({ artifact_id: state.id, problem: error.message });

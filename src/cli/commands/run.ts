@@ -9,6 +9,7 @@ import { createWorkerPool } from "../../execute/worker-pool.js";
 import { sha256 } from "../../message.js";
 import { prepareRunbook } from "../../plan/prepare.js";
 import { redactSubstitutions } from "../../runbook/env.js";
+import type { ResolvedStores } from "../../stores/config.js";
 import {
   type CliIo,
   checkOutputTarget,
@@ -41,12 +42,14 @@ export async function runCommand(
   const exporter = options.exporter ?? "json";
   checkExporter(exporter);
   if (options.output) await checkOutputTarget(io, options.output);
-  const stores = openStores(options, io);
-  const registry = builtinRegistry();
-  // Threads boot while the runbook is planned.
+  // Threads boot while the runbook is planned; on resume, kept artifacts are hashed on them
+  // while the first artifacts are read.
   const workers = createWorkerPool();
   workers.prestart();
+  let stores: ResolvedStores | undefined;
   try {
+    stores = openStores(options, io, workers);
+    const registry = builtinRegistry();
     const resumeRunId = options.resume
       ? await stores.executions.resolveRunId(options.resume)
       : undefined;
@@ -135,7 +138,7 @@ export async function runCommand(
     return 1;
   } finally {
     await workers.close();
-    await stores.artifacts.close?.();
-    await stores.executions.close?.();
+    await stores?.artifacts.close?.();
+    await stores?.executions.close?.();
   }
 }

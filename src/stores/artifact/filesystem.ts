@@ -6,7 +6,9 @@
 import { randomBytes } from "node:crypto";
 import { promises as fs } from "node:fs";
 import path from "node:path";
+import type { WorkerRunner } from "../../components/types.js";
 import { ArtifactNotFoundError } from "../../errors.js";
+import { createWorkerPool, type WorkerPool, workerModuleUrl } from "../../execute/worker-pool.js";
 import { type Message, parseMessage, serializeMessage, sha256 } from "../../message.js";
 import {
   fsyncDir,
@@ -19,11 +21,20 @@ import { resolveInside, validateArtifactKey, validateKeyPrefix, validateRunId } 
 import type { ArtifactStore, StoredArtifact } from "./store.js";
 
 const MESSAGE_EXTENSION = ".json";
+const digestWorkerUrl = workerModuleUrl(import.meta.url, "./digest-worker");
+/** Errors that mean "no artifact there" when a file is opened or read. */
+const ABSENT = ["ENOENT", "ENOTDIR", "EISDIR"];
 
 class FileSystemArtifactStore implements ArtifactStore {
   readonly kind = "filesystem";
 
-  constructor(private readonly root: string) {}
+  /** A thread of its own, started on the first `digest` when no `workers` were given. */
+  #ownHasher: WorkerPool | undefined;
+
+  constructor(
+    private readonly root: string,
+    private readonly workers: WorkerRunner | undefined,
+  ) {}
 
   private artifactsDir(runId: string): string {
     validateRunId(runId);
@@ -56,15 +67,32 @@ class FileSystemArtifactStore implements ArtifactStore {
     return this.read(runId, key, this.fileOf(runId, key));
   }
 
+  async digest(runId: string, key: string): Promise<StoredArtifact> {
+    const file = this.fileOf(runId, key);
+    try {
+      return await this.#hasher().run<StoredArtifact>(digestWorkerUrl, "digestFile", { file });
+    } catch (error) {
+      throw this.readError(runId, key, file, error);
+    }
+  }
+
+  #hasher(): WorkerRunner {
+    if (this.workers) return this.workers;
+    this.#ownHasher ??= createWorkerPool(1);
+    return this.#ownHasher;
+  }
+
   private async read(runId: string, key: string, file: string): Promise<Buffer> {
     try {
       return await fs.readFile(file);
     } catch (error) {
-      if (hasErrorCode(error, "ENOENT", "ENOTDIR", "EISDIR")) {
-        throw new ArtifactNotFoundError(runId, key);
-      }
-      throw storeError("read artifact", file, error);
+      throw this.readError(runId, key, file, error);
     }
+  }
+
+  private readError(runId: string, key: string, file: string, error: unknown): Error {
+    if (hasErrorCode(error, ...ABSENT)) return new ArtifactNotFoundError(runId, key);
+    return storeError("read artifact", file, error);
   }
 
   async exists(runId: string, key: string): Promise<boolean> {
@@ -83,7 +111,7 @@ class FileSystemArtifactStore implements ArtifactStore {
       await fs.unlink(file);
       await fsyncDir(path.dirname(file));
     } catch (error) {
-      if (hasErrorCode(error, "ENOENT", "ENOTDIR", "EISDIR")) return;
+      if (hasErrorCode(error, ...ABSENT)) return;
       throw storeError("delete artifact", file, error);
     }
   }
@@ -137,17 +165,27 @@ class FileSystemArtifactStore implements ArtifactStore {
     await fsyncDir(path.dirname(dir));
     await fs.rm(doomed, { recursive: true, force: true });
   }
+
+  async close(): Promise<void> {
+    await this.#ownHasher?.close();
+    this.#ownHasher = undefined;
+  }
 }
 
 /** Options of the filesystem artifact store. */
 export interface FileSystemArtifactStoreOptions {
   /** The store folder (`.waivern`); runs live in `<root>/runs/`. */
   root: string;
+  /**
+   * Threads `digest` hashes files on, e.g. the run's worker pool; by default a thread of the
+   * store's own (idle, it keeps no process alive).
+   */
+  workers?: WorkerRunner;
 }
 
 /** An ArtifactStore keeping each Message in a file under `<root>/runs/<run_id>/artifacts/`. */
 export function createFileSystemArtifactStore(
   options: FileSystemArtifactStoreOptions,
 ): ArtifactStore {
-  return new FileSystemArtifactStore(path.resolve(options.root));
+  return new FileSystemArtifactStore(path.resolve(options.root), options.workers);
 }

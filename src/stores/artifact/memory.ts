@@ -35,6 +35,11 @@ class MemoryArtifactStore implements ArtifactStore {
     return parseMessage(await this.getBytes(runId, key), `memory:${runId}/${key}`);
   }
 
+  async digest(runId: string, key: string): Promise<StoredArtifact> {
+    const bytes = await this.getBytes(runId, key);
+    return { sha256: sha256(bytes), bytes: bytes.length };
+  }
+
   async getBytes(runId: string, key: string): Promise<Buffer> {
     const bytes = this.bytesOf(runId, key);
     if (!bytes) throw new ArtifactNotFoundError(runId, key);

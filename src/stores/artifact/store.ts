@@ -29,6 +29,12 @@ export interface ArtifactStore {
   get(runId: string, key: string): Promise<Message>;
   /** The exact stored bytes (for hashing and export). Throws `ArtifactNotFoundError` if absent. */
   getBytes(runId: string, key: string): Promise<Buffer>;
+  /**
+   * sha256 and size of the stored bytes, computed where they lie (the filesystem store hashes the
+   * file on a thread of its own), so checking many artifacts does not hold up the caller. Throws
+   * `ArtifactNotFoundError` if absent.
+   */
+  digest(runId: string, key: string): Promise<StoredArtifact>;
   /** Whether (runId, key) holds a Message. */
   exists(runId: string, key: string): Promise<boolean>;
   /** Removes one Message; a no-op if it is absent. */

@@ -1,0 +1,61 @@
+/**
+ * @module The build step after `tsc` (`npm run build`): writes the precompiled forms of the shipped
+ * rulesets (parsed and validated, as JSON) and schemas (standalone Ajv validators, CommonJS) that
+ * `precompiled.ts` describes. A ruleset or schema that does not load fails the build, naming it.
+ *   node dist/build/precompile.js [OUTPUT_DIR]   (default dist/precompiled)
+ */
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+import { _ } from "ajv";
+import { formatIssue } from "../errors.js";
+import { sha256 } from "../message.js";
+import { PRECOMPILED_DIR, precompiledFile } from "../precompiled.js";
+import { type PrecompiledRuleset, parseRuleset, rulesetFiles } from "../rulesets/loader.js";
+import { bundledSchemas, createContentAjv } from "../schemas/registry.js";
+
+const require = createRequire(import.meta.url);
+const standaloneCode = (require("ajv/dist/standalone") as { default: StandaloneCode }).default;
+type StandaloneCode = (ajv: unknown, validate: unknown) => string;
+
+function write(file: string, text: string): void {
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, text);
+}
+
+/** Writes every precompiled form into `dir` (emptied first); returns how many of each. */
+export function precompile(dir = PRECOMPILED_DIR): { rulesets: number; schemas: number } {
+  rmSync(dir, { recursive: true, force: true });
+  const rulesets = rulesetFiles();
+  for (const entry of rulesets) {
+    const text = readFileSync(entry.file, "utf8");
+    const { ruleset, issues } = parseRuleset(text, entry.file, entry);
+    if (!ruleset) throw new Error(issues.map(formatIssue).join("\n"));
+    const stamped: PrecompiledRuleset = { source_sha256: sha256(text), ruleset };
+    write(
+      precompiledFile(dir, "rulesets", entry.name, entry.version, ".json"),
+      `${JSON.stringify(stamped)}\n`,
+    );
+  }
+  const schemas = bundledSchemas.listSchemas();
+  for (const ref of schemas) {
+    const text = readFileSync(bundledSchemas.schemaFile(ref), "utf8");
+    // Formats, should a schema use one, come from ajv-formats at run time.
+    const ajv = createContentAjv({
+      checkSchemas: true,
+      code: { source: true, formats: _`require("ajv-formats/dist/formats").fullFormats` },
+    });
+    const validate = ajv.compile(JSON.parse(text) as object);
+    write(
+      precompiledFile(dir, "schemas", ref.name, ref.version, ".cjs"),
+      `${standaloneCode(ajv, validate)}\nmodule.exports.sourceSha256 = ${JSON.stringify(sha256(text))};\n`,
+    );
+  }
+  return { rulesets: rulesets.length, schemas: schemas.length };
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
+  const counts = precompile(process.argv[2] ? resolve(process.argv[2]) : undefined);
+  console.log(`precompiled ${counts.rulesets} rulesets and ${counts.schemas} schemas`);
+}
