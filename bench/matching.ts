@@ -5,7 +5,8 @@
  * through the worker pool.
  */
 import { availableParallelism } from "node:os";
-import { createWorkerPool, workerModuleUrl } from "../src/execute/worker-pool.js";
+import { createWorkerPool } from "../src/execute/worker-pool.js";
+import { moduleUrl as packageModuleUrl } from "../src/paths.js";
 import { compileMatcher, type EvidenceOptions } from "../src/processors/matching.js";
 import type { ScanTask } from "../src/processors/personal-data-worker.js";
 import { loadDetectionRuleset } from "../src/rulesets/loader.js";
@@ -129,10 +130,7 @@ for (const text of texts) {
   }
 }
 if (chunk.length > 0) chunks.push(chunk);
-const moduleUrl = workerModuleUrl(
-  import.meta.url.replace("/bench/", "/src/processors/"),
-  "./personal-data-worker",
-);
+const moduleUrl = packageModuleUrl("processors/personal-data-worker");
 const scanAll = () =>
   Promise.all(
     chunks.map((texts) =>

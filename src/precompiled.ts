@@ -6,10 +6,9 @@
  * precompiled file only means the slower path.
  */
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { packageFile } from "./paths.js";
 
-/** One level up from both src/ and dist/ is the package root. */
-export const PRECOMPILED_DIR = fileURLToPath(new URL("../dist/precompiled/", import.meta.url));
+export const PRECOMPILED_DIR = packageFile("dist", "precompiled");
 
 /** `<dir>/<kind>/<name>/<version><extension>`. */
 export function precompiledFile(

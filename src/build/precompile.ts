@@ -1,13 +1,11 @@
 /**
- * @module The build step after `tsc` (`npm run build`): writes the precompiled forms of the shipped
+ * @module A build step after `tsc` (`build/run.ts`): writes the precompiled forms of the shipped
  * rulesets (parsed and validated, as JSON) and schemas (standalone Ajv validators, CommonJS) that
  * `precompiled.ts` describes. A ruleset or schema that does not load fails the build, naming it.
- *   node dist/build/precompile.js [OUTPUT_DIR]   (default dist/precompiled)
  */
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { dirname, resolve } from "node:path";
-import { pathToFileURL } from "node:url";
+import { dirname } from "node:path";
 import { _ } from "ajv";
 import { formatIssue } from "../errors.js";
 import { sha256 } from "../message.js";
@@ -53,9 +51,4 @@ export function precompile(dir = PRECOMPILED_DIR): { rulesets: number; schemas: 
     );
   }
   return { rulesets: rulesets.length, schemas: schemas.length };
-}
-
-if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
-  const counts = precompile(process.argv[2] ? resolve(process.argv[2]) : undefined);
-  console.log(`precompiled ${counts.rulesets} rulesets and ${counts.schemas} schemas`);
 }

@@ -9,6 +9,7 @@ import { dirname, resolve } from "node:path";
 import type { Writable } from "node:stream";
 import type { WorkerRunner } from "../components/types.js";
 import { InputError, StoreError } from "../errors.js";
+import { packageFile } from "../paths.js";
 import { resolveStores } from "../stores/config.js";
 
 export interface CliIo {
@@ -45,7 +46,7 @@ let version: string | undefined;
 /** This tool's version, from package.json. */
 export function toolVersion(): string {
   version ??= (
-    JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
+    JSON.parse(readFileSync(packageFile("package.json"), "utf8")) as {
       version: string;
     }
   ).version;

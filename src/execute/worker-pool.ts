@@ -4,8 +4,10 @@
  * process alive while idle.
  */
 import { availableParallelism } from "node:os";
+import { pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 import type { WorkerRunner } from "../components/types.js";
+import { FROM_SOURCES, moduleUrl, packageFile } from "../paths.js";
 import type { TaskRequest, TaskResponse } from "./worker-entry.js";
 
 /** A `WorkerRunner` that owns threads and must be closed. */
@@ -28,30 +30,14 @@ interface PendingTask {
 }
 
 /**
- * Under vitest or tsx the pool itself runs from TypeScript sources; its workers then start through
- * a bootstrap that registers the tsx loader. Compiled (`dist/`) code runs plain `.js`.
+ * Under vitest or tsx wct runs from TypeScript sources; workers then start through a bootstrap
+ * that registers the tsx loader. The build runs plain `.js`.
  */
-const runningFromSources = import.meta.url.endsWith(".ts");
-const entryUrl = new URL("./worker-entry.js", import.meta.url);
-const sourcesEntryUrl = new URL("./worker-entry.ts", import.meta.url);
-const sourcesBootstrapUrl = new URL("./worker-entry-from-sources.mjs", import.meta.url);
-
 function startWorker(): Worker {
-  if (!runningFromSources) return new Worker(entryUrl);
-  return new Worker(sourcesBootstrapUrl, { workerData: { entryUrl: sourcesEntryUrl.href } });
-}
-
-/**
- * The URL of a worker module that lives beside `importMetaUrl`, e.g.
- * `workerModuleUrl(import.meta.url, "./matching-worker")`, with the extension the caller itself
- * runs from (`.ts` under vitest/tsx, `.js` from `dist/`).
- */
-export function workerModuleUrl(
-  importMetaUrl: string,
-  relativePathWithoutExtension: string,
-): string {
-  const extension = importMetaUrl.endsWith(".ts") ? ".ts" : ".js";
-  return new URL(`${relativePathWithoutExtension}${extension}`, importMetaUrl).href;
+  const entryUrl = moduleUrl("execute/worker-entry");
+  if (!FROM_SOURCES) return new Worker(new URL(entryUrl));
+  const bootstrap = pathToFileURL(packageFile("src", "execute", "worker-entry-from-sources.mjs"));
+  return new Worker(bootstrap, { workerData: { entryUrl } });
 }
 
 function abortReason(signal: AbortSignal): unknown {

@@ -12,8 +12,8 @@ import type {
   PropertyDoc,
 } from "../components/types.js";
 import { ComponentError, type Issue, WctError } from "../errors.js";
-import { workerModuleUrl } from "../execute/worker-pool.js";
 import type { Message, SchemaRef } from "../message.js";
+import { moduleUrl } from "../paths.js";
 import { loadDetectionRuleset } from "../rulesets/loader.js";
 import type { EvidenceContextSize, EvidenceOptions, RuleMatch } from "./matching.js";
 import type { ScanTask } from "./personal-data-worker.js";
@@ -23,7 +23,7 @@ const PERSONAL_DATA_INDICATOR: SchemaRef = { name: "personal_data_indicator", ve
 const DEFAULT_RULESET = "local/personal_data_indicator/1.0.0";
 const ANALYSER_VERSION = "1.0.0";
 const CONTEXT_SIZES: EvidenceContextSize[] = ["small", "medium", "large", "full"];
-const workerUrl = workerModuleUrl(import.meta.url, "./personal-data-worker");
+const workerUrl = moduleUrl("processors/personal-data-worker");
 
 const properties: PropertyDoc[] = [
   {

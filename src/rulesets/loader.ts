@@ -4,10 +4,10 @@
  */
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { isMap, isScalar, LineCounter, type Node, parseDocument } from "yaml";
 import { formatIssue, InputError, type Issue, NotFoundError } from "../errors.js";
 import { sha256 } from "../message.js";
+import { packageFile } from "../paths.js";
 import { PRECOMPILED_DIR, precompiledFile } from "../precompiled.js";
 import {
   type ClassificationRule,
@@ -21,7 +21,7 @@ import {
   type ValuePattern,
 } from "./model.js";
 
-const rulesetsFolder = fileURLToPath(new URL("../../rulesets/", import.meta.url));
+const rulesetsFolder = packageFile("rulesets");
 const cache = new Map<string, Ruleset>();
 const VERSION = /^\d+\.\d+\.\d+$/;
 

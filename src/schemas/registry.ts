@@ -7,18 +7,16 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import type { Ajv, Options as AjvOptions, ErrorObject, ValidateFunction } from "ajv";
 import type { FormatsPlugin } from "ajv-formats";
 import { CorruptDataError, type Issue, NotFoundError } from "../errors.js";
 import { formatSchemaRef, type SchemaRef, sha256 } from "../message.js";
+import { packageFile } from "../paths.js";
 import { PRECOMPILED_DIR, precompiledFile } from "../precompiled.js";
 
 const require = createRequire(import.meta.url);
 
-// Two levels up from both src/schemas/ and dist/schemas/ is the package root.
-
-const BUNDLED_SCHEMAS_DIR = fileURLToPath(new URL("../../schemas/", import.meta.url));
+const BUNDLED_SCHEMAS_DIR = packageFile("schemas");
 
 // Checked before touching the disk, so a schema reference from a runbook cannot name a path.
 const SCHEMA_NAME = /^[a-z][a-z0-9_]*$/;

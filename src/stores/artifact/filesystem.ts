@@ -8,8 +8,9 @@ import { promises as fs } from "node:fs";
 import path from "node:path";
 import type { WorkerRunner } from "../../components/types.js";
 import { ArtifactNotFoundError } from "../../errors.js";
-import { createWorkerPool, type WorkerPool, workerModuleUrl } from "../../execute/worker-pool.js";
+import { createWorkerPool, type WorkerPool } from "../../execute/worker-pool.js";
 import { type Message, parseMessage, serializeMessage, sha256 } from "../../message.js";
+import { moduleUrl } from "../../paths.js";
 import {
   fsyncDir,
   hasErrorCode,
@@ -21,7 +22,7 @@ import { resolveInside, validateArtifactKey, validateKeyPrefix, validateRunId } 
 import type { ArtifactStore, StoredArtifact } from "./store.js";
 
 const MESSAGE_EXTENSION = ".json";
-const digestWorkerUrl = workerModuleUrl(import.meta.url, "./digest-worker");
+const digestWorkerUrl = moduleUrl("stores/artifact/digest-worker");
 /** Errors that mean "no artifact there" when a file is opened or read. */
 const ABSENT = ["ENOENT", "ENOTDIR", "EISDIR"];
 

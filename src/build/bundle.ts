@@ -1,0 +1,34 @@
+/**
+ * @module Bundles the CLI (tsc's `dist/cli/main.js` and everything it imports, dependencies
+ * included) into `dist/bundle/`: one file to load instead of some two hundred, which is most of
+ * what a `wct` command costs before it does anything. Each command stays a chunk of its own,
+ * loaded when it runs. Worker threads keep loading tsc's modules (see `paths.ts`).
+ */
+import { rmSync } from "node:fs";
+import { buildSync } from "esbuild";
+import { packageFile } from "../paths.js";
+
+export const BUNDLE_DIR = packageFile("dist", "bundle");
+
+/** Writes `dist/bundle/main.js` (the CLI entry `bin/wct.js` imports) and its chunks. */
+export function bundleCli(outdir = BUNDLE_DIR): void {
+  // Chunk names carry content hashes: chunks of an earlier build would pile up.
+  rmSync(outdir, { recursive: true, force: true });
+  buildSync({
+    entryPoints: [packageFile("dist", "cli", "main.js")],
+    outdir,
+    bundle: true,
+    splitting: true,
+    format: "esm",
+    platform: "node",
+    target: "node20",
+    // sql.js finds its WebAssembly beside its own files; Ajv is required only to compile a schema
+    // without a precompiled validator.
+    external: ["sql.js", "ajv", "ajv-formats"],
+    // CommonJS dependencies inside an ES module bundle call `require`.
+    banner: {
+      js: 'import { createRequire as __wctCreateRequire } from "node:module";\nconst require = __wctCreateRequire(import.meta.url);',
+    },
+    logLevel: "warning",
+  });
+}
