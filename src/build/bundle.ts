@@ -29,6 +29,8 @@ export function bundleCli(outdir = BUNDLE_DIR): void {
     banner: {
       js: 'import { createRequire as __wctCreateRequire } from "node:module";\nconst require = __wctCreateRequire(import.meta.url);',
     },
+    // Through tsc's maps, back to src/: stack traces under WCT_DEBUG=1 name the TypeScript.
+    sourcemap: "linked",
     logLevel: "warning",
   });
 }
