@@ -14,7 +14,7 @@ describe("package paths", () => {
     expect(existsSync(packageFile("schemas"))).toBe(true);
   });
 
-  it("name worker modules by their path under src/, as sources here and as tsc's output when built", () => {
+  it("name worker modules by their path under src/: the TypeScript source when run from sources", () => {
     expect(FROM_SOURCES).toBe(true);
     const url = moduleUrl("execute/worker-entry");
     expect(url).toBe(new URL("./execute/worker-entry.ts", import.meta.url).href);

@@ -9,7 +9,7 @@ import { dirname } from "node:path";
 import { _ } from "ajv";
 import { formatIssue } from "../errors.js";
 import { sha256 } from "../message.js";
-import { PRECOMPILED_DIR, precompiledFile } from "../precompiled.js";
+import { PRECOMPILED_OUTPUT_DIR, precompiledFile } from "../precompiled.js";
 import { type PrecompiledRuleset, parseRuleset, rulesetFiles } from "../rulesets/loader.js";
 import { bundledSchemas, createContentAjv } from "../schemas/registry.js";
 
@@ -23,7 +23,7 @@ function write(file: string, text: string): void {
 }
 
 /** Writes every precompiled form into `dir` (emptied first); returns how many of each. */
-export function precompile(dir = PRECOMPILED_DIR): { rulesets: number; schemas: number } {
+export function precompile(dir = PRECOMPILED_OUTPUT_DIR): { rulesets: number; schemas: number } {
   rmSync(dir, { recursive: true, force: true });
   const rulesets = rulesetFiles();
   for (const entry of rulesets) {
@@ -38,13 +38,19 @@ export function precompile(dir = PRECOMPILED_DIR): { rulesets: number; schemas: 
   }
   const schemas = bundledSchemas.listSchemas();
   for (const ref of schemas) {
-    const text = readFileSync(bundledSchemas.schemaFile(ref), "utf8");
+    const file = bundledSchemas.schemaFile(ref);
+    const text = readFileSync(file, "utf8");
     // Formats, should a schema use one, come from ajv-formats at run time.
     const ajv = createContentAjv({
       checkSchemas: true,
       code: { source: true, formats: _`require("ajv-formats/dist/formats").fullFormats` },
     });
-    const validate = ajv.compile(JSON.parse(text) as object);
+    let validate: unknown;
+    try {
+      validate = ajv.compile(JSON.parse(text) as object);
+    } catch (error) {
+      throw new Error(`${file}: ${(error as Error).message}`, { cause: error });
+    }
     write(
       precompiledFile(dir, "schemas", ref.name, ref.version, ".cjs"),
       `${standaloneCode(ajv, validate)}\nmodule.exports.sourceSha256 = ${JSON.stringify(sha256(text))};\n`,

@@ -13,7 +13,7 @@ import type {
   ComponentRegistry,
   WorkerRunner,
 } from "../components/types.js";
-import { ComponentError, ConflictError } from "../errors.js";
+import { ComponentError, ConflictError, WctError } from "../errors.js";
 import { formatSchemaRef, type Message } from "../message.js";
 import { transitiveDependents } from "../plan/dag.js";
 import { changedArtifacts, type PlanJson } from "../plan/plan-json.js";
@@ -97,8 +97,8 @@ export async function executePlan(options: ExecuteOptions): Promise<RunResult> {
   };
   const redact = (text: string): string => redactSubstitutions(text, substitutions) as string;
 
-  /** On resume: each artifact completed earlier -> whether its stored bytes still match. */
-  const verifications = new Map<string, Promise<boolean>>();
+  /** On resume: each artifact completed earlier -> null if its stored bytes still match, else why. */
+  const verifications = new Map<string, Promise<unknown>>();
   let runId: string;
   let attempt: number;
   if (options.resumeRunId) {
@@ -119,10 +119,10 @@ export async function executePlan(options: ExecuteOptions): Promise<RunResult> {
         if (state.status !== "completed") continue;
         verifications.set(
           state.id,
-          // Any failure to check means "run it again", which is always safe.
+          // Never rejects: the scheduler decides what a failed check means.
           limit(() => verifyRecorded(artifacts, runId, state)).then(
-            () => true,
-            () => false,
+            () => null,
+            (error: unknown) => error ?? new Error("check failed"),
           ),
         );
       }
@@ -240,6 +240,10 @@ function prepareProcessors({ plan, registry, workers }: ExecuteOptions): void {
  */
 const VERIFY_CONCURRENCY = 64;
 
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
 /** Whether a store refused a write because this process no longer holds the run's lease. */
 function isLeaseLost(error: unknown): error is ConflictError {
   return error instanceof ConflictError && error.code === "lease_lost";
@@ -338,7 +342,7 @@ class Scheduler {
     private readonly options: ExecuteOptions,
     private readonly runId: string,
     private readonly log: EventLog,
-    verifications: ReadonlyMap<string, Promise<boolean>>,
+    verifications: ReadonlyMap<string, Promise<unknown>>,
     private readonly redact: (text: string) => string,
     private readonly holdsLease: () => Promise<boolean>,
   ) {
@@ -346,18 +350,35 @@ class Scheduler {
     // Every running component and every queued worker task listens to it: no listener limit.
     setMaxListeners(0, this.#controller.signal);
     this.#waiting = new Set(this.#plan.artifacts.keys());
-    for (const [id, intact] of verifications) {
+    for (const [id, check] of verifications) {
       this.#verifying.add(id);
-      void intact.then((ok) => {
-        this.#verifying.delete(id);
-        if (ok && !this.#closed) {
-          this.#waiting.delete(id);
-          this.#done.set(id, "completed");
-          this.kept.push(id);
-        }
-        this.#wake();
-      });
+      void check.then((problem) => this.#checked(id, problem));
     }
+  }
+
+  /**
+   * A kept artifact's check is over. Intact, it stays completed. A stored file that is missing,
+   * unreadable or changed means "run it again", which is always safe. A check that could not be
+   * made at all (the store failed, not the file) stops the run, and the artifact keeps its
+   * earlier record for the next resume.
+   */
+  #checked(id: string, problem: unknown): void {
+    if (problem && !(problem instanceof WctError)) {
+      this.stop(`cannot check the stored artifact '${id}': ${errorMessage(problem)}`);
+      return;
+    }
+    this.#verifying.delete(id);
+    // Once the outcome is decided, the artifact keeps its earlier record.
+    if (!this.#closed) {
+      if (problem instanceof WctError) {
+        this.log.warn(id, `runs again: its stored file failed its check (${problem.message})`);
+      } else {
+        this.#waiting.delete(id);
+        this.#done.set(id, "completed");
+        this.kept.push(id);
+      }
+    }
+    this.#wake();
   }
 
   /** Stops the run: nothing new starts, running components are aborted. The first reason wins. */
@@ -492,11 +513,7 @@ class Scheduler {
     } catch (error) {
       // Cut short by a stop: left undone, so the run ends interrupted and records it skipped.
       if (this.#closed || this.#stopReason) return;
-      this.#fail(
-        id,
-        this.redact(error instanceof Error ? error.message : String(error)),
-        elapsed(),
-      );
+      this.#fail(id, this.redact(errorMessage(error)), elapsed());
     } finally {
       releaseSlot();
       this.#release(artifact);

@@ -312,7 +312,8 @@ export const personalDataProcessor: Processor = {
     // Loaded (and validated) here once, already when the runbook was checked: the workers get
     // it as data and need not load the ruleset loader and its YAML parser.
     const rules = loadDetectionRuleset(ruleset);
-    // One task per worker, submitted at once: each lands on a worker of its own.
+    // One task per worker, submitted at once: on an idle pool each lands on a worker of its own
+    // (one that gets none, e.g. busy checking kept artifacts, loads the ruleset itself).
     await Promise.all(
       Array.from({ length: workers.size }, () =>
         workers.run(workerUrl, "prepare", { ruleset, rules }),

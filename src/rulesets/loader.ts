@@ -127,6 +127,7 @@ export function precompiledRuleset(
   text: string,
   dir = PRECOMPILED_DIR,
 ): Ruleset | undefined {
+  if (!dir) return undefined;
   let stamped: Partial<PrecompiledRuleset> | undefined;
   try {
     const file = precompiledFile(dir, "rulesets", entry.name, entry.version, ".json");

@@ -232,9 +232,10 @@ function toIssue(error: ErrorObject): Issue {
 }
 
 /** The schemas shipped with wct (`schemas/` in the package root). */
-export const bundledSchemas = new SchemaRegistry(BUNDLED_SCHEMAS_DIR, {
-  precompiledDir: PRECOMPILED_DIR,
-});
+export const bundledSchemas = new SchemaRegistry(
+  BUNDLED_SCHEMAS_DIR,
+  PRECOMPILED_DIR ? { precompiledDir: PRECOMPILED_DIR } : {},
+);
 
 /** Whether wct ships the schema. */
 export function hasSchema(ref: SchemaRef): boolean {

@@ -357,6 +357,16 @@ describe("executor", () => {
     const resumed = await executePlan({ ...again.options, resumeRunId: failed.runId });
     expect(resumed.status).toBe("completed");
     expect(resumed.kept.sort()).toEqual(["b", "c"]);
+    // The user is told why a kept artifact ran again.
+    const warnings = again.events.filter((e) => e.type === "artifact_warning");
+    expect(warnings).toEqual([
+      expect.objectContaining({
+        artifact_id: "a",
+        message: expect.stringMatching(
+          /^runs again: its stored file failed its check \(.*do not match the recorded sha256/,
+        ),
+      }),
+    ]);
     const ran = timeline.filter((e) => e.at === "start").map((e) => e.id);
     expect(ran.sort()).toEqual(["a", "d"]);
     const details = await stores.executions.getRunDetails(failed.runId);
@@ -364,6 +374,39 @@ describe("executor", () => {
     const a = details.artifacts.find((x) => x.id === "a")!;
     const bytes = await stores.artifacts.getBytes(failed.runId, "a");
     expect(a.sha256).toBe(sha256(bytes));
+  });
+
+  it("stops a resume whose store cannot check the kept artifacts, keeping their records", async () => {
+    const memory = createMemoryArtifactStore();
+    let broken = false;
+    const artifacts: ArtifactStore = Object.assign(Object.create(memory) as ArtifactStore, {
+      async digest(...args: Parameters<ArtifactStore["digest"]>) {
+        if (broken) throw new Error("The worker pool is closed.");
+        return memory.digest(...args);
+      },
+    });
+    const stores = { artifacts, executions: createMemoryExecutionStore() };
+    const yaml = `${head()}${src("a")}  b: {source: {type: emit, properties: {value: b, fail: '\${FAIL}'}}}\n`;
+    const first = await setup(yaml, stores, { FAIL: "boom" });
+    const failed = await executePlan(first.options);
+    expect(failed.status).toBe("failed");
+
+    broken = true;
+    const again = await setup(yaml, stores, { FAIL: "no" });
+    timeline.length = 0;
+    const resumed = await executePlan({ ...again.options, resumeRunId: failed.runId });
+    expect(resumed.status).toBe("interrupted");
+    expect(resumed.reason).toBe("cannot check the stored artifact 'a': The worker pool is closed.");
+    // a was neither re-run nor marked anything but completed, and the run resumes later.
+    expect(timeline.some((e) => e.id === "a")).toBe(false);
+    const details = await stores.executions.getRunDetails(failed.runId);
+    expect(details.artifacts.find((x) => x.id === "a")!.status).toBe("completed");
+    broken = false;
+    const later = await setup(yaml, stores, { FAIL: "no" });
+    const finished = await executePlan({ ...later.options, resumeRunId: failed.runId });
+    expect(finished.status).toBe("completed");
+    expect(finished.kept).toContain("a");
+    expect(timeline.some((e) => e.id === "a")).toBe(false);
   });
 
   it("fails a reuse whose source bytes no longer match their recorded sha256, copying nothing", async () => {

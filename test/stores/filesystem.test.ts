@@ -2,7 +2,12 @@ import { promises as fs } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeEach, describe, expect, it } from "vitest";
-import { ArtifactNotFoundError, CorruptDataError, RunNotFoundError } from "../../src/errors.js";
+import {
+  ArtifactNotFoundError,
+  CorruptDataError,
+  RunNotFoundError,
+  WctError,
+} from "../../src/errors.js";
 import { createWorkerPool } from "../../src/execute/worker-pool.js";
 import { serializeMessage, sha256 } from "../../src/message.js";
 import { createFileSystemArtifactStore } from "../../src/stores/artifact/filesystem.js";
@@ -182,8 +187,16 @@ describe("filesystem stores on disk", () => {
     expect((await shared.digest(id, "again")).bytes).toBe(
       serializeMessage(sampleMessage("again")).length,
     );
+    // Threads that cannot run the task are not a bad file: that error is not a store error.
     await workers.close();
-    await expect(shared.digest(id, "again")).rejects.toThrow("The worker pool is closed.");
+    const refused = await shared.digest(id, "again").catch((e: unknown) => e);
+    expect((refused as Error).message).toBe("The worker pool is closed.");
+    expect(refused).not.toBeInstanceOf(WctError);
+    // A store's own thread, once closed, is not started again behind the caller's back.
+    await artifacts.save(id, "own", sampleMessage("own"));
+    expect((await artifacts.digest(id, "own")).bytes).toBeGreaterThan(0);
+    await artifacts.close?.();
+    await expect(artifacts.digest(id, "own")).rejects.toThrow("The worker pool is closed.");
   });
 
   it("ignores a torn last line of the event log and appends cleanly after it", async () => {

@@ -256,7 +256,7 @@ export async function verifyCommand(
       io.stdout.write(`run ${runId}: ${checked} artifacts verified, all intact\n`);
     else {
       io.stdout.write(
-        `run ${runId}: ${problems.length} of ${checked} artifacts do not match their recorded sha256\n`,
+        `run ${runId}: ${problems.length} of ${checked} artifacts are missing or do not match their recorded sha256\n`,
       );
       for (const p of problems)
         io.stdout.write(`  artifacts/${p.artifact_id}.json: ${p.problem}\n`);

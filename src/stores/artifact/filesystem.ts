@@ -26,6 +26,12 @@ const digestWorkerUrl = moduleUrl("stores/artifact/digest-worker");
 /** Errors that mean "no artifact there" when a file is opened or read. */
 const ABSENT = ["ENOENT", "ENOTDIR", "EISDIR"];
 
+/** An error of the operating system (`ENOENT`, `EACCES`, `EIO`, ...), as fs calls raise them. */
+function isErrnoError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === "string" && /^E[A-Z0-9]+$/.test(code);
+}
+
 class FileSystemArtifactStore implements ArtifactStore {
   readonly kind = "filesystem";
 
@@ -73,6 +79,8 @@ class FileSystemArtifactStore implements ArtifactStore {
     try {
       return await this.#hasher().run<StoredArtifact>(digestWorkerUrl, "digestFile", { file });
     } catch (error) {
+      // A thread that could not run the task (closed pool, missing module) is not a bad file.
+      if (!isErrnoError(error)) throw error;
       throw this.readError(runId, key, file, error);
     }
   }
@@ -168,8 +176,8 @@ class FileSystemArtifactStore implements ArtifactStore {
   }
 
   async close(): Promise<void> {
+    // Kept, closed: a digest after close is refused rather than starting a thread nothing closes.
     await this.#ownHasher?.close();
-    this.#ownHasher = undefined;
   }
 }
 

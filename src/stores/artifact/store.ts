@@ -31,7 +31,7 @@ export interface ArtifactStore {
   getBytes(runId: string, key: string): Promise<Buffer>;
   /**
    * sha256 and size of the stored bytes, computed where they lie (the filesystem store hashes the
-   * file on a thread of its own), so checking many artifacts does not hold up the caller. Throws
+   * file on a worker thread), so checking many artifacts does not hold up the caller. Throws
    * `ArtifactNotFoundError` if absent.
    */
   digest(runId: string, key: string): Promise<StoredArtifact>;
