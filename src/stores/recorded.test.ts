@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { CorruptDataError, NotFoundError } from "../errors.js";
 import { type Message, sha256, sha256Off } from "../message.js";
 import { createMemoryArtifactStore } from "./artifact/memory.js";
+import type { StoredArtifact } from "./artifact/store.js";
 import type { ArtifactState } from "./execution/store.js";
 import { newRunId } from "./keys.js";
 import { readRecordedBytes, verifyRecorded } from "./recorded.js";
@@ -15,6 +16,21 @@ const message = (text: string): Message => ({
   source: "test",
   timestamp: "2026-12-01T00:00:00.000Z",
   extensions: { execution: null },
+});
+
+/** What the event log records for an artifact stored as `stored`. */
+const completedState = (id: string, stored: StoredArtifact): ArtifactState => ({
+  id,
+  status: "completed",
+  started_at: null,
+  finished_at: null,
+  duration_seconds: null,
+  error: null,
+  because: null,
+  sha256: stored.sha256,
+  bytes: stored.bytes,
+  schema: null,
+  provenance: null,
 });
 
 describe("sha256Off", () => {
@@ -31,19 +47,7 @@ describe("readRecordedBytes", () => {
     const artifacts = createMemoryArtifactStore();
     const runId = newRunId();
     const stored = await artifacts.save(runId, "big", message("x".repeat(2 * 1024 * 1024)));
-    const state: ArtifactState = {
-      id: "big",
-      status: "completed",
-      started_at: null,
-      finished_at: null,
-      duration_seconds: null,
-      error: null,
-      because: null,
-      sha256: stored.sha256,
-      bytes: stored.bytes,
-      schema: null,
-      provenance: null,
-    };
+    const state = completedState("big", stored);
     expect((await readRecordedBytes(artifacts, runId, state)).length).toBe(stored.bytes);
     const changed = message(`${"x".repeat(2 * 1024 * 1024 - 1)}y`);
     await artifacts.save(runId, "big", changed);
@@ -58,19 +62,7 @@ describe("verifyRecorded", () => {
     const artifacts = createMemoryArtifactStore();
     const runId = newRunId();
     const stored = await artifacts.save(runId, "scan", message("original"));
-    const state: ArtifactState = {
-      id: "scan",
-      status: "completed",
-      started_at: null,
-      finished_at: null,
-      duration_seconds: null,
-      error: null,
-      because: null,
-      sha256: stored.sha256,
-      bytes: stored.bytes,
-      schema: null,
-      provenance: null,
-    };
+    const state = completedState("scan", stored);
     await expect(verifyRecorded(artifacts, runId, state)).resolves.toBeUndefined();
     await artifacts.save(runId, "scan", message("changed"));
     await expect(verifyRecorded(artifacts, runId, state)).rejects.toThrow(
