@@ -1,8 +1,9 @@
 /**
  * @module Bundles the CLI (tsc's `dist/cli/main.js` and everything it imports, dependencies
- * included) into `dist/bundle/`: one file to load instead of some two hundred, which is most of
- * what a `wct` command costs before it does anything. Each command stays a chunk of its own,
- * loaded when it runs. Worker threads keep loading tsc's modules (see `paths.ts`).
+ * but sql.js and Ajv) into `dist/bundle/`: a command loads the entry and a handful of chunks
+ * instead of some two hundred modules, which was most of what it cost before doing anything.
+ * Commands are chunks loaded when they run. Worker threads keep loading tsc's modules (see
+ * `paths.ts`).
  */
 import { rmSync } from "node:fs";
 import { buildSync } from "esbuild";

@@ -2,10 +2,10 @@ import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } f
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import type { ValidateFunction } from "ajv";
 import { afterAll, describe, expect, it } from "vitest";
 import { sha256 } from "../message.js";
+import { packageFile } from "../paths.js";
 import { PRECOMPILED_DIR, precompiledFile } from "../precompiled.js";
 import { parseRuleset, precompiledRuleset, rulesetFiles } from "../rulesets/loader.js";
 import { bundledSchemas, createContentAjv, SchemaRegistry } from "../schemas/registry.js";
@@ -16,7 +16,7 @@ const scratch = mkdtempSync(join(tmpdir(), "wct-precompile-"));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 const out = join(scratch, "precompiled");
 const counts = precompile(out);
-const SCHEMAS_DIR = fileURLToPath(new URL("../../schemas/", import.meta.url));
+const SCHEMAS_DIR = packageFile("schemas");
 
 describe("precompiled rulesets", () => {
   it("hold exactly what parsing the shipped YAML gives, and are used for that text only", () => {

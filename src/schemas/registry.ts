@@ -173,9 +173,9 @@ export class SchemaRegistry {
   #precompiled(ref: SchemaRef): ValidateFunction | undefined {
     if (!this.#precompiledDir) return undefined;
     const file = precompiledFile(this.#precompiledDir, "schemas", ref.name, ref.version, ".cjs");
-    if (!existsSync(file)) return undefined;
     let validate: PrecompiledValidator;
     try {
+      // Missing or broken: compiled at run time instead.
       validate = require(file) as PrecompiledValidator;
     } catch {
       return undefined;
