@@ -25,7 +25,7 @@ export const CORPUS_ROOT = path.join(REPO_ROOT, "bench", ".corpus");
 export function requireBuild(): void {
   const load = loadavg().map((l) => l.toFixed(2));
   console.log(`machine: ${availableParallelism()} cores, load average ${load.join(" ")}`);
-  const main = path.join(REPO_ROOT, "dist", "bundle", "main.js");
+  const main = path.join(REPO_ROOT, "dist", "bundle", "wct.cjs");
   if (!existsSync(main)) {
     console.error("dist/ is missing: run `npm run build` first (or `npm run bench`).");
     process.exit(1);

@@ -1,35 +1,34 @@
 /**
  * @module Bundles the CLI (tsc's `dist/cli/main.js` and everything it imports, dependencies
- * but sql.js and Ajv) into `dist/bundle/`: a command loads the entry and a handful of chunks
- * instead of some two hundred modules, which was most of what it cost before doing anything.
- * Commands are chunks loaded when they run. Worker threads keep loading tsc's modules (see
- * `paths.ts`).
+ * but sql.js and Ajv) into one CommonJS script, `dist/bundle/wct.cjs`, which `launch.ts` compiles
+ * with the V8 code cache of `code-cache.ts`: a command loads one file, most of whose functions
+ * need no compiling, instead of some two hundred modules. Worker threads keep loading tsc's
+ * modules (see `paths.ts`).
  */
 import { rmSync } from "node:fs";
 import { buildSync } from "esbuild";
+import { BUNDLE_FILE } from "../launch.js";
 import { packageFile } from "../paths.js";
 
-export const BUNDLE_DIR = packageFile("dist", "bundle");
+const BUNDLE_ENTRY = packageFile("dist", "cli", "main.js");
 
-/** Writes `dist/bundle/main.js` (the CLI entry `bin/wct.js` imports) and its chunks. */
-export function bundleCli(outdir = BUNDLE_DIR): void {
-  // Chunk names carry content hashes: chunks of an earlier build would pile up.
-  rmSync(outdir, { recursive: true, force: true });
+/** Writes `file` (by default the `dist/bundle/wct.cjs` that `launch.ts` loads) and its map. */
+export function bundleCli(file = BUNDLE_FILE): void {
+  rmSync(file, { force: true });
   buildSync({
-    entryPoints: [packageFile("dist", "cli", "main.js")],
-    outdir,
+    entryPoints: [BUNDLE_ENTRY],
+    outfile: file,
     bundle: true,
-    splitting: true,
-    format: "esm",
+    // A script, not an ES module: only scripts can be compiled with a V8 code cache.
+    format: "cjs",
     platform: "node",
     target: "node20",
     // sql.js finds its WebAssembly beside its own files; Ajv is required only to compile a schema
     // without a precompiled validator.
     external: ["sql.js", "ajv", "ajv-formats"],
-    // CommonJS dependencies inside an ES module bundle call `require`.
-    banner: {
-      js: 'import { createRequire as __wctCreateRequire } from "node:module";\nconst require = __wctCreateRequire(import.meta.url);',
-    },
+    // Modules that ask where they are get the bundle's own URL.
+    define: { "import.meta.url": "__wctBundleUrl" },
+    banner: { js: 'const __wctBundleUrl = require("node:url").pathToFileURL(__filename).href;' },
     // Through tsc's maps, back to src/: stack traces under WCT_DEBUG=1 name the TypeScript.
     sourcemap: "linked",
     logLevel: "warning",
