@@ -225,9 +225,19 @@ describe("loadRunbook validation", () => {
   });
 
   it("reports duplicate keys under a key it does not know", async () => {
-    expect(await issuesOf([...HEADER, "extra:", "  x: 1", "  x: 2", "artifacts: {}"])).toEqual([
+    expect(
+      await issuesOf([
+        ...HEADER,
+        "extra:",
+        "  colour: 1",
+        "  colour: 2",
+        "  flow: { size: 1, size: 2 }",
+        "artifacts: {}",
+      ]),
+    ).toEqual([
       "runbook.yaml:3:1: extra: unknown field 'extra'",
-      "runbook.yaml:5:3: duplicate key 'x'",
+      "runbook.yaml:5:3: duplicate key 'colour'",
+      "runbook.yaml:6:20: duplicate key 'size'",
     ]);
   });
 

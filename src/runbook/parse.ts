@@ -17,6 +17,7 @@ import {
   parseDocument,
   type Scalar,
   visit,
+  type YAMLMap,
 } from "yaml";
 import {
   InputError,
@@ -107,12 +108,13 @@ export async function loadRunbook(
   const absolute = path.resolve(file);
   const text = await readRunbookText(absolute);
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, uniqueKeys: true, merge: true });
+  // Duplicate keys are found by the reader, in one pass: the library's check is quadratic in the
+  // size of each mapping.
+  const doc = parseDocument(text, { lineCounter, uniqueKeys: false, merge: true });
   const reader = new RunbookReader(absolute, text, doc, lineCounter, env);
-  const fatal = doc.errors.filter((error) => error.code !== "DUPLICATE_KEY");
-  if (fatal.length > 0) {
+  if (doc.errors.length > 0) {
     throw new RunbookError(
-      fatal.map((error) => ({
+      doc.errors.map((error) => ({
         path: "",
         message: `invalid YAML: ${error.message.split("\n")[0]?.replace(/ at line \d+, column \d+:?$/, "")}`,
         position: reader.positionAt(error.pos[0]),
@@ -120,7 +122,7 @@ export async function loadRunbook(
     );
   }
   const runbook = reader.readRunbook();
-  reader.reportUnreachedDuplicates(doc.errors.filter((error) => error.code === "DUPLICATE_KEY"));
+  reader.reportUnreachedDuplicates();
   if (reader.issues.length > 0 || !runbook) {
     // Messages quote values, and values may hold what the environment put there.
     throw new RunbookError(redactIssues(reader.sortedIssues(), reader.substitutions));
@@ -176,7 +178,9 @@ class RunbookReader {
   readonly placeholders = new Map<string, string>();
   private readonly keyPositions = new Map<string, SourcePosition>();
   private readonly valuePositions = new Map<string, SourcePosition>();
-  private readonly reportedDuplicates = new Set<number>();
+  /** Every key that repeats an earlier key of its mapping, in document order. */
+  private readonly duplicateKeys: Scalar[] = [];
+  private readonly reportedDuplicates = new Set<Scalar>();
   /** Each alias's node; null for one inside the node it refers to (reported). */
   private readonly aliasTargets = new Map<Alias, unknown>();
   /** Value paths `plain` has written, to refuse a path naming two values. */
@@ -190,18 +194,20 @@ class RunbookReader {
     private readonly lineCounter: LineCounter,
     private readonly env: Record<string, string | undefined>,
   ) {
-    this.indexAliases();
+    this.indexDocument();
   }
 
   /**
-   * Resolves every alias once, in one pass: the library's `Alias.resolve` walks the whole
-   * document on each call, which makes many aliases quadratic. Like YAML, an alias refers to the
-   * last anchor of its name before it.
+   * One pass over the document. Resolves every alias once: the library's `Alias.resolve` walks
+   * the whole document on each call, which makes many aliases quadratic. Like YAML, an alias
+   * refers to the last anchor of its name before it. Finds the keys that repeat an earlier key
+   * of their mapping (scalars with the same value, as YAML compares them).
    */
-  private indexAliases(): void {
+  private indexDocument(): void {
     const anchors = new Map<string, { range?: [number, number, number] | null }>();
     visit(this.doc, {
       Node: (_key, node) => {
+        if (isMap(node)) this.findDuplicateKeys(node);
         if (isAlias(node)) {
           const target = anchors.get(node.source);
           const at = node.range?.[0] ?? -1;
@@ -219,6 +225,15 @@ class RunbookReader {
         }
       },
     });
+  }
+
+  private findDuplicateKeys(map: YAMLMap): void {
+    const seen = new Set<unknown>();
+    for (const { key } of map.items) {
+      if (!isScalar(key)) continue;
+      if (seen.has(key.value)) this.duplicateKeys.push(key);
+      else seen.add(key.value);
+    }
   }
 
   /**
@@ -264,13 +279,14 @@ class RunbookReader {
   }
 
   /** Duplicate keys the walk never reached (e.g. under an unknown key) are still errors. */
-  reportUnreachedDuplicates(errors: { pos: [number, number] }[]): void {
-    for (const error of errors) {
-      if (this.reportedDuplicates.has(error.pos[0])) continue;
+  reportUnreachedDuplicates(): void {
+    for (const keyNode of this.duplicateKeys) {
+      if (this.reportedDuplicates.has(keyNode)) continue;
+      const [start, end] = keyNode.range ?? [0, 0];
       this.issues.push({
         path: "",
-        message: `duplicate key '${this.text.slice(error.pos[0], error.pos[1])}'`,
-        position: this.positionAt(error.pos[0]),
+        message: `duplicate key '${this.text.slice(start, end)}'`,
+        position: this.positionAt(start),
       });
     }
   }
@@ -809,8 +825,7 @@ class RunbookReader {
   }
 
   private reportDuplicate(keyNode: Scalar, key: string, entryPath: string, first: Scalar): void {
-    const offset = keyNode.range?.[0];
-    if (offset !== undefined) this.reportedDuplicates.add(offset);
+    this.reportedDuplicates.add(keyNode);
     const firstLine = this.nodePosition(first)?.line;
     this.issue(
       entryPath,
