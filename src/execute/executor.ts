@@ -173,7 +173,10 @@ export async function executePlan(options: ExecuteOptions): Promise<RunResult> {
     }
   };
   prepareProcessors(options);
-  const log = new EventLog(runId, executions, owner, options.onEvent, loseLease);
+  // Nothing more can be recorded: stop, and let `flush` raise the store's error.
+  const cannotRecord = (error: unknown): void =>
+    scheduler.stop(`cannot record the run: ${errorMessage(error)}`);
+  const log = new EventLog(runId, executions, owner, options.onEvent, loseLease, cannotRecord);
   const scheduler = new Scheduler(options, runId, log, verifications, redact, holdsLease);
   const heartbeat = setInterval(() => {
     executions.heartbeat(runId, owner).catch((error: unknown) => {
@@ -256,29 +259,37 @@ type EventInput = RunEvent extends infer E
   : never;
 
 /**
- * Appends events in call order. `append` does not wait: durability is awaited where it matters
- * (`commit` before an artifact counts as completed, `flush` at the end), so the store can batch
- * concurrent appends into one fsync.
+ * Appends events in call order and never waits for them: only `flush`, at the end of the run,
+ * does. The log is one append-only file, so an event is durable only once every event appended
+ * before it is: an artifact's `artifact_completed` (written after its file is durable) precedes
+ * whatever its dependents and the run's end record, and a crash can lose only a tail of
+ * completions, whose artifacts a resume runs again. Not waiting lets the store batch the appends
+ * of many artifacts into one fsync. A failed append calls `onFailure`; `flush` rethrows it.
  */
 class EventLog {
   #tail: Promise<void> = Promise.resolve();
   #failure: unknown = null;
   #closed = false;
-  /** @param onLeaseLost Called when the store refuses an append because `owner` lost the run. */
+  /**
+   * @param onLeaseLost Called when the store refuses an append because `owner` lost the run.
+   * @param onFailure Called when an append fails otherwise (the run can no longer be recorded).
+   */
   constructor(
     private readonly runId: string,
     private readonly store: ExecutionStore,
     private readonly owner: LeaseOwner,
     private readonly listener: EngineListener | undefined,
     private readonly onLeaseLost: (error: ConflictError) => void,
+    private readonly onFailure: (error: unknown) => void,
   ) {}
 
-  append(input: EventInput): Promise<void> {
-    if (this.#closed) return Promise.resolve();
+  append(input: EventInput): void {
+    if (this.#closed) return;
     const event = { ...input, event_id: randomUUID(), at: new Date().toISOString() } as RunEvent;
     const written = this.store.appendEvents(this.runId, [event], this.owner);
     written.catch((error: unknown) => {
       if (isLeaseLost(error)) this.onLeaseLost(error);
+      else this.onFailure(error);
     });
     this.#tail = Promise.all([this.#tail, written]).then(
       () => this.listener?.({ ...event, run_id: this.runId }),
@@ -286,7 +297,6 @@ class EventLog {
         this.#failure ??= error;
       },
     );
-    return written;
   }
 
   warn(artifactId: string, message: string): void {
@@ -500,7 +510,7 @@ class Scheduler {
       releaseSlot();
       const stored = await this.#save(id, message);
       if (!stored) return;
-      await this.log.append({
+      this.log.append({
         type: "artifact_completed",
         artifact_id: id,
         sha256: stored.sha256,
@@ -665,7 +675,7 @@ class Scheduler {
     };
     const stored = await this.#save(artifact.id, copy);
     if (!stored) return false;
-    await this.log.append({
+    this.log.append({
       type: "artifact_reused",
       artifact_id: artifact.id,
       from_run: fromRun,

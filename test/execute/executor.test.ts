@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ComponentRegistry, Connector, Processor } from "../../src/components/types.js";
-import { ConflictError, RunbookError } from "../../src/errors.js";
+import { ConflictError, RunbookError, StoreError } from "../../src/errors.js";
 import type { EngineEvent } from "../../src/execute/events.js";
 import { type ExecuteOptions, executePlan } from "../../src/execute/executor.js";
 import { createWorkerPool, type WorkerPool } from "../../src/execute/worker-pool.js";
@@ -16,6 +16,7 @@ import { prepareRunbook } from "../../src/plan/prepare.js";
 import { createMemoryArtifactStore } from "../../src/stores/artifact/memory.js";
 import type { ArtifactStore } from "../../src/stores/artifact/store.js";
 import { createMemoryExecutionStore } from "../../src/stores/execution/memory.js";
+import type { ExecutionStore } from "../../src/stores/execution/store.js";
 
 const STANDARD = { name: "standard_input", version: "1.0.0" };
 const timeline: Array<{ id: string; at: "start" | "end"; t: number }> = [];
@@ -212,6 +213,30 @@ describe("executor", () => {
     for (const a of details.artifacts) {
       expect(sha256(await slow.getBytes(result.runId, a.id))).toBe(a.sha256);
     }
+  });
+
+  it("stops the run once its events cannot be recorded, and raises the store's error", async () => {
+    timeline.length = 0;
+    // An event log that refuses a's completion, as a full disk would.
+    const memory = createMemoryExecutionStore();
+    const full = new StoreError("Cannot append to events.jsonl: ENOSPC: no space left on device");
+    const executions: ExecutionStore = Object.assign(Object.create(memory) as ExecutionStore, {
+      async appendEvents(...args: Parameters<ExecutionStore["appendEvents"]>) {
+        const [, events] = args;
+        if (events.some((e) => e.type === "artifact_completed" && e.artifact_id === "a")) {
+          throw full;
+        }
+        return memory.appendEvents(...args);
+      },
+    });
+    const { options } = await setup(
+      `${head("config: {max_concurrency: 1}\n")}${src("a")}${src("b", ", delay_ms: 50")}${src("c")}`,
+      { artifacts: createMemoryArtifactStore(), executions },
+    );
+    await expect(executePlan(options)).rejects.toBe(full);
+    // b had started (a's slot was free once a was stored) and was cut short; c never started.
+    expect(timeline.some((e) => e.id === "b" && e.at === "end")).toBe(false);
+    expect(timeline.some((e) => e.id === "c")).toBe(false);
   });
 
   it("lets many components listen to the run's abort signal without a warning", async () => {
