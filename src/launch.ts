@@ -9,7 +9,7 @@
  */
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
-import Module, { createRequire } from "node:module";
+import { createRequire } from "node:module";
 import { dirname } from "node:path";
 import { Script } from "node:vm";
 import type { CliIo } from "./cli/io.js";
@@ -33,8 +33,7 @@ export interface LoadedCli {
 }
 
 export interface LoadOptions {
-  bundleFile?: string;
-  /** The code cache to use; null for none. */
+  /** The code cache to use (default `CODE_CACHE_FILE`); null for none. */
   cacheFile?: string | null;
   /** Plain `require` with source maps (default: whether WCT_DEBUG is set). */
   debug?: boolean;
@@ -64,16 +63,18 @@ function codeCacheFor(bundle: Uint8Array, file: string): Buffer | undefined {
 
 /** Loads the CLI bundle and returns its `main`. */
 export function loadCli(options: LoadOptions = {}): LoadedCli {
-  const file = options.bundleFile ?? BUNDLE_FILE;
+  const file = BUNDLE_FILE;
   const require = createRequire(file);
   if (options.debug ?? Boolean(process.env.WCT_DEBUG)) {
     process.setSourceMapsEnabled(true);
     return { main: (require(file) as { main: CliMain }).main, script: null, cacheUsed: false };
   }
   const bundle = readFileSync(file);
-  const cacheFile = options.cacheFile === undefined ? `${file}.cache` : options.cacheFile;
+  const cacheFile = options.cacheFile === undefined ? CODE_CACHE_FILE : options.cacheFile;
   const cachedData = cacheFile === null ? undefined : codeCacheFor(bundle, cacheFile);
-  const script = new Script(Module.wrap(bundle.toString("utf8")), { filename: file, cachedData });
+  // CommonJS's own wrapper, on the first line so that line numbers stay the bundle's.
+  const wrapped = `(function (exports, require, module, __filename, __dirname) { ${bundle.toString("utf8")}\n});`;
+  const script = new Script(wrapped, { filename: file, cachedData });
   const module = { exports: {} as { main: CliMain } };
   const wrapper = script.runInThisContext() as (...args: unknown[]) => void;
   wrapper.call(module.exports, module.exports, require, module, file, dirname(file));

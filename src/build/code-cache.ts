@@ -37,12 +37,9 @@ async function train(main: CliMain, argv: string[], io: Partial<CliIo>): Promise
   return stdout.text();
 }
 
-/** Writes `cacheFile` for `bundleFile`, trained on the example runbook. */
-export async function writeCodeCache(
-  bundleFile = BUNDLE_FILE,
-  cacheFile = CODE_CACHE_FILE,
-): Promise<void> {
-  const cli = loadCli({ bundleFile, cacheFile: null, debug: false });
+/** Writes `CODE_CACHE_FILE` for the bundle, trained on the example runbook. */
+export async function writeCodeCache(): Promise<void> {
+  const cli = loadCli({ cacheFile: null, debug: false });
   const store = mkdtempSync(join(tmpdir(), "wct-code-cache-"));
   const io: Partial<CliIo> = {
     cwd: PACKAGE_ROOT,
@@ -58,7 +55,7 @@ export async function writeCodeCache(
     rmSync(store, { recursive: true, force: true });
   }
   const data = cli.script!.createCachedData();
-  const temp = `${cacheFile}.${process.pid}.tmp`;
-  writeFileSync(temp, stampCodeCache(readFileSync(bundleFile), data));
-  renameSync(temp, cacheFile);
+  const temp = `${CODE_CACHE_FILE}.${process.pid}.tmp`;
+  writeFileSync(temp, stampCodeCache(readFileSync(BUNDLE_FILE), data));
+  renameSync(temp, CODE_CACHE_FILE);
 }
