@@ -12,7 +12,7 @@ import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname } from "node:path";
 import { Script } from "node:vm";
-import type { CliIo } from "./cli/io.js";
+import type { main } from "./cli/main.js";
 import { packageFile } from "./paths.js";
 
 /** The CLI bundle that `bundle.ts` writes. */
@@ -21,8 +21,8 @@ export const BUNDLE_FILE = packageFile("dist", "bundle", "wct.cjs");
 export const CODE_CACHE_FILE = `${BUNDLE_FILE}.cache`;
 const STAMP_BYTES = 32;
 
-/** The CLI's `main` (src/cli/main.ts). */
-export type CliMain = (argv: string[], io?: Partial<CliIo>) => Promise<number>;
+/** The CLI's `main` (src/cli/main.ts), as the bundle exports it. */
+export type CliMain = typeof main;
 
 export interface LoadedCli {
   main: CliMain;
