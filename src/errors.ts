@@ -19,6 +19,11 @@ export interface Issue {
   position?: SourcePosition;
 }
 
+/** An error's message; anything thrown that is not an Error, as text. */
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
 /** Renders `file:line:column: path: message`, leaving out what is unknown. */
 export function formatIssue(issue: Issue): string {
   const where = issue.position

@@ -7,6 +7,7 @@ import { Command, CommanderError, Option } from "commander";
 import {
   ConflictError,
   CorruptDataError,
+  errorMessage,
   formatIssue,
   InputError,
   NotFoundError,
@@ -37,9 +38,8 @@ export function describeError(error: unknown, debug: boolean): string {
   }
   if (error instanceof CorruptDataError) return `corrupt data: ${error.message}`;
   if (error instanceof WctError) return error.message;
-  const message = error instanceof Error ? error.message : String(error);
   if (debug && error instanceof Error && error.stack) return `internal error: ${error.stack}`;
-  return `internal error: ${message} (set WCT_DEBUG=1 for details)`;
+  return `internal error: ${errorMessage(error)} (set WCT_DEBUG=1 for details)`;
 }
 
 const STORE_HELP =

@@ -13,7 +13,7 @@ import type {
   ComponentRegistry,
   WorkerRunner,
 } from "../components/types.js";
-import { ComponentError, ConflictError, WctError } from "../errors.js";
+import { ComponentError, ConflictError, errorMessage, WctError } from "../errors.js";
 import { formatSchemaRef, type Message } from "../message.js";
 import { transitiveDependents } from "../plan/dag.js";
 import { changedArtifacts, type PlanJson } from "../plan/plan-json.js";
@@ -242,10 +242,6 @@ function prepareProcessors({ plan, registry, workers }: ExecuteOptions): void {
  * that answers over the network.
  */
 const VERIFY_CONCURRENCY = 64;
-
-function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
 
 /** Whether a store refused a write because this process no longer holds the run's lease. */
 function isLeaseLost(error: unknown): error is ConflictError {

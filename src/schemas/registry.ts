@@ -114,7 +114,8 @@ export class SchemaRegistry {
     let document: unknown;
     try {
       const text = readFileSync(file, "utf8");
-      this.#sourceSha256.set(key, sha256(text));
+      // Only a precompiled validator needs it, to check its stamp.
+      if (this.#precompiledDir) this.#sourceSha256.set(key, sha256(text));
       document = JSON.parse(text);
     } catch (error) {
       throw new CorruptDataError(file, `not valid JSON: ${(error as Error).message}`, {

@@ -20,7 +20,7 @@ import {
 } from "node:fs";
 import path from "node:path";
 import { promisify } from "node:util";
-import { StoreError, WctError } from "../errors.js";
+import { errorMessage, StoreError, WctError } from "../errors.js";
 
 /**
  * Store files hold personal data (scan findings, runbook text): readable by their owner only.
@@ -45,8 +45,7 @@ export function hasErrorCode(error: unknown, ...codes: string[]): boolean {
  */
 export function storeError(action: string, file: string, error: unknown): Error {
   if (error instanceof WctError) return error;
-  const reason = error instanceof Error ? error.message : String(error);
-  return new StoreError(`Cannot ${action} ${file}: ${reason}`, { cause: error });
+  return new StoreError(`Cannot ${action} ${file}: ${errorMessage(error)}`, { cause: error });
 }
 
 /** Temp files start with a dot and end in `.tmp`; listings skip them. */
