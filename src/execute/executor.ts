@@ -338,6 +338,11 @@ class Scheduler {
   /** Artifacts kept from an earlier attempt, their stored bytes verified. */
   readonly kept: string[] = [];
   readonly #cache = new Map<string, Message>();
+  /**
+   * Produced, with readers, and still being stored: each resolves true once the artifact is
+   * recorded completed, false when it ends any other way. Readers start on the Message at once.
+   */
+  readonly #recording = new Map<string, Promise<boolean>>();
   readonly #controller = new AbortController();
   #stopReason: string | null = null;
   /** Set once the outcome is decided; late results of abandoned components are then dropped. */
@@ -467,7 +472,11 @@ class Scheduler {
       if (ready.length >= max) break;
       if (this.#verifying.has(id)) continue;
       const { inputs } = this.#plan.artifacts.get(id)!;
-      if (inputs.every((input) => this.#done.get(input) === "completed")) ready.push(id);
+      if (
+        inputs.every((input) => this.#done.get(input) === "completed" || this.#recording.has(input))
+      ) {
+        ready.push(id);
+      }
     }
     return ready;
   }
@@ -477,6 +486,10 @@ class Scheduler {
     const begun = performance.now();
     const elapsed = () => (performance.now() - begun) / 1000;
     this.log.append({ type: "artifact_started", artifact_id: id });
+    let settle!: (completed: boolean) => void;
+    const recorded = new Promise<boolean>((resolve) => {
+      settle = resolve;
+    });
     this.#producing++;
     let produced = false;
     const releaseSlot = () => {
@@ -503,7 +516,11 @@ class Scheduler {
       }
       const duration = elapsed();
       const message = this.#message(artifact, output, duration);
+      // Its readers start now, on the Message, while it is stored; each is recorded only after
+      // its inputs are, so the log never holds a completed artifact whose input is not.
+      if (this.#keepForReaders(id, message)) this.#recording.set(id, recorded);
       releaseSlot();
+      if (!(await this.#inputsRecorded(artifact))) return;
       const stored = await this.#save(id, message);
       if (!stored) return;
       this.log.append({
@@ -514,16 +531,27 @@ class Scheduler {
         schema: output.schema,
         duration_seconds: duration,
       });
-      this.#keepForReaders(id, message);
       this.#done.set(id, "completed");
     } catch (error) {
       // Cut short by a stop: left undone, so the run ends interrupted and records it skipped.
-      if (this.#closed || this.#stopReason) return;
+      // Already done: skipped, as an input of it failed to be stored while it ran.
+      if (this.#closed || this.#stopReason || this.#done.has(id)) return;
       this.#fail(id, this.redact(errorMessage(error)), elapsed());
     } finally {
       releaseSlot();
       this.#release(artifact);
+      const completed = this.#done.get(id) === "completed";
+      if (!completed) this.#cache.delete(id);
+      this.#recording.delete(id);
+      settle(completed);
     }
+  }
+
+  /** Waits for the inputs still being stored; false when one of them was not recorded completed. */
+  async #inputsRecorded(artifact: PlannedArtifact): Promise<boolean> {
+    const pending = artifact.inputs.map((input) => this.#recording.get(input));
+    if (pending.every((p) => p === undefined)) return true;
+    return (await Promise.all(pending)).every((ok) => ok !== false);
   }
 
   #fail(id: string, error: string, duration: number): void {
@@ -545,9 +573,11 @@ class Scheduler {
     }
   }
 
-  /** Keeps a stored Message in memory for the artifacts that read it (see `#release`). */
-  #keepForReaders(id: string, message: Message): void {
-    if ((this.#plan.dependents.get(id) ?? []).length > 0) this.#cache.set(id, message);
+  /** Keeps a Message in memory for the artifacts that read it (see `#release`); false if none do. */
+  #keepForReaders(id: string, message: Message): boolean {
+    if ((this.#plan.dependents.get(id) ?? []).length === 0) return false;
+    this.#cache.set(id, message);
+    return true;
   }
 
   /** Forgets cached inputs once every reader of them has finished. */

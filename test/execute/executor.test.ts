@@ -215,6 +215,60 @@ describe("executor", () => {
     }
   });
 
+  /** A memory store whose save of `key` takes `ms` and then, if `error` is given, fails. */
+  function slowSaveOf(key: string, ms: number, error?: Error) {
+    const memory = createMemoryArtifactStore();
+    let savedAt = 0;
+    const store: ArtifactStore = Object.assign(Object.create(memory) as ArtifactStore, {
+      async save(...args: Parameters<ArtifactStore["save"]>) {
+        if (args[1] === key) {
+          await new Promise((resolve) => setTimeout(resolve, ms));
+          savedAt = performance.now();
+          if (error) throw error;
+        }
+        return memory.save(...args);
+      },
+    });
+    return { store, savedAt: () => savedAt };
+  }
+
+  it("starts a reader on its input's output while the input is still being stored", async () => {
+    timeline.length = 0;
+    const slow = slowSaveOf("a", 200);
+    const { options, events } = await setup(
+      `${head()}${src("a")}  b: {inputs: a, process: {type: concat, properties: {label: b}}}\n`,
+      { artifacts: slow.store, executions: createMemoryExecutionStore() },
+    );
+    const result = await executePlan(options);
+    expect(result.status).toBe("completed");
+    expect(at("b", "start")).toBeLessThan(slow.savedAt() - 100);
+    // b is recorded only once a is: the log never shows a completed artifact whose input is not.
+    const completed = events.filter((e) => e.type === "artifact_completed");
+    expect(completed.map((e) => e.artifact_id)).toEqual(["a", "b"]);
+    const b = await slow.store.get(result.runId, "b");
+    expect(b.content.data).toEqual([item("a")]);
+  });
+
+  it("skips a reader that started on an input whose storing then failed", async () => {
+    timeline.length = 0;
+    const broken = new StoreError("Cannot write artifact a.json: EIO: i/o error");
+    const slow = slowSaveOf("a", 150, broken);
+    const { options } = await setup(
+      `${head()}${src("a")}  b: {inputs: a, process: {type: concat, properties: {label: b}}}\n` +
+        "  c: {inputs: b, process: {type: concat, properties: {label: c}}}\n",
+      { artifacts: slow.store, executions: createMemoryExecutionStore() },
+    );
+    const result = await executePlan(options);
+    expect(result.status).toBe("failed");
+    expect(at("b", "start")).toBeLessThan(slow.savedAt());
+    const details = await options.executions.getRunDetails(result.runId);
+    const status = Object.fromEntries(details.artifacts.map((x) => [x.id, x.status]));
+    expect(status).toEqual({ a: "failed", b: "skipped", c: "skipped" });
+    const events = await options.executions.readEvents(result.runId);
+    expect(events.filter((e) => e.type === "artifact_completed")).toEqual([]);
+    expect(await slow.store.exists(result.runId, "b")).toBe(false);
+  });
+
   it("stops the run once its events cannot be recorded, and raises the store's error", async () => {
     timeline.length = 0;
     // An event log that refuses a's completion, as a full disk would.

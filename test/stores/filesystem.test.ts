@@ -199,6 +199,40 @@ describe("filesystem stores on disk", () => {
     await expect(artifacts.digest(id, "own")).rejects.toThrow("The worker pool is closed.");
   });
 
+  it("hashes the digests asked for at once in one task per worker thread", async () => {
+    const pool = createWorkerPool(2);
+    let tasks = 0;
+    const counted = {
+      size: pool.size,
+      run: (...args: Parameters<typeof pool.run>) => {
+        tasks += 1;
+        return pool.run(...args);
+      },
+    } as typeof pool;
+    const shared = createFileSystemArtifactStore({ root, workers: counted });
+    const id = newRunId();
+    const keys = Array.from({ length: 9 }, (_, i) => `k${i}`);
+    const stored = await Promise.all(keys.map((k) => shared.save(id, k, sampleMessage(k))));
+    await fs.rm(path.join(root, "runs", id, "artifacts", "k4.json"));
+    try {
+      const outcomes = await Promise.allSettled(keys.map((k) => shared.digest(id, k)));
+      expect(tasks).toBe(2);
+      outcomes.forEach((outcome, i) => {
+        if (i === 4) {
+          expect(outcome.status).toBe("rejected");
+          expect((outcome as PromiseRejectedResult).reason).toBeInstanceOf(ArtifactNotFoundError);
+        } else {
+          expect(outcome).toEqual({ status: "fulfilled", value: stored[i] });
+        }
+      });
+      // A later call is a batch of its own.
+      expect(await shared.digest(id, "k0")).toEqual(stored[0]);
+      expect(tasks).toBe(3);
+    } finally {
+      await pool.close();
+    }
+  });
+
   it("ignores a torn last line of the event log and appends cleanly after it", async () => {
     const run = sampleRun();
     await executions.createRun(run, owner(await deadPid()));

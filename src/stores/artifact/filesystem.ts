@@ -19,6 +19,7 @@ import {
   writeFileDurable,
 } from "../durable-fs.js";
 import { resolveInside, validateArtifactKey, validateKeyPrefix, validateRunId } from "../keys.js";
+import type { DigestOutcome } from "./digest-worker.js";
 import type { ArtifactStore, StoredArtifact } from "./store.js";
 
 const MESSAGE_EXTENSION = ".json";
@@ -26,17 +27,17 @@ const digestWorkerUrl = moduleUrl("stores/artifact/digest-worker");
 /** Errors that mean "no artifact there" when a file is opened or read. */
 const ABSENT = ["ENOENT", "ENOTDIR", "EISDIR"];
 
-/** An error of the operating system (`ENOENT`, `EACCES`, `EIO`, ...), as fs calls raise them. */
-function isErrnoError(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === "string" && /^E[A-Z0-9]+$/.test(code);
-}
-
 class FileSystemArtifactStore implements ArtifactStore {
   readonly kind = "filesystem";
 
   /** A thread of its own, started on the first `digest` when no `workers` were given. */
   #ownHasher: WorkerPool | undefined;
+  /** `digest` calls waiting for this turn's batch. */
+  readonly #digests: {
+    file: string;
+    resolve(outcome: DigestOutcome): void;
+    reject(error: unknown): void;
+  }[] = [];
 
   constructor(
     private readonly root: string,
@@ -76,12 +77,35 @@ class FileSystemArtifactStore implements ArtifactStore {
 
   async digest(runId: string, key: string): Promise<StoredArtifact> {
     const file = this.fileOf(runId, key);
-    try {
-      return await this.#hasher().run<StoredArtifact>(digestWorkerUrl, "digestFile", { file });
-    } catch (error) {
-      // A thread that could not run the task (closed pool, missing module) is not a bad file.
-      if (!isErrnoError(error)) throw error;
-      throw this.readError(runId, key, file, error);
+    const outcome = await new Promise<DigestOutcome>((resolve, reject) => {
+      if (this.#digests.length === 0) setImmediate(() => this.#digestBatch());
+      this.#digests.push({ file, resolve, reject });
+    });
+    if (!("error" in outcome)) return outcome;
+    const error = Object.assign(new Error(outcome.error.message), { code: outcome.error.code });
+    throw this.readError(runId, key, file, error);
+  }
+
+  /**
+   * Hashes the files of the `digest` calls made in one turn of the event loop (a resume checks
+   * all its kept artifacts at once), split into one task per worker thread.
+   */
+  #digestBatch(): void {
+    const calls = this.#digests.splice(0);
+    const runner = this.#hasher();
+    const batches = Math.min(runner.size, calls.length);
+    for (let b = 0; b < batches; b++) {
+      const batch = calls.filter((_, i) => i % batches === b);
+      const files = batch.map((call) => call.file);
+      runner.run<DigestOutcome[]>(digestWorkerUrl, "digestFiles", { files }).then(
+        (outcomes) => {
+          for (const [i, call] of batch.entries()) call.resolve(outcomes[i]!);
+        },
+        // A thread that could not run the task (closed pool, missing module) is not a bad file.
+        (error: unknown) => {
+          for (const call of batch) call.reject(error);
+        },
+      );
     }
   }
 
