@@ -96,6 +96,8 @@ export async function executePlan(options: ExecuteOptions): Promise<RunResult> {
     token: randomUUID(),
   };
   const redact = (text: string): string => redactSubstitutions(text, substitutions) as string;
+  // First on the worker threads, ahead of a resume's checks of kept artifacts.
+  prepareProcessors(options);
 
   /** On resume: each artifact completed earlier -> null if its stored bytes still match, else why. */
   const verifications = new Map<string, Promise<unknown>>();
@@ -172,7 +174,6 @@ export async function executePlan(options: ExecuteOptions): Promise<RunResult> {
       return false;
     }
   };
-  prepareProcessors(options);
   // Nothing more can be recorded: stop, and let `flush` raise the store's error.
   const cannotRecord = (error: unknown): void =>
     scheduler.stop(`cannot record the run: ${errorMessage(error)}`);

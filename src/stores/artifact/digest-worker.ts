@@ -11,20 +11,36 @@ const CHUNK_BYTES = 1024 * 1024;
 /** One file's digest, or why it could not be read (`code` as the fs call raised it). */
 export type DigestOutcome = StoredArtifact | { error: { code?: string; message: string } };
 
+/** A file of the batch (its index in `files`) and its digest. */
+export type DigestResult = [index: number, outcome: DigestOutcome];
+
 /**
- * sha256 and size of each file's bytes, in order. A whole batch is one task: the thread goes
- * from file to file without waiting for the main thread, however busy that is.
+ * Digests files of `files` until none is left, taking the next one from the counter that every
+ * thread working on the batch shares: a thread that drew big files takes fewer, and none waits for
+ * the main thread between files, however busy that is.
  */
-export function digestFiles({ files }: { files: string[] }): DigestOutcome[] {
+export function digestFiles({
+  files,
+  next,
+}: {
+  files: string[];
+  next: Int32Array;
+}): DigestResult[] {
   const buffer = Buffer.allocUnsafe(CHUNK_BYTES);
-  return files.map((file) => {
-    try {
-      return digestFile(file, buffer);
-    } catch (error) {
-      const { code, message } = error as NodeJS.ErrnoException;
-      return { error: { ...(typeof code === "string" ? { code } : {}), message } };
-    }
-  });
+  const results: DigestResult[] = [];
+  for (let index = Atomics.add(next, 0, 1); index < files.length; index = Atomics.add(next, 0, 1)) {
+    results.push([index, digestOne(files[index]!, buffer)]);
+  }
+  return results;
+}
+
+function digestOne(file: string, buffer: Buffer): DigestOutcome {
+  try {
+    return digestFile(file, buffer);
+  } catch (error) {
+    const { code, message } = error as NodeJS.ErrnoException;
+    return { error: { ...(typeof code === "string" ? { code } : {}), message } };
+  }
 }
 
 /** Read in chunks into `buffer` (a worker thread may block). */

@@ -19,7 +19,7 @@ import {
   writeFileDurable,
 } from "../durable-fs.js";
 import { resolveInside, validateArtifactKey, validateKeyPrefix, validateRunId } from "../keys.js";
-import type { DigestOutcome } from "./digest-worker.js";
+import type { DigestOutcome, DigestResult } from "./digest-worker.js";
 import type { ArtifactStore, StoredArtifact } from "./store.js";
 
 const MESSAGE_EXTENSION = ".json";
@@ -78,7 +78,7 @@ class FileSystemArtifactStore implements ArtifactStore {
   async digest(runId: string, key: string): Promise<StoredArtifact> {
     const file = this.fileOf(runId, key);
     const outcome = await new Promise<DigestOutcome>((resolve, reject) => {
-      if (this.#digests.length === 0) setImmediate(() => this.#digestBatch());
+      if (this.#digests.length === 0) setImmediate(() => void this.#digestBatch());
       this.#digests.push({ file, resolve, reject });
     });
     if (!("error" in outcome)) return outcome;
@@ -88,25 +88,27 @@ class FileSystemArtifactStore implements ArtifactStore {
 
   /**
    * Hashes the files of the `digest` calls made in one turn of the event loop (a resume checks
-   * all its kept artifacts at once), split into one task per worker thread.
+   * all its kept artifacts at once) on every worker thread, which share them out as they go.
    */
-  #digestBatch(): void {
+  async #digestBatch(): Promise<void> {
     const calls = this.#digests.splice(0);
+    const files = calls.map((call) => call.file);
+    const next = new Int32Array(new SharedArrayBuffer(4));
     const runner = this.#hasher();
-    const batches = Math.min(runner.size, calls.length);
-    for (let b = 0; b < batches; b++) {
-      const batch = calls.filter((_, i) => i % batches === b);
-      const files = batch.map((call) => call.file);
-      runner.run<DigestOutcome[]>(digestWorkerUrl, "digestFiles", { files }).then(
-        (outcomes) => {
-          for (const [i, call] of batch.entries()) call.resolve(outcomes[i]!);
-        },
-        // A thread that could not run the task (closed pool, missing module) is not a bad file.
-        (error: unknown) => {
-          for (const call of batch) call.reject(error);
-        },
-      );
-    }
+    const tasks = Array.from({ length: Math.min(runner.size, calls.length) }, () =>
+      runner.run<DigestResult[]>(digestWorkerUrl, "digestFiles", { files, next }),
+    );
+    const settled = await Promise.allSettled(tasks);
+    const outcomes = new Map(
+      settled.flatMap((task) => (task.status === "fulfilled" ? task.value : [])),
+    );
+    // A thread that could not run the task (closed pool, missing module) is not a bad file.
+    const failure = settled.find((task) => task.status === "rejected")?.reason as unknown;
+    calls.forEach((call, index) => {
+      const outcome = outcomes.get(index);
+      if (outcome) call.resolve(outcome);
+      else call.reject(failure);
+    });
   }
 
   #hasher(): WorkerRunner {
