@@ -515,6 +515,8 @@ class Scheduler {
           `output does not match schema ${formatSchemaRef(output.schema)}: ${shown}${problems.length > 3 ? ` (+${problems.length - 3} more)` : ""}`,
         );
       }
+      // Skipped while it ran: an input it started on could not be stored.
+      if (this.#done.has(id)) return;
       const duration = elapsed();
       const message = this.#message(artifact, output, duration);
       // Its readers start now, on the Message, while it is stored; each is recorded only after
@@ -551,8 +553,8 @@ class Scheduler {
   /** Waits for the inputs still being stored; false when one of them was not recorded completed. */
   async #inputsRecorded(artifact: PlannedArtifact): Promise<boolean> {
     const pending = artifact.inputs.map((input) => this.#recording.get(input));
-    if (pending.every((p) => p === undefined)) return true;
-    return (await Promise.all(pending)).every((ok) => ok !== false);
+    if (pending.some((p) => p !== undefined)) await Promise.all(pending);
+    return artifact.inputs.every((input) => this.#done.get(input) === "completed");
   }
 
   #fail(id: string, error: string, duration: number): void {
@@ -565,6 +567,7 @@ class Scheduler {
     });
     for (const dependent of transitiveDependents(this.#plan.dependents, id)) {
       if (this.#done.has(dependent)) continue;
+      this.#waiting.delete(dependent);
       this.#done.set(dependent, "skipped");
       this.log.append({
         type: "artifact_skipped",

@@ -249,25 +249,29 @@ describe("executor", () => {
     expect(b.content.data).toEqual([item("a")]);
   });
 
-  it("skips a reader that started on an input whose storing then failed", async () => {
-    timeline.length = 0;
-    const broken = new StoreError("Cannot write artifact a.json: EIO: i/o error");
-    const slow = slowSaveOf("a", 150, broken);
-    const { options } = await setup(
-      `${head()}${src("a")}  b: {inputs: a, process: {type: concat, properties: {label: b}}}\n` +
-        "  c: {inputs: b, process: {type: concat, properties: {label: c}}}\n",
-      { artifacts: slow.store, executions: createMemoryExecutionStore() },
-    );
-    const result = await executePlan(options);
-    expect(result.status).toBe("failed");
-    expect(at("b", "start")).toBeLessThan(slow.savedAt());
-    const details = await options.executions.getRunDetails(result.runId);
-    const status = Object.fromEntries(details.artifacts.map((x) => [x.id, x.status]));
-    expect(status).toEqual({ a: "failed", b: "skipped", c: "skipped" });
-    const events = await options.executions.readEvents(result.runId);
-    expect(events.filter((e) => e.type === "artifact_completed")).toEqual([]);
-    expect(await slow.store.exists(result.runId, "b")).toBe(false);
-  });
+  // b ends before a's storing fails (and waits for it), or after it.
+  it.each([0, 300])(
+    "skips a reader that started on an input whose storing then failed (reader takes %i ms)",
+    async (delay) => {
+      timeline.length = 0;
+      const broken = new StoreError("Cannot write artifact a.json: EIO: i/o error");
+      const slow = slowSaveOf("a", 150, broken);
+      const { options } = await setup(
+        `${head()}${src("a")}  b: {inputs: a, process: {type: concat, properties: {label: b, delay_ms: ${delay}}}}\n` +
+          "  c: {inputs: b, process: {type: concat, properties: {label: c}}}\n",
+        { artifacts: slow.store, executions: createMemoryExecutionStore() },
+      );
+      const result = await executePlan(options);
+      expect(result.status).toBe("failed");
+      expect(at("b", "start")).toBeLessThan(slow.savedAt());
+      const details = await options.executions.getRunDetails(result.runId);
+      const status = Object.fromEntries(details.artifacts.map((x) => [x.id, x.status]));
+      expect(status).toEqual({ a: "failed", b: "skipped", c: "skipped" });
+      const events = await options.executions.readEvents(result.runId);
+      expect(events.filter((e) => e.type === "artifact_completed")).toEqual([]);
+      expect(await slow.store.exists(result.runId, "b")).toBe(false);
+    },
+  );
 
   it("stops the run once its events cannot be recorded, and raises the store's error", async () => {
     timeline.length = 0;
