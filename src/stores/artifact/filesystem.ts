@@ -27,17 +27,20 @@ const digestWorkerUrl = moduleUrl("stores/artifact/digest-worker");
 /** Errors that mean "no artifact there" when a file is opened or read. */
 const ABSENT = ["ENOENT", "ENOTDIR", "EISDIR"];
 
+/** A `digest` call waiting for its batch. */
+interface DigestCall {
+  file: string;
+  resolve(outcome: DigestOutcome): void;
+  reject(error: unknown): void;
+}
+
 class FileSystemArtifactStore implements ArtifactStore {
   readonly kind = "filesystem";
 
   /** A thread of its own, started on the first `digest` when no `workers` were given. */
   #ownHasher: WorkerPool | undefined;
   /** `digest` calls waiting for this turn's batch. */
-  readonly #digests: {
-    file: string;
-    resolve(outcome: DigestOutcome): void;
-    reject(error: unknown): void;
-  }[] = [];
+  readonly #digests: DigestCall[] = [];
 
   constructor(
     private readonly root: string,
@@ -78,7 +81,14 @@ class FileSystemArtifactStore implements ArtifactStore {
   async digest(runId: string, key: string): Promise<StoredArtifact> {
     const file = this.fileOf(runId, key);
     const outcome = await new Promise<DigestOutcome>((resolve, reject) => {
-      if (this.#digests.length === 0) setImmediate(() => void this.#digestBatch());
+      if (this.#digests.length === 0) {
+        setImmediate(() => {
+          const calls = this.#digests.splice(0);
+          this.#digestBatch(calls).catch((error: unknown) => {
+            for (const call of calls) call.reject(error);
+          });
+        });
+      }
       this.#digests.push({ file, resolve, reject });
     });
     if (!("error" in outcome)) return outcome;
@@ -90,8 +100,7 @@ class FileSystemArtifactStore implements ArtifactStore {
    * Hashes the files of the `digest` calls made in one turn of the event loop (a resume checks
    * all its kept artifacts at once) on every worker thread, which share them out as they go.
    */
-  async #digestBatch(): Promise<void> {
-    const calls = this.#digests.splice(0);
+  async #digestBatch(calls: DigestCall[]): Promise<void> {
     const files = calls.map((call) => call.file);
     const next = new Int32Array(new SharedArrayBuffer(4));
     const runner = this.#hasher();
