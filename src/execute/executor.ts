@@ -1,6 +1,6 @@
 /**
  * @module The DAG executor: runs an ExecutionPlan under a run ID, starting each artifact as soon as
- * its own inputs are done, and persists every artifact (ArtifactStore) and every state change
+ * its own inputs have produced their output, and persists every artifact (ArtifactStore) and every state change
  * (ExecutionStore event log) as it happens. It holds the run's lease with a heartbeat, so a
  * crashed run is detected as stale and two processes never execute one run.
  */
