@@ -487,10 +487,8 @@ class Scheduler {
     const begun = performance.now();
     const elapsed = () => (performance.now() - begun) / 1000;
     this.log.append({ type: "artifact_started", artifact_id: id });
-    let settle!: (completed: boolean) => void;
-    const recorded = new Promise<boolean>((resolve) => {
-      settle = resolve;
-    });
+    /** Set while its readers may start on its output (see `#recording`). */
+    let settle: ((completed: boolean) => void) | undefined;
     this.#producing++;
     let produced = false;
     const releaseSlot = () => {
@@ -521,7 +519,9 @@ class Scheduler {
       const message = this.#message(artifact, output, duration);
       // Its readers start now, on the Message, while it is stored; each is recorded only after
       // its inputs are, so the log never holds a completed artifact whose input is not.
-      if (this.#keepForReaders(id, message)) this.#recording.set(id, recorded);
+      if (this.#keepForReaders(id, message)) {
+        this.#recording.set(id, new Promise<boolean>((resolve) => (settle = resolve)));
+      }
       releaseSlot();
       if (!(await this.#inputsRecorded(artifact))) return;
       const stored = await this.#save(id, message);
@@ -546,7 +546,7 @@ class Scheduler {
       const completed = this.#done.get(id) === "completed";
       if (!completed) this.#cache.delete(id);
       this.#recording.delete(id);
-      settle(completed);
+      settle?.(completed);
     }
   }
 
