@@ -2,18 +2,18 @@ import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
+import { countingRunner } from "../../test/helpers/workers.js";
 import type { ComponentContext, WorkerRunner } from "../components/types.js";
 import { ComponentError } from "../errors.js";
+import { createWorkerPool } from "../execute/worker-pool.js";
 import { validateContent } from "../schemas/registry.js";
 import { filesystemConnector } from "./filesystem.js";
 
 const STANDARD_INPUT = { name: "standard_input", version: "1.0.0" };
 
-const unusedWorkers: WorkerRunner = {
-  size: 1,
-  run: () => Promise.reject(new Error("the filesystem connector does not use workers")),
-};
+const workers = createWorkerPool(2);
+afterAll(() => workers.close());
 
 let base: string;
 let warnings: string[];
@@ -24,7 +24,7 @@ beforeEach(() => {
   warnings = [];
   context = {
     signal: new AbortController().signal,
-    workers: unusedWorkers,
+    workers,
     baseDir: base,
     writtenProperties: {},
     warn: (message) => warnings.push(message),
@@ -257,6 +257,53 @@ describe("filesystem connector", () => {
         signal: controller.signal,
       }),
     ).rejects.toThrow("timed out");
+  });
+
+  it("reads many files on the free worker threads, which share the list out", async () => {
+    const names = Array.from({ length: 100 }, (_, i) => `f${String(i).padStart(3, "0")}.txt`);
+    for (const name of names) write(`many/${name}`, `this is ${name}\n`);
+    write("few/a.txt", "a");
+    const read = async (path: string, runner: WorkerRunner) => {
+      const output = await filesystemConnector.extract({ path }, STANDARD_INPUT, {
+        ...context,
+        workers: runner,
+      });
+      return (output.content as unknown as Content).data;
+    };
+
+    const free = countingRunner(workers);
+    const many = await read("many", free);
+    expect(free.tasks).toBe(2);
+    expect(many.map((item) => [item.metadata.source, item.content])).toEqual(
+      names.map((name) => [name, `this is ${name}\n`]),
+    );
+    // A few files are read on this thread; a long list waits for one thread when none is free.
+    const few = countingRunner(workers);
+    expect((await read("few", few)).map((item) => item.content)).toEqual(["a"]);
+    expect(few.tasks).toBe(0);
+    const busy = countingRunner(workers, { available: () => 0 });
+    expect(await read("many", busy)).toEqual(many);
+    expect(busy.tasks).toBe(1);
+  });
+
+  it("fails, returning nothing half read, when its reading threads stop or cannot run", async () => {
+    for (let i = 0; i < 40; i++) write(`a/f${i}.txt`, "x");
+    const controller = new AbortController();
+    const abortOnStart = countingRunner(workers, {
+      onRun: () => controller.abort(new Error("timed out while reading")),
+    });
+    await expect(
+      filesystemConnector.extract({ path: "a" }, STANDARD_INPUT, {
+        ...context,
+        signal: controller.signal,
+        workers: abortOnStart,
+      }),
+    ).rejects.toThrow("timed out while reading");
+    const closed = createWorkerPool(1);
+    await closed.close();
+    await expect(
+      filesystemConnector.extract({ path: "a" }, STANDARD_INPUT, { ...context, workers: closed }),
+    ).rejects.toThrow("The worker pool is closed.");
   });
 
   it("validates properties with paths and suggestions", () => {

@@ -8,10 +8,10 @@
  * files over `max_file_size` and files that cannot be read (vanished, no permission, broken
  * symlink, FIFO or other special file) are skipped and counted in the output's metadata.
  */
-import { closeSync, constants, type Dirent, open as fsOpen, read as fsRead, fstat } from "node:fs";
+import type { Dirent } from "node:fs";
 import { readdir, realpath, stat } from "node:fs/promises";
 import { basename, join, resolve, sep } from "node:path";
-import { promisify, TextDecoder } from "node:util";
+import { TextDecoder } from "node:util";
 import picomatch from "picomatch";
 import { checkExtractCall, checkProperties } from "../components/properties.js";
 import type {
@@ -21,22 +21,24 @@ import type {
   PropertyDoc,
 } from "../components/types.js";
 import { ComponentError, type Issue } from "../errors.js";
+import { shareOut } from "../execute/shared-list.js";
 import type { SchemaRef } from "../message.js";
+import { moduleUrl } from "../paths.js";
+import { type DecodeErrors, errorReason, type ReadOutcome, readFiles } from "./file-reader.js";
 
 const STANDARD_INPUT: SchemaRef = { name: "standard_input", version: "1.0.0" };
 
 const DEFAULT_MAX_FILES = 1000;
 const DEFAULT_MAX_FILE_SIZE = 10 * 1024 * 1024;
-/** Reads in flight at once: enough to keep the disk and libuv's thread pool busy. */
-const READ_CONCURRENCY = 16;
-/** Size of each reader's reusable buffer; files up to this size take a single read. */
-const FIRST_READ_BYTES = 64 * 1024;
-/** Binary sniffing looks for a NUL byte in this many leading bytes, like git does. */
-const SNIFF_BYTES = 8192;
+/**
+ * Files a reading thread should have at least. Fewer are read on the main thread: for a few files
+ * a round trip to a worker costs more than the blocking calls themselves.
+ */
+const FILES_PER_THREAD = 32;
 /** Per-file warnings beyond this many are summarised in one line. */
 const MAX_FILE_WARNINGS = 20;
 
-type DecodeErrors = "strict" | "replace" | "ignore";
+const readerUrl = moduleUrl("connectors/file-reader");
 
 const PROPERTIES: PropertyDoc[] = [
   {
@@ -122,12 +124,6 @@ interface Counters {
   skippedOutsideRoot: number;
   totalSizeBytes: number;
 }
-
-type ReadOutcome =
-  | { kind: "text"; text: string; size: number }
-  | { kind: "binary" }
-  | { kind: "too_large" }
-  | { kind: "unreadable"; reason: string };
 
 /** Reads text files into `standard_input/1.0.0`. */
 export const filesystemConnector: Connector = {
@@ -243,7 +239,7 @@ async function extractFiles(options: Options, context: ComponentContext): Promis
     maxFilesReached = walk.maxFilesReached;
   }
 
-  const outcomes = await readAll(candidates, options, context.signal);
+  const outcomes = await readAll(candidates, options, context);
   const data: Record<string, unknown>[] = [];
   outcomes.forEach((outcome, index) => {
     const candidate = candidates[index]!;
@@ -445,103 +441,32 @@ function normalisePattern(pattern: string): { glob: string; isAnchored: boolean 
   return { glob: glob.replace(/^\/+/, ""), isAnchored };
 }
 
-/** Reads every candidate with bounded concurrency; outcomes are in candidate order. */
+/**
+ * Reads every candidate (`file-reader.ts`): on the free worker threads, or here when they are
+ * few; outcomes are in candidate order.
+ */
 async function readAll(
   candidates: Candidate[],
-  options: Options,
-  signal: AbortSignal,
+  { maxFileSize, encoding, errors }: Options,
+  { workers, signal }: ComponentContext,
 ): Promise<ReadOutcome[]> {
-  const decoder = new TextDecoder(options.encoding, { fatal: options.errors === "strict" });
-  const isUtf16 = decoder.encoding.startsWith("utf-16");
-  const toText = (bytes: Uint8Array) => decode(bytes, decoder, isUtf16, options.errors);
-  const outcomes: ReadOutcome[] = new Array(candidates.length);
-  let next = 0;
-  async function worker(): Promise<void> {
-    // Each worker reuses one buffer: most files fit in it, so they cost one read and no copy.
-    const firstChunk = Buffer.allocUnsafe(FIRST_READ_BYTES);
-    while (next < candidates.length) {
-      signal.throwIfAborted();
-      const index = next++;
-      const path = candidates[index]!.absolutePath;
-      outcomes[index] = await readFile(path, firstChunk, options.maxFileSize, toText);
-    }
+  const paths = candidates.map((candidate) => candidate.absolutePath);
+  const settings = { maxFileSize, encoding, errors };
+  if (paths.length < FILES_PER_THREAD) {
+    const answers = readFiles({ ...settings, items: paths, next: new Int32Array(1) });
+    return answers.map(([, outcome]) => outcome);
   }
-  await Promise.all(Array.from({ length: Math.min(READ_CONCURRENCY, candidates.length) }, worker));
-  return outcomes;
-}
-
-// Callback fs functions, promisified: measured several times faster than FileHandle for many
-// small files, whose cost is dominated by per-call overhead.
-const openFd = promisify(fsOpen);
-const readFd = promisify(fsRead);
-const fstatFd = promisify(fstat);
-// O_NONBLOCK so that a file replaced by a FIFO after the walk cannot hang a thread on open().
-const READ_FLAGS = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0);
-
-/** Reads a file whole, unless it is larger than `maxFileSize`; one read for small files. */
-async function readFile(
-  path: string,
-  firstChunk: Buffer,
-  maxFileSize: number,
-  toText: (bytes: Uint8Array) => ReadOutcome,
-): Promise<ReadOutcome> {
-  let fd: number;
-  try {
-    fd = await openFd(path, READ_FLAGS);
-  } catch (error) {
-    return { kind: "unreadable", reason: errorReason(error) };
-  }
-  try {
-    const { bytesRead } = await readFd(fd, firstChunk, 0, firstChunk.length, 0);
-    if (bytesRead < firstChunk.length) {
-      return bytesRead > maxFileSize
-        ? { kind: "too_large" }
-        : toText(firstChunk.subarray(0, bytesRead));
-    }
-    const { size } = await fstatFd(fd);
-    if (size > maxFileSize) return { kind: "too_large" };
-    const whole = Buffer.allocUnsafe(size);
-    let filled = firstChunk.copy(whole);
-    while (filled < size) {
-      const more = await readFd(fd, whole, filled, size - filled, filled);
-      if (more.bytesRead === 0) break;
-      filled += more.bytesRead;
-    }
-    return toText(whole.subarray(0, filled));
-  } catch (error) {
-    return { kind: "unreadable", reason: errorReason(error) };
-  } finally {
-    // Closing a file opened for reading waits for no disk: synchronous, no thread-pool trip.
-    try {
-      closeSync(fd);
-    } catch {
-      // Nothing was written through it.
-    }
-  }
-}
-
-function decode(
-  bytes: Uint8Array,
-  decoder: TextDecoder,
-  isUtf16: boolean,
-  errors: DecodeErrors,
-): ReadOutcome {
-  // UTF-16 text is full of NUL bytes, so there the check is on decoded characters instead.
-  if (!isUtf16 && bytes.subarray(0, SNIFF_BYTES).includes(0)) return { kind: "binary" };
-  let text: string;
-  try {
-    text = decoder.decode(bytes);
-  } catch {
-    return { kind: "binary" };
-  }
-  if (isUtf16 && text.slice(0, SNIFF_BYTES / 2).includes("\0")) return { kind: "binary" };
-  if (errors === "ignore") text = text.replaceAll("\uFFFD", "");
-  return { kind: "text", text, size: bytes.length };
-}
-
-function errorReason(error: unknown): string {
-  const e = error as NodeJS.ErrnoException;
-  return e.code ?? e.message ?? String(error);
+  const { answers, failure } = await shareOut<string, ReadOutcome>(
+    workers,
+    readerUrl,
+    "readFiles",
+    paths,
+    settings,
+    { perThread: FILES_PER_THREAD, signal },
+  );
+  // Files taken by a thread whose task failed (or was aborted) are unanswered.
+  if (answers.size < candidates.length) throw failure;
+  return candidates.map((_, index) => answers.get(index)!);
 }
 
 /** Forwards per-file warnings to the context, summarising once there are too many. */

@@ -12,6 +12,7 @@ import { parse } from "yaml";
 import type { ComponentContext, Connector } from "../../src/components/types.js";
 import { filesystemConnector } from "../../src/connectors/filesystem.js";
 import { sqliteConnector } from "../../src/connectors/sqlite.js";
+import { createWorkerPool } from "../../src/execute/worker-pool.js";
 import { validateContent } from "../../src/schemas/registry.js";
 
 const REPO = fileURLToPath(new URL("../../", import.meta.url));
@@ -19,12 +20,17 @@ const EXAMPLES = join(REPO, "examples");
 const STANDARD_INPUT = { name: "standard_input", version: "1.0.0" };
 
 const temp = mkdtempSync(join(tmpdir(), "wct-example-"));
-afterAll(() => rmSync(temp, { recursive: true, force: true }));
+// The filesystem connector reads its files on worker threads.
+const workers = createWorkerPool(1);
+afterAll(async () => {
+  rmSync(temp, { recursive: true, force: true });
+  await workers.close();
+});
 
 function contextFor(baseDir: string, warnings: string[] = []): ComponentContext {
   return {
     signal: new AbortController().signal,
-    workers: { size: 1, run: () => Promise.reject(new Error("connectors do not use workers")) },
+    workers,
     baseDir,
     writtenProperties: {},
     warn: (message) => warnings.push(message),

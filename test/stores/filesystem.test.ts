@@ -15,6 +15,7 @@ import type { ArtifactStore } from "../../src/stores/artifact/store.js";
 import { createFileSystemExecutionStore } from "../../src/stores/execution/filesystem.js";
 import type { ExecutionStore, RunEvent } from "../../src/stores/execution/store.js";
 import { newRunId } from "../../src/stores/keys.js";
+import { countingRunner } from "../helpers/workers.js";
 import { describeArtifactStore, sampleMessage } from "./artifact-store-suite.js";
 import {
   deadPid,
@@ -201,14 +202,7 @@ describe("filesystem stores on disk", () => {
 
   it("hashes the digests asked for at once in one task per worker thread", async () => {
     const pool = createWorkerPool(2);
-    let tasks = 0;
-    const counted = {
-      size: pool.size,
-      run: (...args: Parameters<typeof pool.run>) => {
-        tasks += 1;
-        return pool.run(...args);
-      },
-    } as typeof pool;
+    const counted = countingRunner(pool);
     const shared = createFileSystemArtifactStore({ root, workers: counted });
     const id = newRunId();
     const keys = Array.from({ length: 9 }, (_, i) => `k${i}`);
@@ -216,7 +210,7 @@ describe("filesystem stores on disk", () => {
     await fs.rm(path.join(root, "runs", id, "artifacts", "k4.json"));
     try {
       const outcomes = await Promise.allSettled(keys.map((k) => shared.digest(id, k)));
-      expect(tasks).toBe(2);
+      expect(counted.tasks).toBe(2);
       outcomes.forEach((outcome, i) => {
         if (i === 4) {
           expect(outcome.status).toBe("rejected");
@@ -227,7 +221,7 @@ describe("filesystem stores on disk", () => {
       });
       // A later call is a batch of its own.
       expect(await shared.digest(id, "k0")).toEqual(stored[0]);
-      expect(tasks).toBe(3);
+      expect(counted.tasks).toBe(3);
     } finally {
       await pool.close();
     }

@@ -4,6 +4,7 @@
  */
 import { createHash } from "node:crypto";
 import { closeSync, openSync, readSync } from "node:fs";
+import { type SharedAnswer, type SharedList, takeShared } from "../../execute/shared-list.js";
 import type { StoredArtifact } from "./store.js";
 
 const CHUNK_BYTES = 1024 * 1024;
@@ -11,27 +12,10 @@ const CHUNK_BYTES = 1024 * 1024;
 /** One file's digest, or why it could not be read (`code` as the fs call raised it). */
 export type DigestOutcome = StoredArtifact | { error: { code?: string; message: string } };
 
-/** A file of the batch (its index in `files`) and its digest. */
-export type DigestResult = [index: number, outcome: DigestOutcome];
-
-/**
- * Digests files of `files` until none is left, taking the next one from the counter that every
- * thread working on the batch shares: a thread that drew big files takes fewer, and none waits for
- * the main thread between files, however busy that is.
- */
-export function digestFiles({
-  files,
-  next,
-}: {
-  files: string[];
-  next: Int32Array;
-}): DigestResult[] {
+/** Digests files of a list that the threads hashing the batch share (`shared-list.ts`). */
+export function digestFiles(files: SharedList<string>): SharedAnswer<DigestOutcome>[] {
   const buffer = Buffer.allocUnsafe(CHUNK_BYTES);
-  const results: DigestResult[] = [];
-  for (let index = Atomics.add(next, 0, 1); index < files.length; index = Atomics.add(next, 0, 1)) {
-    results.push([index, digestOne(files[index]!, buffer)]);
-  }
-  return results;
+  return takeShared(files, (file) => digestOne(file, buffer));
 }
 
 function digestOne(file: string, buffer: Buffer): DigestOutcome {

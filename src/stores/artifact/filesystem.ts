@@ -8,6 +8,7 @@ import { promises as fs } from "node:fs";
 import path from "node:path";
 import type { WorkerRunner } from "../../components/types.js";
 import { ArtifactNotFoundError } from "../../errors.js";
+import { shareOut } from "../../execute/shared-list.js";
 import { createWorkerPool, type WorkerPool } from "../../execute/worker-pool.js";
 import { type Message, parseMessage, serializeMessage, sha256 } from "../../message.js";
 import { moduleUrl } from "../../paths.js";
@@ -19,7 +20,7 @@ import {
   writeFileDurable,
 } from "../durable-fs.js";
 import { resolveInside, validateArtifactKey, validateKeyPrefix, validateRunId } from "../keys.js";
-import type { DigestOutcome, DigestResult } from "./digest-worker.js";
+import type { DigestOutcome } from "./digest-worker.js";
 import type { ArtifactStore, StoredArtifact } from "./store.js";
 
 const MESSAGE_EXTENSION = ".json";
@@ -98,23 +99,20 @@ class FileSystemArtifactStore implements ArtifactStore {
 
   /**
    * Hashes the files of the `digest` calls made in one turn of the event loop (a resume checks
-   * all its kept artifacts at once) on every worker thread, which share them out as they go.
+   * all its kept artifacts at once) on the free worker threads, which share them out as they go.
    */
   async #digestBatch(calls: DigestCall[]): Promise<void> {
     const files = calls.map((call) => call.file);
-    const next = new Int32Array(new SharedArrayBuffer(4));
-    const runner = this.#hasher();
-    const tasks = Array.from({ length: Math.min(runner.size, calls.length) }, () =>
-      runner.run<DigestResult[]>(digestWorkerUrl, "digestFiles", { files, next }),
-    );
-    const settled = await Promise.allSettled(tasks);
-    const outcomes = new Map(
-      settled.flatMap((task) => (task.status === "fulfilled" ? task.value : [])),
+    const { answers, failure } = await shareOut<string, DigestOutcome>(
+      this.#hasher(),
+      digestWorkerUrl,
+      "digestFiles",
+      files,
+      {},
     );
     // A thread that could not run the task (closed pool, missing module) is not a bad file.
-    const failure = settled.find((task) => task.status === "rejected")?.reason as unknown;
     calls.forEach((call, index) => {
-      const outcome = outcomes.get(index);
+      const outcome = answers.get(index);
       if (outcome) call.resolve(outcome);
       else call.reject(failure);
     });

@@ -1,0 +1,107 @@
+/**
+ * @module Worker-thread task of the `filesystem` connector (run through the worker pool): reads and
+ * decodes the files its walk selected. On a worker thread blocking calls hold up no event loop,
+ * and each costs no round trip through libuv's thread pool, which for small files is most of the
+ * cost; the free threads share the list out (`shared-list.ts`). A list of a few files is read by
+ * the connector itself, on the main thread.
+ */
+import { closeSync, constants, fstatSync, openSync, readSync } from "node:fs";
+import { TextDecoder } from "node:util";
+import { type SharedAnswer, type SharedList, takeShared } from "../execute/shared-list.js";
+
+/** Undecodable bytes: replaced with U+FFFD, dropped, or the file is treated as binary. */
+export type DecodeErrors = "strict" | "replace" | "ignore";
+
+export type ReadOutcome =
+  | { kind: "text"; text: string; size: number }
+  | { kind: "binary" }
+  | { kind: "too_large" }
+  | { kind: "unreadable"; reason: string };
+
+export interface ReadSettings {
+  maxFileSize: number;
+  encoding: string;
+  errors: DecodeErrors;
+}
+
+/** Size of the reusable buffer of a task; files up to this size take a single read. */
+const FIRST_READ_BYTES = 64 * 1024;
+/** Binary sniffing looks for a NUL byte in this many leading bytes, like git does. */
+const SNIFF_BYTES = 8192;
+// O_NONBLOCK so that a file replaced by a FIFO after the walk cannot hang the thread on open().
+const READ_FLAGS = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0);
+
+/** Reads the files (absolute paths) of a list that the reading threads share. */
+export function readFiles(task: ReadSettings & SharedList<string>): SharedAnswer<ReadOutcome>[] {
+  const decoder = new TextDecoder(task.encoding, { fatal: task.errors === "strict" });
+  const isUtf16 = decoder.encoding.startsWith("utf-16");
+  const toText = (bytes: Uint8Array) => decode(bytes, decoder, isUtf16, task.errors);
+  const firstChunk = Buffer.allocUnsafe(FIRST_READ_BYTES);
+  return takeShared(task, (path) => readFile(path, firstChunk, task.maxFileSize, toText));
+}
+
+/** Reads a file whole, unless it is larger than `maxFileSize`; one read for small files. */
+function readFile(
+  path: string,
+  firstChunk: Buffer,
+  maxFileSize: number,
+  toText: (bytes: Uint8Array) => ReadOutcome,
+): ReadOutcome {
+  let fd: number;
+  try {
+    fd = openSync(path, READ_FLAGS);
+  } catch (error) {
+    return { kind: "unreadable", reason: errorReason(error) };
+  }
+  try {
+    const bytesRead = readSync(fd, firstChunk, 0, firstChunk.length, 0);
+    if (bytesRead < firstChunk.length) {
+      return bytesRead > maxFileSize
+        ? { kind: "too_large" }
+        : toText(firstChunk.subarray(0, bytesRead));
+    }
+    const { size } = fstatSync(fd);
+    if (size > maxFileSize) return { kind: "too_large" };
+    const whole = Buffer.allocUnsafe(size);
+    let filled = firstChunk.copy(whole);
+    while (filled < size) {
+      const more = readSync(fd, whole, filled, size - filled, filled);
+      if (more === 0) break;
+      filled += more;
+    }
+    return toText(whole.subarray(0, filled));
+  } catch (error) {
+    return { kind: "unreadable", reason: errorReason(error) };
+  } finally {
+    try {
+      closeSync(fd);
+    } catch {
+      // Nothing was written through it.
+    }
+  }
+}
+
+function decode(
+  bytes: Uint8Array,
+  decoder: TextDecoder,
+  isUtf16: boolean,
+  errors: DecodeErrors,
+): ReadOutcome {
+  // UTF-16 text is full of NUL bytes, so there the check is on decoded characters instead.
+  if (!isUtf16 && bytes.subarray(0, SNIFF_BYTES).includes(0)) return { kind: "binary" };
+  let text: string;
+  try {
+    text = decoder.decode(bytes);
+  } catch {
+    return { kind: "binary" };
+  }
+  if (isUtf16 && text.slice(0, SNIFF_BYTES / 2).includes("\0")) return { kind: "binary" };
+  if (errors === "ignore") text = text.replaceAll("\uFFFD", "");
+  return { kind: "text", text, size: bytes.length };
+}
+
+/** The errno code of a failed call, else its message. */
+export function errorReason(error: unknown): string {
+  const e = error as NodeJS.ErrnoException;
+  return e.code ?? e.message ?? String(error);
+}
