@@ -465,7 +465,7 @@ async function readAll(
     { perThread: FILES_PER_THREAD, signal },
   );
   // Files taken by a thread whose task failed (or was aborted) are unanswered.
-  if (answers.size < candidates.length) throw failure;
+  if (answers.size < candidates.length) throw failure ?? new Error("a reading thread stopped");
   return candidates.map((_, index) => answers.get(index)!);
 }
 
