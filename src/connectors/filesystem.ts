@@ -6,7 +6,9 @@
  * followed; symlinked files inside it are read; symlinked folders are not descended (their target
  * is inside `path`, so it is scanned anyway, and skipping them rules out cycles). Binary files,
  * files over `max_file_size` and files that cannot be read (vanished, no permission, broken
- * symlink, FIFO or other special file) are skipped and counted in the output's metadata.
+ * symlink, FIFO or other special file) are skipped and counted in the output's metadata. The
+ * walk runs here; the files are read by `file-reader.ts`, on the worker threads unless they are
+ * few.
  */
 import type { Dirent } from "node:fs";
 import { readdir, realpath, stat } from "node:fs/promises";
