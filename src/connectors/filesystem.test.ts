@@ -216,6 +216,29 @@ describe("filesystem connector", () => {
     ]);
   });
 
+  it("reports a folder it cannot list and walks on past it", async () => {
+    // A folder nested deeper than PATH_MAX (4096 bytes) cannot be listed by its absolute path:
+    // made with relative mkdirs, as the system's own tools do it.
+    const name = "d".repeat(250);
+    execFileSync(
+      "bash",
+      [
+        "-c",
+        `mkdir -p deep/a && cd deep/a && for i in $(seq 17); do mkdir ${name} && cd ${name}; done`,
+      ],
+      { cwd: base },
+    );
+    write("deep/a/before.txt", "a");
+    write("deep/z/after.txt", "z");
+    const content = await extract({ path: "deep" });
+    expect(sources(content)).toEqual(["a/before.txt", "z/after.txt"]);
+    expect(content.metadata.unreadable).toBe(1);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/^filesystem: cannot list 'a\/d+(\/d+)*': ENAMETOOLONG$/);
+    // Node's own rm goes by absolute paths too.
+    execFileSync("rm", ["-rf", join(base, "deep")]);
+  });
+
   it("reads a single file given as path", async () => {
     write("notes/hr.txt", "Employee: Jane Example");
     const content = await extract({ path: join(base, "notes/hr.txt") });

@@ -14,6 +14,7 @@ import type { Dirent } from "node:fs";
 import { readdir, realpath, stat } from "node:fs/promises";
 import { basename, join, resolve, sep } from "node:path";
 import { TextDecoder } from "node:util";
+import pLimit from "p-limit";
 import picomatch from "picomatch";
 import { checkExtractCall, checkProperties } from "../components/properties.js";
 import type {
@@ -37,6 +38,11 @@ const DEFAULT_MAX_FILE_SIZE = 10 * 1024 * 1024;
  * a round trip to a worker costs more than the blocking calls themselves.
  */
 const FILES_PER_THREAD = 32;
+/**
+ * Folder listings in flight at once: the walk visits folders in order but lists the subfolders of
+ * the one it is in ahead, so that their round trips through libuv's thread pool overlap.
+ */
+const LISTINGS_AHEAD = 16;
 /** Per-file warnings beyond this many are summarised in one line. */
 const MAX_FILE_WARNINGS = 20;
 
@@ -312,10 +318,14 @@ async function extractFiles(options: Options, context: ComponentContext): Promis
   };
 }
 
+/** A folder's entries, or why it could not be listed. */
+type Listing = { entries: Dirent[] } | { error: unknown };
+
 /** Depth-first, name-sorted walk that collects the files to read. */
 class Walk {
   readonly candidates: Candidate[] = [];
   maxFilesReached = false;
+  readonly #listings = pLimit(LISTINGS_AHEAD);
   readonly #isIncluded: (relativePath: string) => boolean;
   readonly #isExcluded: (relativePath: string) => boolean;
   readonly #includeAll: boolean;
@@ -335,21 +345,36 @@ class Walk {
   }
 
   /** Walks the root folder, whose entries the caller has listed. */
-  run(rootEntries: Dirent[]): Promise<void> {
-    return this.#visitEntries(rootEntries, this.root, "", this.#includeAll);
+  async run(rootEntries: Dirent[]): Promise<void> {
+    try {
+      await this.#visitEntries(rootEntries, this.root, "", this.#includeAll);
+    } finally {
+      // Listings ahead of a walk that stopped early (max_files, abort) are not needed.
+      this.#listings.clearQueue();
+    }
+  }
+
+  #list(folder: string): Promise<Listing> {
+    return this.#listings(() => readdir(folder, { withFileTypes: true })).then(
+      (entries) => ({ entries }),
+      (error: unknown) => ({ error }),
+    );
   }
 
   /** `included`: an ancestor folder matched an include pattern (or there are none). */
-  async #visitFolder(folder: string, relativeFolder: string, included: boolean): Promise<void> {
-    let entries: Dirent[];
-    try {
-      entries = await readdir(folder, { withFileTypes: true });
-    } catch (error) {
+  async #visitFolder(
+    listing: Promise<Listing>,
+    folder: string,
+    relativeFolder: string,
+    included: boolean,
+  ): Promise<void> {
+    const listed = await listing;
+    if ("error" in listed) {
       this.counters.unreadable++;
-      this.warnings.add(`cannot list '${relativeFolder}': ${errorReason(error)}`);
+      this.warnings.add(`cannot list '${relativeFolder}': ${errorReason(listed.error)}`);
       return;
     }
-    await this.#visitEntries(entries, folder, relativeFolder, included);
+    await this.#visitEntries(listed.entries, folder, relativeFolder, included);
   }
 
   async #visitEntries(
@@ -359,14 +384,20 @@ class Walk {
     included: boolean,
   ): Promise<void> {
     entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    for (const entry of entries) {
+    const visits = entries.flatMap((entry) => {
+      const relativePath = relativeFolder ? `${relativeFolder}/${entry.name}` : entry.name;
+      if (this.#isExcluded(relativePath)) return [];
+      const absolutePath = join(folder, entry.name);
+      // Subfolders are listed ahead, in order, while the entries before them are visited.
+      const listing = entry.isDirectory() ? this.#list(absolutePath) : undefined;
+      return [{ entry, relativePath, absolutePath, listing }];
+    });
+    for (const { entry, relativePath, absolutePath, listing } of visits) {
       if (this.maxFilesReached) return;
       this.signal.throwIfAborted();
-      const relativePath = relativeFolder ? `${relativeFolder}/${entry.name}` : entry.name;
-      if (this.#isExcluded(relativePath)) continue;
-      const absolutePath = join(folder, entry.name);
-      if (entry.isDirectory()) {
+      if (listing) {
         await this.#visitFolder(
+          listing,
           absolutePath,
           relativePath,
           included || this.#isIncluded(relativePath),
