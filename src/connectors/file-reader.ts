@@ -24,20 +24,23 @@ export interface ReadSettings {
   errors: DecodeErrors;
 }
 
-/** Size of the reusable buffer of a task; files up to this size take a single read. */
+/** Size of the thread's reusable buffer; files up to this size take a single read. */
 const FIRST_READ_BYTES = 64 * 1024;
 /** Binary sniffing looks for a NUL byte in this many leading bytes, like git does. */
 const SNIFF_BYTES = 8192;
 // O_NONBLOCK so that a file replaced by a FIFO after the walk cannot hang the thread on open().
 const READ_FLAGS = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0);
+/** One per thread, reused by every call: reading is synchronous, so no two calls share it. */
+let firstChunk: Buffer | undefined;
 
 /** Reads the files (absolute paths) of a list that the reading threads share. */
 export function readFiles(task: ReadSettings & SharedList<string>): SharedAnswer<ReadOutcome>[] {
   const decoder = new TextDecoder(task.encoding, { fatal: task.errors === "strict" });
   const isUtf16 = decoder.encoding.startsWith("utf-16");
   const toText = (bytes: Uint8Array) => decode(bytes, decoder, isUtf16, task.errors);
-  const firstChunk = Buffer.allocUnsafe(FIRST_READ_BYTES);
-  return takeShared(task, (path) => readFile(path, firstChunk, task.maxFileSize, toText));
+  firstChunk ??= Buffer.allocUnsafe(FIRST_READ_BYTES);
+  const chunk = firstChunk;
+  return takeShared(task, (path) => readFile(path, chunk, task.maxFileSize, toText));
 }
 
 /** Reads a file whole, unless it is larger than `maxFileSize`; one read for small files. */
