@@ -128,11 +128,11 @@ export async function executePlan(options: ExecuteOptions): Promise<RunResult> {
           ),
         );
       }
-      const record = await executions.beginAttempt(runId, {
-        plan: options.planJson,
-        runbook: options.runbook,
-        argv: options.origin.argv,
-      });
+      const record = await executions.beginAttempt(
+        runId,
+        { plan: options.planJson, runbook: options.runbook, argv: options.origin.argv },
+        owner,
+      );
       attempt = record.attempt;
     } catch (error) {
       await executions.releaseLease(runId, owner);

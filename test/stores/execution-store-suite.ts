@@ -484,6 +484,23 @@ export function describeExecutionStore(
         ]);
       });
 
+      it("begins an attempt for an owner only while it holds the lease", async () => {
+        const run = sampleRun();
+        const first = owner(await deadPid());
+        await store.createRun(run, first);
+        const next = owner();
+        await store.acquireLease(run.run_id, next);
+        const update = { plan: { replanned: true }, runbook: run.runbook, argv: ["late"] };
+        await expect(store.beginAttempt(run.run_id, update, first)).rejects.toMatchObject({
+          code: "lease_lost",
+        });
+        expect((await store.getRun(run.run_id)).attempt).toBe(1);
+        expect(await store.getPlan(run.run_id)).toEqual(run.plan);
+        const begun = await store.beginAttempt(run.run_id, { ...update, argv: ["holder"] }, next);
+        expect(begun.attempt).toBe(2);
+        expect((await store.getRun(run.run_id)).argv).toEqual(["holder"]);
+      });
+
       it("releases only the holder's lease", async () => {
         const run = sampleRun();
         const holder = owner();

@@ -482,9 +482,11 @@ class FileSystemExecutionStore implements ExecutionStore {
   async beginAttempt(
     runId: string,
     update: { plan: unknown; runbook: RunRecord["runbook"]; argv: string[] },
+    owner?: LeaseOwner,
   ): Promise<RunRecord> {
     const record = await this.withRunLock(runId, async () => {
       const current = await this.readRecord(runId);
+      if (owner) await this.checkLease(runId, owner);
       await this.writeSystemFile(runId, "plan.json", toJson(update.plan));
       const next: RunRecord = {
         ...current,

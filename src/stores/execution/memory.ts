@@ -111,8 +111,10 @@ class MemoryExecutionStore implements ExecutionStore {
   async beginAttempt(
     runId: string,
     update: { plan: unknown; runbook: RunRecord["runbook"]; argv: string[] },
+    owner?: LeaseOwner,
   ): Promise<RunRecord> {
     const run = this.run(runId);
+    if (owner) await this.checkLease(runId, owner);
     run.plan = structuredClone(update.plan);
     run.record = {
       ...run.record,

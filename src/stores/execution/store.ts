@@ -200,10 +200,14 @@ export interface ExecutionStore {
   getRunDetails(runId: string): Promise<RunDetails>;
   /** The stored plan JSON. */
   getPlan(runId: string): Promise<unknown>;
-  /** Replaces the plan and runbook (used by resume, which re-plans) and bumps `attempt`. */
+  /**
+   * Replaces the plan and runbook (used by resume, which re-plans) and bumps `attempt`. With an
+   * `owner`, only while it holds the lease (else `ConflictError` `lease_lost`, nothing changed).
+   */
   beginAttempt(
     runId: string,
     update: { plan: unknown; runbook: RunRecord["runbook"]; argv: string[] },
+    owner?: LeaseOwner,
   ): Promise<RunRecord>;
   /** Runs matching the filter, newest first, paginated. Must not read every run in full. */
   listRuns(filter?: RunFilter): Promise<RunPage>;
