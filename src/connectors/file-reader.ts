@@ -2,12 +2,17 @@
  * @module Worker-thread task of the `filesystem` connector (run through the worker pool): reads and
  * decodes the files its walk selected. On a worker thread blocking calls hold up no event loop,
  * and each costs no round trip through libuv's thread pool, which for small files is most of the
- * cost; the free threads share the list out (`shared-list.ts`). A list of a few files is read by
- * the connector itself, on the main thread.
+ * cost; the free threads share the list out (`shared-list.ts`). The connector itself reads the
+ * first files of the list on the main thread, within a `TakeLimit`.
  */
 import { closeSync, constants, fstatSync, openSync, readSync } from "node:fs";
 import { TextDecoder } from "node:util";
-import { type SharedAnswer, type SharedList, takeShared } from "../execute/shared-list.js";
+import {
+  type SharedAnswer,
+  type SharedList,
+  type TakeLimit,
+  takeShared,
+} from "../execute/shared-list.js";
 
 /** Undecodable bytes: replaced with U+FFFD, dropped, or the file is treated as binary. */
 export type DecodeErrors = "strict" | "replace" | "ignore";
@@ -33,14 +38,17 @@ const READ_FLAGS = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0);
 /** One per thread, reused by every call: reading is synchronous, so no two calls share it. */
 let firstChunk: Buffer | undefined;
 
-/** Reads the files (absolute paths) of a list that the reading threads share. */
-export function readFiles(task: ReadSettings & SharedList<string>): SharedAnswer<ReadOutcome>[] {
+/** Reads the files (absolute paths) of a list that the reading threads share, within `limit`. */
+export function readFiles(
+  task: ReadSettings & SharedList<string>,
+  limit?: TakeLimit,
+): SharedAnswer<ReadOutcome>[] {
   const decoder = new TextDecoder(task.encoding, { fatal: task.errors === "strict" });
   const isUtf16 = decoder.encoding.startsWith("utf-16");
   const toText = (bytes: Uint8Array) => decode(bytes, decoder, isUtf16, task.errors);
   firstChunk ??= Buffer.allocUnsafe(FIRST_READ_BYTES);
   const chunk = firstChunk;
-  return takeShared(task, (path) => readFile(path, chunk, task.maxFileSize, toText));
+  return takeShared(task, (path) => readFile(path, chunk, task.maxFileSize, toText), limit);
 }
 
 /** Reads a file whole, unless it is larger than `maxFileSize`; one read for small files. */

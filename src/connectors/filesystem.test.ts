@@ -282,7 +282,7 @@ describe("filesystem connector", () => {
     ).rejects.toThrow("timed out");
   });
 
-  it("reads many files on the free worker threads, which share the list out", async () => {
+  it("reads the first files itself and the rest on the free worker threads", async () => {
     const names = Array.from({ length: 100 }, (_, i) => `f${String(i).padStart(3, "0")}.txt`);
     for (const name of names) write(`many/${name}`, `this is ${name}\n`);
     write("few/a.txt", "a");

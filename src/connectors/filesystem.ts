@@ -24,7 +24,7 @@ import type {
   PropertyDoc,
 } from "../components/types.js";
 import { ComponentError, type Issue } from "../errors.js";
-import { shareOut } from "../execute/shared-list.js";
+import { sharedList, shareOut } from "../execute/shared-list.js";
 import type { SchemaRef } from "../message.js";
 import { moduleUrl } from "../paths.js";
 import { type DecodeErrors, errorReason, type ReadOutcome, readFiles } from "./file-reader.js";
@@ -34,10 +34,13 @@ const STANDARD_INPUT: SchemaRef = { name: "standard_input", version: "1.0.0" };
 const DEFAULT_MAX_FILES = 1000;
 const DEFAULT_MAX_FILE_SIZE = 10 * 1024 * 1024;
 /**
- * Files a reading thread should have at least. Fewer are read on the main thread: for a few files
- * a round trip to a worker costs more than the blocking calls themselves.
+ * The main thread reads the first files of a folder itself, up to this many and for no longer
+ * than `MAIN_THREAD_READ_MS`: for a few small files a round trip to a worker thread costs more
+ * than the blocking calls themselves, and big ones never hold the event loop up for long. The
+ * rest goes to the free worker threads, one per this many files.
  */
 const FILES_PER_THREAD = 32;
+const MAIN_THREAD_READ_MS = 5;
 /**
  * Folder listings in flight at once: the walk visits folders in order but lists the subfolders of
  * the one it is in ahead, so that their round trips through libuv's thread pool overlap.
@@ -475,31 +478,33 @@ function normalisePattern(pattern: string): { glob: string; isAnchored: boolean 
 }
 
 /**
- * Reads every candidate (`file-reader.ts`): on the free worker threads, or here when they are
- * few; outcomes are in candidate order.
+ * Reads every candidate (`file-reader.ts`): the first ones here, the rest on the free worker
+ * threads; outcomes are in candidate order.
  */
 async function readAll(
   candidates: Candidate[],
   { maxFileSize, encoding, errors }: Options,
   { workers, signal }: ComponentContext,
 ): Promise<ReadOutcome[]> {
-  const paths = candidates.map((candidate) => candidate.absolutePath);
   const settings = { maxFileSize, encoding, errors };
-  if (paths.length < FILES_PER_THREAD) {
-    const answers = readFiles({ ...settings, items: paths, next: new Int32Array(1) });
-    return answers.map(([, outcome]) => outcome);
-  }
-  const { answers, failure } = await shareOut<string, ReadOutcome>(
-    workers,
-    readerUrl,
-    "readFiles",
-    paths,
-    settings,
-    { perThread: FILES_PER_THREAD, signal },
+  const list = sharedList(candidates.map((candidate) => candidate.absolutePath));
+  const outcomes = new Map(
+    readFiles({ ...settings, ...list }, { items: FILES_PER_THREAD, ms: MAIN_THREAD_READ_MS }),
   );
-  // Files taken by a thread whose task failed (or was aborted) are unanswered.
-  if (answers.size < candidates.length) throw failure ?? new Error("a reading thread stopped");
-  return candidates.map((_, index) => answers.get(index)!);
+  if (outcomes.size < candidates.length) {
+    const { answers, failure } = await shareOut<string, ReadOutcome>(
+      workers,
+      readerUrl,
+      "readFiles",
+      list,
+      settings,
+      { perThread: FILES_PER_THREAD, signal },
+    );
+    for (const [index, outcome] of answers) outcomes.set(index, outcome);
+    // Files taken by a thread whose task failed (or was aborted) are unanswered.
+    if (outcomes.size < candidates.length) throw failure ?? new Error("a reading thread stopped");
+  }
+  return candidates.map((_, index) => outcomes.get(index)!);
 }
 
 /** Forwards per-file warnings to the context, summarising once there are too many. */

@@ -2,7 +2,8 @@
  * @module A list of items that worker threads work through together: each takes the next item from
  * a counter they share (`Atomics.add` on a SharedArrayBuffer), so a thread that drew slow items
  * takes fewer, and none waits for the main thread between items. `shareOut` (main thread) starts
- * the threads' tasks; `takeShared` (in the task, on a worker thread) is their loop.
+ * the threads' tasks; `takeShared` (in the task, on a worker thread) is their loop. The main
+ * thread may take a bounded share first, with `takeShared` and a `TakeLimit`.
  */
 import type { WorkerRunner } from "../components/types.js";
 
@@ -12,17 +13,41 @@ export interface SharedList<T> {
   next: Int32Array;
 }
 
+/** A new list of `items`, none taken yet. */
+export function sharedList<T>(items: T[]): SharedList<T> {
+  return { items, next: new Int32Array(new SharedArrayBuffer(4)) };
+}
+
 /** An item's index in the list, and the task's answer for it. */
 export type SharedAnswer<R> = [index: number, answer: R];
 
-/** In the task: answers items of the list until none is left. */
-export function takeShared<T, R>(list: SharedList<T>, answer: (item: T) => R): SharedAnswer<R>[] {
+/** Bounds on one taker's share: at most `items` items, and no more once `ms` have passed. */
+export interface TakeLimit {
+  items: number;
+  ms: number;
+}
+
+/** Answers items of the list until none is left, or until `limit` is reached. */
+export function takeShared<T, R>(
+  list: SharedList<T>,
+  answer: (item: T) => R,
+  limit: TakeLimit = { items: Number.POSITIVE_INFINITY, ms: Number.POSITIVE_INFINITY },
+): SharedAnswer<R>[] {
   const answers: SharedAnswer<R>[] = [];
   const { items, next } = list;
-  for (let index = Atomics.add(next, 0, 1); index < items.length; index = Atomics.add(next, 0, 1)) {
+  const deadline = performance.now() + limit.ms;
+  while (answers.length < limit.items) {
+    const index = Atomics.add(next, 0, 1);
+    if (index >= items.length) break;
     answers.push([index, answer(items[index]!)]);
+    if (performance.now() >= deadline) break;
   }
   return answers;
+}
+
+/** Items of the list no taker has taken yet. */
+export function untaken(list: SharedList<unknown>): number {
+  return Math.max(0, list.items.length - Atomics.load(list.next, 0));
 }
 
 export interface SharedOutcome<R> {
@@ -39,20 +64,20 @@ export interface ShareOptions {
 }
 
 /**
- * Runs `task` of the worker module `moduleUrl` over `items` on as many threads as are free now,
- * at least one: a thread that is busy would only hold the whole list back until it is free. Each
- * task gets `settings` with the list; their answers are merged by item index.
+ * Runs `task` of the worker module `moduleUrl` over the items of `list` not yet taken, on as many
+ * threads as are free now, at least one: a thread that is busy would only hold the whole list
+ * back until it is free. Each task gets `settings` with the list; their answers are merged by
+ * item index.
  */
 export async function shareOut<T, R>(
   runner: WorkerRunner,
   moduleUrl: string,
   task: string,
-  items: T[],
+  list: SharedList<T>,
   settings: object,
   { perThread = 1, signal }: ShareOptions = {},
 ): Promise<SharedOutcome<R>> {
-  const list: SharedList<T> = { items, next: new Int32Array(new SharedArrayBuffer(4)) };
-  const threads = Math.max(1, Math.min(runner.available(), Math.ceil(items.length / perThread)));
+  const threads = Math.max(1, Math.min(runner.available(), Math.ceil(untaken(list) / perThread)));
   const settled = await Promise.allSettled(
     Array.from({ length: threads }, () =>
       runner.run<SharedAnswer<R>[]>(moduleUrl, task, { ...settings, ...list }, signal),
