@@ -159,6 +159,18 @@ describe("nhs_number", () => {
   });
 });
 
+describe("us_ssn and nhs_number together", () => {
+  it("find their own numbers in one text, and neither inside a longer run of groups", () => {
+    const text =
+      "SSN 123-45-6789, NHS 943 476 5919; 123-45-6789-943-476-5919; 943-476-5919-123-45-6789";
+    expect(detect("us_ssn", text)).toEqual(["123-45-6789"]);
+    expect(detect("nhs_number", text)).toEqual(["943 476 5919"]);
+    // The same text again, each detector first: neither depends on the other having run.
+    expect(detect("nhs_number", `${text} `)).toEqual(["943 476 5919"]);
+    expect(detect("us_ssn", `${text}  `)).toEqual(["123-45-6789"]);
+  });
+});
+
 describe("date_of_birth", () => {
   it("detects dates written after a birth keyword", () => {
     const text = [

@@ -432,19 +432,47 @@ const detectUkNino: Detector = (text, emit) => {
 };
 
 // ---------------------------------------------------------------------------------------------
+// Digit groups with one separator repeated: `AAA-GG-SSSS` (US SSN) and `NNN-NNN-NNNN` (NHS
+// number), found in one pass over the text for both detectors. A text position starts at most
+// one of the two shapes, and a candidate of one shape that overlaps one of the other starts right
+// after a digit, which `standsAlone` rejects: one pass finds what two would.
+
+const DIGIT_GROUPS = /\d{3}([- ])\d\d(\d?)\1\d{4}/g;
+
+interface DigitGroup {
+  start: number;
+  value: string;
+}
+
+interface DigitGroups {
+  text: string;
+  ssn: DigitGroup[];
+  nhs: DigitGroup[];
+}
+
+/** The candidates of the text scanned last: the two detectors run one after the other on it. */
+let lastGroups: DigitGroups | undefined;
+
+function digitGroups(text: string): DigitGroups {
+  if (lastGroups?.text === text) return lastGroups;
+  const groups: DigitGroups = { text, ssn: [], nhs: [] };
+  DIGIT_GROUPS.lastIndex = 0;
+  for (let m = DIGIT_GROUPS.exec(text); m !== null; m = DIGIT_GROUPS.exec(text)) {
+    (m[2] ? groups.nhs : groups.ssn).push({ start: m.index, value: m[0] });
+  }
+  lastGroups = groups;
+  return groups;
+}
+
 // US Social Security number: AAA-GG-SSSS with separators; area 000, 666 and 9xx, group 00 and
 // serial 0000 are never issued.
 
-const SSN_CANDIDATE = /\d{3}([- ])\d\d\1\d{4}/g;
-
 const detectUsSsn: Detector = (text, emit) => {
-  SSN_CANDIDATE.lastIndex = 0;
-  for (let m = SSN_CANDIDATE.exec(text); m !== null; m = SSN_CANDIDATE.exec(text)) {
-    const start = m.index;
-    const end = start + m[0].length;
-    const area = m[0].slice(0, 3);
-    const group = m[0].slice(4, 6);
-    const serial = m[0].slice(7, 11);
+  for (const { start, value } of digitGroups(text).ssn) {
+    const end = start + value.length;
+    const area = value.slice(0, 3);
+    const group = value.slice(4, 6);
+    const serial = value.slice(7, 11);
     if (
       area !== "000" &&
       area !== "666" &&
@@ -458,17 +486,12 @@ const detectUsSsn: Detector = (text, emit) => {
   }
 };
 
-// ---------------------------------------------------------------------------------------------
 // NHS number: ten digits written 3-3-4 with spaces or dashes, with its modulus 11 check digit.
 
-const NHS_CANDIDATE = /\d{3}([- ])\d{3}\1\d{4}/g;
-
 const detectNhsNumber: Detector = (text, emit) => {
-  NHS_CANDIDATE.lastIndex = 0;
-  for (let m = NHS_CANDIDATE.exec(text); m !== null; m = NHS_CANDIDATE.exec(text)) {
-    const start = m.index;
-    const end = start + m[0].length;
-    if (nhsChecksumValid(m[0].replace(/[- ]/g, "")) && standsAlone(text, start, end, ".-/:")) {
+  for (const { start, value } of digitGroups(text).nhs) {
+    const end = start + value.length;
+    if (nhsChecksumValid(value.replace(/[- ]/g, "")) && standsAlone(text, start, end, ".-/:")) {
       emit(start, end);
     }
   }
