@@ -14,8 +14,6 @@ export interface WorkerRunner {
   run<T>(moduleUrl: string, task: string, payload: unknown, signal?: AbortSignal): Promise<T>;
   /** How many workers run at once (the machine's cores). */
   readonly size: number;
-  /** Workers that would start a task at once: idle or not started yet, less the tasks queued. */
-  available(): number;
 }
 
 /** What a component gets besides its properties. */

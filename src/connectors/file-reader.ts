@@ -2,17 +2,12 @@
  * @module Worker-thread task of the `filesystem` connector (run through the worker pool): reads and
  * decodes the files its walk selected. On a worker thread blocking calls hold up no event loop,
  * and each costs no round trip through libuv's thread pool, which for small files is most of the
- * cost; the free threads share the list out (`shared-list.ts`). The connector itself reads the
- * first files of the list on the main thread, within a `TakeLimit`.
+ * cost; the free threads share the list out (`shared-list.ts`). The connector reads the first
+ * few small files itself, on the main thread (`readSmallFiles`).
  */
 import { closeSync, constants, fstatSync, openSync, readSync } from "node:fs";
 import { TextDecoder } from "node:util";
-import {
-  type SharedAnswer,
-  type SharedList,
-  type TakeLimit,
-  takeShared,
-} from "../execute/shared-list.js";
+import { type SharedAnswer, type SharedList, takeShared } from "../execute/shared-list.js";
 
 /** Undecodable bytes: replaced with U+FFFD, dropped, or the file is treated as binary. */
 export type DecodeErrors = "strict" | "replace" | "ignore";
@@ -38,26 +33,59 @@ const READ_FLAGS = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0);
 /** One per thread, reused by every call: reading is synchronous, so no two calls share it. */
 let firstChunk: Buffer | undefined;
 
-/** Reads the files (absolute paths) of a list that the reading threads share, within `limit`. */
-export function readFiles(
-  task: ReadSettings & SharedList<string>,
-  limit?: TakeLimit,
-): SharedAnswer<ReadOutcome>[] {
-  const decoder = new TextDecoder(task.encoding, { fatal: task.errors === "strict" });
-  const isUtf16 = decoder.encoding.startsWith("utf-16");
-  const toText = (bytes: Uint8Array) => decode(bytes, decoder, isUtf16, task.errors);
-  firstChunk ??= Buffer.allocUnsafe(FIRST_READ_BYTES);
-  const chunk = firstChunk;
-  return takeShared(task, (path) => readFile(path, chunk, task.maxFileSize, toText), limit);
+/** Reads files of the path list that the reading threads share. */
+export function readFiles(task: ReadSettings & SharedList<string>): SharedAnswer<ReadOutcome>[] {
+  const read = fileReader(task);
+  return takeShared(task, (path) => read(path, true)!);
 }
 
-/** Reads a file whole, unless it is larger than `maxFileSize`; one read for small files. */
+/**
+ * Reads, in order, the first of `paths` that fit in the one read of the reusable buffer, up to
+ * `files` of them and for at most `ms` (the time is checked between files): the blocking calls
+ * then never hold the event loop up for long. The indexes of the others, files larger than the
+ * buffer included, are left in `rest`.
+ */
+export function readSmallFiles(
+  paths: string[],
+  settings: ReadSettings,
+  { files, ms }: { files: number; ms: number },
+): { read: Map<number, ReadOutcome>; rest: number[] } {
+  const read = fileReader(settings);
+  const outcomes = new Map<number, ReadOutcome>();
+  const rest: number[] = [];
+  const deadline = performance.now() + ms;
+  paths.forEach((path, index) => {
+    const outcome =
+      outcomes.size < files && performance.now() < deadline ? read(path, false) : null;
+    if (outcome) outcomes.set(index, outcome);
+    else rest.push(index);
+  });
+  return { read: outcomes, rest };
+}
+
+/** A reader with the settings' decoder (see `readFile` for `readLarge`). */
+function fileReader(
+  settings: ReadSettings,
+): (path: string, readLarge: boolean) => ReadOutcome | null {
+  const decoder = new TextDecoder(settings.encoding, { fatal: settings.errors === "strict" });
+  const isUtf16 = decoder.encoding.startsWith("utf-16");
+  const toText = (bytes: Uint8Array) => decode(bytes, decoder, isUtf16, settings.errors);
+  firstChunk ??= Buffer.allocUnsafe(FIRST_READ_BYTES);
+  const chunk = firstChunk;
+  return (path, readLarge) => readFile(path, chunk, settings.maxFileSize, toText, readLarge);
+}
+
+/**
+ * Reads a file whole, unless it is larger than `maxFileSize`; one read for small files. Without
+ * `readLarge`, a file larger than the buffer is left unread (null).
+ */
 function readFile(
   path: string,
   firstChunk: Buffer,
   maxFileSize: number,
   toText: (bytes: Uint8Array) => ReadOutcome,
-): ReadOutcome {
+  readLarge: boolean,
+): ReadOutcome | null {
   let fd: number;
   try {
     fd = openSync(path, READ_FLAGS);
@@ -71,6 +99,7 @@ function readFile(
         ? { kind: "too_large" }
         : toText(firstChunk.subarray(0, bytesRead));
     }
+    if (!readLarge) return null;
     const { size } = fstatSync(fd);
     if (size > maxFileSize) return { kind: "too_large" };
     const whole = Buffer.allocUnsafe(size);

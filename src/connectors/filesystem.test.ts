@@ -282,7 +282,7 @@ describe("filesystem connector", () => {
     ).rejects.toThrow("timed out");
   });
 
-  it("reads the first files itself and the rest on the free worker threads", async () => {
+  it("reads the first small files itself and the rest on the worker threads", async () => {
     const names = Array.from({ length: 100 }, (_, i) => `f${String(i).padStart(3, "0")}.txt`);
     for (const name of names) write(`many/${name}`, `this is ${name}\n`);
     write("few/a.txt", "a");
@@ -300,13 +300,16 @@ describe("filesystem connector", () => {
     expect(many.map((item) => [item.metadata.source, item.content])).toEqual(
       names.map((name) => [name, `this is ${name}\n`]),
     );
-    // A few files are read on this thread; a long list waits for one thread when none is free.
+    // A few small files are read on this thread; a larger one, even alone, on a worker thread.
     const few = countingRunner(workers);
     expect((await read("few", few)).map((item) => item.content)).toEqual(["a"]);
     expect(few.tasks).toBe(0);
-    const busy = countingRunner(workers, { available: () => 0 });
-    expect(await read("many", busy)).toEqual(many);
-    expect(busy.tasks).toBe(1);
+    const large = "x".repeat(100 * 1024);
+    write("mixed/a.txt", "a");
+    write("mixed/b.txt", large);
+    const mixed = countingRunner(workers);
+    expect((await read("mixed", mixed)).map((item) => item.content)).toEqual(["a", large]);
+    expect(mixed.tasks).toBe(1);
   });
 
   it("fails, returning nothing half read, when its reading threads stop or cannot run", async () => {

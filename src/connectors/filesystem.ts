@@ -7,14 +7,13 @@
  * is inside `path`, so it is scanned anyway, and skipping them rules out cycles). Binary files,
  * files over `max_file_size` and files that cannot be read (vanished, no permission, broken
  * symlink, FIFO or other special file) are skipped and counted in the output's metadata. The
- * walk runs here; the files are read by `file-reader.ts`, on the worker threads unless they are
- * few.
+ * walk runs here; the files are read by `file-reader.ts`, on the worker threads but for the first
+ * few small ones.
  */
 import type { Dirent } from "node:fs";
 import { readdir, realpath, stat } from "node:fs/promises";
 import { basename, join, resolve, sep } from "node:path";
 import { TextDecoder } from "node:util";
-import pLimit from "p-limit";
 import picomatch from "picomatch";
 import { checkExtractCall, checkProperties } from "../components/properties.js";
 import type {
@@ -24,28 +23,29 @@ import type {
   PropertyDoc,
 } from "../components/types.js";
 import { ComponentError, type Issue } from "../errors.js";
-import { sharedList, shareOut } from "../execute/shared-list.js";
+import { shareOut } from "../execute/shared-list.js";
 import type { SchemaRef } from "../message.js";
 import { moduleUrl } from "../paths.js";
-import { type DecodeErrors, errorReason, type ReadOutcome, readFiles } from "./file-reader.js";
+import { type DecodeErrors, errorReason, type ReadOutcome, readSmallFiles } from "./file-reader.js";
 
 const STANDARD_INPUT: SchemaRef = { name: "standard_input", version: "1.0.0" };
 
 const DEFAULT_MAX_FILES = 1000;
 const DEFAULT_MAX_FILE_SIZE = 10 * 1024 * 1024;
 /**
- * The main thread reads the first files of a folder itself, up to this many and for no longer
- * than `MAIN_THREAD_READ_MS`: for a few small files a round trip to a worker thread costs more
- * than the blocking calls themselves, and big ones never hold the event loop up for long. The
- * rest goes to the free worker threads, one per this many files.
+ * The main thread reads the first small files of a folder itself, up to this many and for no
+ * longer than `MAIN_THREAD_READ_MS`: for a few small files a round trip to a worker thread costs
+ * more than the blocking calls themselves. The rest, and larger files, go to the worker threads,
+ * one thread per this many files.
  */
 const FILES_PER_THREAD = 32;
 const MAIN_THREAD_READ_MS = 5;
 /**
- * Folder listings in flight at once: the walk visits folders in order but lists the subfolders of
- * the one it is in ahead, so that their round trips through libuv's thread pool overlap.
+ * Subfolders of the folder being walked that are listed ahead of the one visited: the walk still
+ * visits them in order, but their round trips through libuv's thread pool overlap. Per folder on
+ * the walk's path, so what is listed ahead stays small however wide the tree.
  */
-const LISTINGS_AHEAD = 16;
+const LISTINGS_AHEAD = 8;
 /** Per-file warnings beyond this many are summarised in one line. */
 const MAX_FILE_WARNINGS = 20;
 
@@ -328,7 +328,6 @@ type Listing = { entries: Dirent[] } | { error: unknown };
 class Walk {
   readonly candidates: Candidate[] = [];
   maxFilesReached = false;
-  readonly #listings = pLimit(LISTINGS_AHEAD);
   readonly #isIncluded: (relativePath: string) => boolean;
   readonly #isExcluded: (relativePath: string) => boolean;
   readonly #includeAll: boolean;
@@ -348,17 +347,12 @@ class Walk {
   }
 
   /** Walks the root folder, whose entries the caller has listed. */
-  async run(rootEntries: Dirent[]): Promise<void> {
-    try {
-      await this.#visitEntries(rootEntries, this.root, "", this.#includeAll);
-    } finally {
-      // Listings ahead of a walk that stopped early (max_files, abort) are not needed.
-      this.#listings.clearQueue();
-    }
+  run(rootEntries: Dirent[]): Promise<void> {
+    return this.#visitEntries(rootEntries, this.root, "", this.#includeAll);
   }
 
   #list(folder: string): Promise<Listing> {
-    return this.#listings(() => readdir(folder, { withFileTypes: true })).then(
+    return readdir(folder, { withFileTypes: true }).then(
       (entries) => ({ entries }),
       (error: unknown) => ({ error }),
     );
@@ -391,14 +385,27 @@ class Walk {
       const relativePath = relativeFolder ? `${relativeFolder}/${entry.name}` : entry.name;
       if (this.#isExcluded(relativePath)) return [];
       const absolutePath = join(folder, entry.name);
-      // Subfolders are listed ahead, in order, while the entries before them are visited.
-      const listing = entry.isDirectory() ? this.#list(absolutePath) : undefined;
-      return [{ entry, relativePath, absolutePath, listing }];
+      return [{ entry, relativePath, absolutePath }];
     });
-    for (const { entry, relativePath, absolutePath, listing } of visits) {
+    // Subfolders are listed a few ahead of the one visited, in order.
+    const folders = visits.filter((visit) => visit.entry.isDirectory());
+    const listings: (Promise<Listing> | undefined)[] = [];
+    const listAhead = (upTo: number) => {
+      while (listings.length < Math.min(upTo, folders.length)) {
+        listings.push(this.#list(folders[listings.length]!.absolutePath));
+      }
+    };
+    listAhead(LISTINGS_AHEAD);
+    let folderIndex = 0;
+    for (const { entry, relativePath, absolutePath } of visits) {
       if (this.maxFilesReached) return;
       this.signal.throwIfAborted();
-      if (listing) {
+      if (entry.isDirectory()) {
+        const listing = listings[folderIndex]!;
+        // Dropped once visited: a wide folder does not keep every listing of its subfolders.
+        listings[folderIndex] = undefined;
+        folderIndex++;
+        listAhead(folderIndex + LISTINGS_AHEAD);
         await this.#visitFolder(
           listing,
           absolutePath,
@@ -478,7 +485,7 @@ function normalisePattern(pattern: string): { glob: string; isAnchored: boolean 
 }
 
 /**
- * Reads every candidate (`file-reader.ts`): the first ones here, the rest on the free worker
+ * Reads every candidate (`file-reader.ts`): the first small ones here, the rest on the worker
  * threads; outcomes are in candidate order.
  */
 async function readAll(
@@ -487,24 +494,25 @@ async function readAll(
   { workers, signal }: ComponentContext,
 ): Promise<ReadOutcome[]> {
   const settings = { maxFileSize, encoding, errors };
-  const list = sharedList(candidates.map((candidate) => candidate.absolutePath));
-  const outcomes = new Map(
-    readFiles({ ...settings, ...list }, { items: FILES_PER_THREAD, ms: MAIN_THREAD_READ_MS }),
-  );
-  if (outcomes.size < candidates.length) {
+  const paths = candidates.map((candidate) => candidate.absolutePath);
+  const { read, rest } = readSmallFiles(paths, settings, {
+    files: FILES_PER_THREAD,
+    ms: MAIN_THREAD_READ_MS,
+  });
+  if (rest.length > 0) {
     const { answers, failure } = await shareOut<string, ReadOutcome>(
       workers,
       readerUrl,
       "readFiles",
-      list,
+      rest.map((index) => paths[index]!),
       settings,
       { perThread: FILES_PER_THREAD, signal },
     );
-    for (const [index, outcome] of answers) outcomes.set(index, outcome);
     // Files taken by a thread whose task failed (or was aborted) are unanswered.
-    if (outcomes.size < candidates.length) throw failure ?? new Error("a reading thread stopped");
+    if (answers.size < rest.length) throw failure ?? new Error("a reading thread stopped");
+    for (const [at, outcome] of answers) read.set(rest[at]!, outcome);
   }
-  return candidates.map((_, index) => outcomes.get(index)!);
+  return candidates.map((_, index) => read.get(index)!);
 }
 
 /** Forwards per-file warnings to the context, summarising once there are too many. */

@@ -18,11 +18,7 @@ beforeEach(() => {
   base = mkdtempSync(join(tmpdir(), "wct-sqlite-"));
   context = {
     signal: new AbortController().signal,
-    workers: {
-      size: 1,
-      available: () => 1,
-      run: () => Promise.reject(new Error("sqlite does not use workers")),
-    },
+    workers: { size: 1, run: () => Promise.reject(new Error("sqlite does not use workers")) },
     baseDir: base,
     writtenProperties: {},
     warn: () => {},

@@ -1,12 +1,13 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { countingRunner } from "../../test/helpers/workers.js";
-import { sharedList, shareOut, takeShared, untaken } from "./shared-list.js";
+import { shareOut, takeShared } from "./shared-list.js";
 import { createWorkerPool, type WorkerPool } from "./worker-pool.js";
 
 // The task module is a data: URL, so it holds its own copy of the counter loop; `takeShared` is
 // tested on this thread below.
 const tasks = `data:text/javascript,${encodeURIComponent(`
 import { threadId } from "node:worker_threads";
+export async function sleep(ms) { await new Promise((r) => setTimeout(r, ms)); return ms; }
 export function square({ items, next, failOn }) {
   const answers = [];
   for (let i = Atomics.add(next, 0, 1); i < items.length; i = Atomics.add(next, 0, 1)) {
@@ -39,35 +40,12 @@ describe("takeShared", () => {
   });
 });
 
-describe("takeShared within a limit", () => {
-  it("stops at the item count or once its time is up, leaving the rest untaken", () => {
-    const list = sharedList(range(10));
-    const double = (item: number) => item * 2;
-    expect(takeShared(list, double, { items: 3, ms: 60_000 })).toEqual([
-      [0, 0],
-      [1, 2],
-      [2, 4],
-    ]);
-    expect(untaken(list)).toBe(7);
-    // With no time at all, one item is still answered, so that every taker makes progress.
-    expect(takeShared(list, double, { items: 100, ms: 0 })).toEqual([[3, 6]]);
-    expect(takeShared(list, double)).toEqual(range(6).map((i) => [i + 4, (i + 4) * 2]));
-    expect(untaken(list)).toBe(0);
-  });
-});
-
 describe("shareOut", () => {
-  it("runs one task per free thread, each item answered once, in item order", async () => {
+  it("runs one task per thread, each item answered once, by item index", async () => {
     pool = createWorkerPool(2);
     const items = range(200);
     type Answer = { square: number; threadId: number };
-    const { answers, failure } = await shareOut<number, Answer>(
-      pool,
-      tasks,
-      "square",
-      sharedList(items),
-      {},
-    );
+    const { answers, failure } = await shareOut<number, Answer>(pool, tasks, "square", items, {});
     expect(failure).toBeUndefined();
     expect([...answers.keys()].sort((a, b) => a - b)).toEqual(items);
     expect(items.every((i) => answers.get(i)?.square === i * i)).toBe(true);
@@ -75,39 +53,41 @@ describe("shareOut", () => {
     expect(new Set([...answers.values()].map((a) => a.threadId)).size).toBeLessThanOrEqual(2);
   });
 
-  it("wakes one thread per `perThread` items, and one when none is free", async () => {
+  it("wakes one thread per `perThread` items, up to the runner's size", async () => {
     pool = createWorkerPool(2);
     const short = countingRunner(pool);
-    await shareOut(short, tasks, "square", sharedList(range(10)), {}, { perThread: 32 });
+    await shareOut(short, tasks, "square", range(10), {}, { perThread: 32 });
     expect(short.tasks).toBe(1);
     const long = countingRunner(pool);
-    await shareOut(long, tasks, "square", sharedList(range(64)), {}, { perThread: 32 });
+    await shareOut(long, tasks, "square", range(200), {}, { perThread: 32 });
     expect(long.tasks).toBe(2);
-    const busy = countingRunner(pool, { available: () => 0 });
-    const { answers } = await shareOut(busy, tasks, "square", sharedList(range(64)), {});
-    expect(busy.tasks).toBe(1);
-    expect(answers.size).toBe(64);
+    const none = countingRunner(pool);
+    expect((await shareOut(none, tasks, "square", [], {})).answers.size).toBe(0);
+    expect(none.tasks).toBe(0);
   });
 
-  it("shares out only what the main thread did not take first", async () => {
+  it("resolves once every item is answered, not waiting for a task still queued", async () => {
     pool = createWorkerPool(2);
-    const list = sharedList(range(100));
-    const here = takeShared(list, (i) => ({ square: i * i, threadId: 0 }), {
-      items: 70,
-      ms: 60_000,
-    });
-    const counted = countingRunner(pool);
-    const { answers } = await shareOut(counted, tasks, "square", list, {}, { perThread: 40 });
-    // 30 left: one thread, where the whole list would have woken both.
-    expect(counted.tasks).toBe(1);
-    expect([...here.map(([i]) => i), ...answers.keys()].sort((a, b) => a - b)).toEqual(range(100));
+    const order: string[] = [];
+    // One thread is busy for a while: the list's second task waits behind it.
+    const busy = pool.run(tasks, "sleep", 1500).then(() => order.push("busy task"));
+    const { answers, failure } = await shareOut<number, unknown>(
+      pool,
+      tasks,
+      "square",
+      range(64),
+      {},
+    );
+    order.push("list");
+    expect(failure).toBeUndefined();
+    expect(answers.size).toBe(64);
+    await busy;
+    expect(order).toEqual(["list", "busy task"]);
   });
 
   it("reports a failed task, whose answers are lost with it", async () => {
     pool = createWorkerPool(1);
-    const { answers, failure } = await shareOut(pool, tasks, "square", sharedList(range(10)), {
-      failOn: 4,
-    });
+    const { answers, failure } = await shareOut(pool, tasks, "square", range(10), { failOn: 4 });
     expect((failure as Error).message).toBe("cannot square 4");
     expect(answers.size).toBe(0);
   });

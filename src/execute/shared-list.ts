@@ -2,8 +2,7 @@
  * @module A list of items that worker threads work through together: each takes the next item from
  * a counter they share (`Atomics.add` on a SharedArrayBuffer), so a thread that drew slow items
  * takes fewer, and none waits for the main thread between items. `shareOut` (main thread) starts
- * the threads' tasks; `takeShared` (in the task, on a worker thread) is their loop. The main
- * thread may take a bounded share first, with `takeShared` and a `TakeLimit`.
+ * the threads' tasks; `takeShared` (in the task, on a worker thread) is their loop.
  */
 import type { WorkerRunner } from "../components/types.js";
 
@@ -13,41 +12,17 @@ export interface SharedList<T> {
   next: Int32Array;
 }
 
-/** A new list of `items`, none taken yet. */
-export function sharedList<T>(items: T[]): SharedList<T> {
-  return { items, next: new Int32Array(new SharedArrayBuffer(4)) };
-}
-
 /** An item's index in the list, and the task's answer for it. */
 export type SharedAnswer<R> = [index: number, answer: R];
 
-/** Bounds on one taker's share: at most `items` items, and no more once `ms` have passed. */
-export interface TakeLimit {
-  items: number;
-  ms: number;
-}
-
-/** Answers items of the list until none is left, or until `limit` is reached. */
-export function takeShared<T, R>(
-  list: SharedList<T>,
-  answer: (item: T) => R,
-  limit: TakeLimit = { items: Number.POSITIVE_INFINITY, ms: Number.POSITIVE_INFINITY },
-): SharedAnswer<R>[] {
+/** In the task: answers items of the list until none is left. */
+export function takeShared<T, R>(list: SharedList<T>, answer: (item: T) => R): SharedAnswer<R>[] {
   const answers: SharedAnswer<R>[] = [];
   const { items, next } = list;
-  const deadline = performance.now() + limit.ms;
-  while (answers.length < limit.items) {
-    const index = Atomics.add(next, 0, 1);
-    if (index >= items.length) break;
+  for (let index = Atomics.add(next, 0, 1); index < items.length; index = Atomics.add(next, 0, 1)) {
     answers.push([index, answer(items[index]!)]);
-    if (performance.now() >= deadline) break;
   }
   return answers;
-}
-
-/** Items of the list no taker has taken yet. */
-export function untaken(list: SharedList<unknown>): number {
-  return Math.max(0, list.items.length - Atomics.load(list.next, 0));
 }
 
 export interface SharedOutcome<R> {
@@ -64,29 +39,41 @@ export interface ShareOptions {
 }
 
 /**
- * Runs `task` of the worker module `moduleUrl` over the items of `list` not yet taken, on as many
- * threads as are free now, at least one: a thread that is busy would only hold the whole list
- * back until it is free. Each task gets `settings` with the list; their answers are merged by
- * item index.
+ * Runs `task` of the worker module `moduleUrl` over `items`, one task per thread of the runner
+ * (fewer for a short list), each with `settings` and the list; their answers are merged by item
+ * index. It resolves once every item is answered, without waiting for a task still queued behind
+ * other work (that one finds nothing left when it starts), or once every task has settled.
  */
-export async function shareOut<T, R>(
+export function shareOut<T, R>(
   runner: WorkerRunner,
   moduleUrl: string,
   task: string,
-  list: SharedList<T>,
+  items: T[],
   settings: object,
   { perThread = 1, signal }: ShareOptions = {},
 ): Promise<SharedOutcome<R>> {
-  const threads = Math.max(1, Math.min(runner.available(), Math.ceil(untaken(list) / perThread)));
-  const settled = await Promise.allSettled(
-    Array.from({ length: threads }, () =>
-      runner.run<SharedAnswer<R>[]>(moduleUrl, task, { ...settings, ...list }, signal),
-    ),
-  );
-  const outcome: SharedOutcome<R> = {
-    answers: new Map(settled.flatMap((s) => (s.status === "fulfilled" ? s.value : []))),
-  };
-  const failed = settled.find((s) => s.status === "rejected");
-  if (failed) outcome.failure = failed.reason;
-  return outcome;
+  if (items.length === 0) return Promise.resolve({ answers: new Map() });
+  const list: SharedList<T> = { items, next: new Int32Array(new SharedArrayBuffer(4)) };
+  const threads = Math.max(1, Math.min(runner.size, Math.ceil(items.length / perThread)));
+  const outcome: SharedOutcome<R> = { answers: new Map() };
+  return new Promise((resolve) => {
+    let running = threads;
+    const settle = () => {
+      running--;
+      if (running === 0 || outcome.answers.size === items.length) resolve(outcome);
+    };
+    for (let i = 0; i < threads; i++) {
+      runner.run<SharedAnswer<R>[]>(moduleUrl, task, { ...settings, ...list }, signal).then(
+        (answers) => {
+          for (const [index, answer] of answers) outcome.answers.set(index, answer);
+          settle();
+        },
+        (error: unknown) => {
+          // A task rejected after the list was done (a closed pool, an abort) changes nothing.
+          if (outcome.answers.size < items.length) outcome.failure ??= error;
+          settle();
+        },
+      );
+    }
+  });
 }

@@ -126,18 +126,6 @@ describe("createWorkerPool", () => {
     expect(new Set(ids).size).toBe(2);
   });
 
-  it("counts as available the threads that would start a task at once", async () => {
-    pool = createWorkerPool(2);
-    expect(pool.available()).toBe(2);
-    const first = pool.run(tasks, "sleep", 50);
-    expect(pool.available()).toBe(1);
-    const queued = [pool.run(tasks, "sleep", 1), pool.run(tasks, "sleep", 1)];
-    // One started on the second thread, one waits: nothing is free, and never less than nothing.
-    expect(pool.available()).toBe(0);
-    await Promise.all([first, ...queued]);
-    expect(pool.available()).toBe(2);
-  });
-
   it("does not keep the process alive once its tasks are done, even if never closed", () => {
     const poolUrl = new URL("./worker-pool.ts", import.meta.url).href;
     const script = `

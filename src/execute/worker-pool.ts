@@ -120,7 +120,6 @@ export function createWorkerPool(size = availableParallelism()): WorkerPool {
 
   return {
     size,
-    available: () => Math.max(0, size - busy.size - queue.length),
     prestart(): void {
       while (!closed && idle.length + busy.size < size) {
         const worker = spawn();

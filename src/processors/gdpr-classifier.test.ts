@@ -18,7 +18,6 @@ const validateUpstream = new Ajv({ strict: false, allErrors: true }).compile(ups
 
 const noWorkers: WorkerRunner = {
   size: 1,
-  available: () => 1,
   run: () => Promise.reject(new Error("the classifier must not need workers")),
 };
 

@@ -11,12 +11,11 @@ export interface CountingRunner extends WorkerRunner {
 
 export function countingRunner(
   pool: WorkerRunner,
-  options: { available?: () => number; onRun?: () => void } = {},
+  options: { onRun?: () => void } = {},
 ): CountingRunner {
   const runner: CountingRunner = {
     tasks: 0,
     size: pool.size,
-    available: options.available ?? (() => pool.available()),
     run<T>(moduleUrl: string, task: string, payload: unknown, signal?: AbortSignal): Promise<T> {
       runner.tasks++;
       const running = pool.run<T>(moduleUrl, task, payload, signal);

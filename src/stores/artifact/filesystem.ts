@@ -8,7 +8,7 @@ import { promises as fs } from "node:fs";
 import path from "node:path";
 import type { WorkerRunner } from "../../components/types.js";
 import { ArtifactNotFoundError } from "../../errors.js";
-import { sharedList, shareOut } from "../../execute/shared-list.js";
+import { shareOut } from "../../execute/shared-list.js";
 import { createWorkerPool, type WorkerPool } from "../../execute/worker-pool.js";
 import { type Message, parseMessage, serializeMessage, sha256 } from "../../message.js";
 import { moduleUrl } from "../../paths.js";
@@ -99,10 +99,10 @@ class FileSystemArtifactStore implements ArtifactStore {
 
   /**
    * Hashes the files of the `digest` calls made in one turn of the event loop (a resume checks
-   * all its kept artifacts at once) on the free worker threads, which share them out as they go.
+   * all its kept artifacts at once) on every worker thread, which share them out as they go.
    */
   async #digestBatch(calls: DigestCall[]): Promise<void> {
-    const files = sharedList(calls.map((call) => call.file));
+    const files = calls.map((call) => call.file);
     const { answers, failure } = await shareOut<string, DigestOutcome>(
       this.#hasher(),
       digestWorkerUrl,
