@@ -36,19 +36,18 @@ let firstChunk: Buffer | undefined;
 /** Reads files of the path list that the reading threads share. */
 export function readFiles(task: ReadSettings & SharedList<string>): SharedAnswer<ReadOutcome>[] {
   const read = fileReader(task);
-  return takeShared(task, (path) => read(path, true)!);
+  return takeShared(task, (path) => read(path, Number.POSITIVE_INFINITY)!);
 }
 
 /**
- * Reads, in order, the first of `paths` that fit in the one read of the reusable buffer, up to
- * `files` of them and for at most `ms` (the time is checked between files): the blocking calls
- * then never hold the event loop up for long. The indexes of the others, files larger than the
- * buffer included, are left in `rest`.
+ * Reads, in order, the first of `paths` that are at most `bytes` long, up to `files` of them and
+ * for at most `ms` (the time is checked between files): the blocking calls then never hold the
+ * event loop up for long. The indexes of the others, larger files included, are left in `rest`.
  */
 export function readSmallFiles(
   paths: string[],
   settings: ReadSettings,
-  { files, ms }: { files: number; ms: number },
+  { files, bytes, ms }: { files: number; bytes: number; ms: number },
 ): { read: Map<number, ReadOutcome>; rest: number[] } {
   const read = fileReader(settings);
   const outcomes = new Map<number, ReadOutcome>();
@@ -56,35 +55,33 @@ export function readSmallFiles(
   const deadline = performance.now() + ms;
   paths.forEach((path, index) => {
     const outcome =
-      outcomes.size < files && performance.now() < deadline ? read(path, false) : null;
+      outcomes.size < files && performance.now() < deadline ? read(path, bytes) : null;
     if (outcome) outcomes.set(index, outcome);
     else rest.push(index);
   });
   return { read: outcomes, rest };
 }
 
-/** A reader with the settings' decoder (see `readFile` for `readLarge`). */
-function fileReader(
-  settings: ReadSettings,
-): (path: string, readLarge: boolean) => ReadOutcome | null {
+/** A reader with the settings' decoder (see `readFile` for `largest`). */
+function fileReader(settings: ReadSettings): (path: string, largest: number) => ReadOutcome | null {
   const decoder = new TextDecoder(settings.encoding, { fatal: settings.errors === "strict" });
   const isUtf16 = decoder.encoding.startsWith("utf-16");
   const toText = (bytes: Uint8Array) => decode(bytes, decoder, isUtf16, settings.errors);
   firstChunk ??= Buffer.allocUnsafe(FIRST_READ_BYTES);
   const chunk = firstChunk;
-  return (path, readLarge) => readFile(path, chunk, settings.maxFileSize, toText, readLarge);
+  return (path, largest) => readFile(path, chunk, settings.maxFileSize, toText, largest);
 }
 
 /**
- * Reads a file whole, unless it is larger than `maxFileSize`; one read for small files. Without
- * `readLarge`, a file larger than the buffer is left unread (null).
+ * Reads a file whole, unless it is larger than `maxFileSize`; one read for small files. A file
+ * larger than `largest` (and not than `maxFileSize`) is left unread: null.
  */
 function readFile(
   path: string,
   firstChunk: Buffer,
   maxFileSize: number,
   toText: (bytes: Uint8Array) => ReadOutcome,
-  readLarge: boolean,
+  largest: number,
 ): ReadOutcome | null {
   let fd: number;
   try {
@@ -99,9 +96,9 @@ function readFile(
         ? { kind: "too_large" }
         : toText(firstChunk.subarray(0, bytesRead));
     }
-    if (!readLarge) return null;
     const { size } = fstatSync(fd);
     if (size > maxFileSize) return { kind: "too_large" };
+    if (size > largest) return null;
     const whole = Buffer.allocUnsafe(size);
     let filled = firstChunk.copy(whole);
     while (filled < size) {

@@ -304,7 +304,7 @@ describe("filesystem connector", () => {
     const few = countingRunner(workers);
     expect((await read("few", few)).map((item) => item.content)).toEqual(["a"]);
     expect(few.tasks).toBe(0);
-    const large = "x".repeat(100 * 1024);
+    const large = "x".repeat(1536 * 1024);
     write("mixed/a.txt", "a");
     write("mixed/b.txt", large);
     const mixed = countingRunner(workers);

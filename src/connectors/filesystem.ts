@@ -33,12 +33,13 @@ const STANDARD_INPUT: SchemaRef = { name: "standard_input", version: "1.0.0" };
 const DEFAULT_MAX_FILES = 1000;
 const DEFAULT_MAX_FILE_SIZE = 10 * 1024 * 1024;
 /**
- * The main thread reads the first small files of a folder itself, up to this many and for no
- * longer than `MAIN_THREAD_READ_MS`: for a few small files a round trip to a worker thread costs
- * more than the blocking calls themselves. The rest, and larger files, go to the worker threads,
- * one thread per this many files.
+ * The main thread reads the first files of a folder itself, up to this many, each of at most
+ * `MAIN_THREAD_READ_BYTES`, and for no longer than `MAIN_THREAD_READ_MS`: for a few files a
+ * round trip to a worker thread costs more than the blocking calls themselves. The rest, and
+ * larger files, go to the worker threads, one thread per this many files.
  */
 const FILES_PER_THREAD = 32;
+const MAIN_THREAD_READ_BYTES = 1024 * 1024;
 const MAIN_THREAD_READ_MS = 5;
 /**
  * Subfolders of the folder being walked that are listed ahead of the one visited: the walk still
@@ -497,6 +498,7 @@ async function readAll(
   const paths = candidates.map((candidate) => candidate.absolutePath);
   const { read, rest } = readSmallFiles(paths, settings, {
     files: FILES_PER_THREAD,
+    bytes: MAIN_THREAD_READ_BYTES,
     ms: MAIN_THREAD_READ_MS,
   });
   if (rest.length > 0) {
