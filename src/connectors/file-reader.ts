@@ -53,12 +53,13 @@ export function readSmallFiles(
   const outcomes = new Map<number, ReadOutcome>();
   const rest: number[] = [];
   const deadline = performance.now() + ms;
-  paths.forEach((path, index) => {
-    const outcome =
-      outcomes.size < files && performance.now() < deadline ? read(path, bytes) : null;
+  let index = 0;
+  for (; index < paths.length && outcomes.size < files && performance.now() < deadline; index++) {
+    const outcome = read(paths[index]!, bytes);
     if (outcome) outcomes.set(index, outcome);
     else rest.push(index);
-  });
+  }
+  for (; index < paths.length; index++) rest.push(index);
   return { read: outcomes, rest };
 }
 
