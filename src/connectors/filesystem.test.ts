@@ -312,6 +312,15 @@ describe("filesystem connector", () => {
     expect(mixed.tasks).toBe(1);
   });
 
+  it("lists a wide root folder whole: its first entries blocking, the rest asynchronously", async () => {
+    const names = Array.from({ length: 300 }, (_, i) => `n${String(299 - i).padStart(3, "0")}`);
+    for (const name of names) write(`wide/${name}.txt`, name);
+    write("wide/sub/inner.txt", "inner");
+    const content = await extract({ path: "wide" });
+    expect(sources(content)).toEqual([...names.map((n) => `${n}.txt`).sort(), "sub/inner.txt"]);
+    expect(content.data[0]!.content).toBe("n000");
+  });
+
   it("fails, returning nothing half read, when its reading threads stop or cannot run", async () => {
     for (let i = 0; i < 40; i++) write(`a/f${i}.txt`, "x");
     const controller = new AbortController();

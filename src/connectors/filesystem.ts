@@ -10,7 +10,7 @@
  * walk runs here; the files are read by `file-reader.ts`, on the worker threads but for the first
  * few small ones.
  */
-import type { Dirent } from "node:fs";
+import { type Dirent, opendirSync } from "node:fs";
 import { readdir, realpath, stat } from "node:fs/promises";
 import { basename, join, resolve, sep } from "node:path";
 import { TextDecoder } from "node:util";
@@ -47,6 +47,12 @@ const MAIN_THREAD_READ_MS = 5;
  * the walk's path, so what is listed ahead stays small however wide the tree.
  */
 const LISTINGS_AHEAD = 8;
+/**
+ * The root folder's first entries are listed with blocking calls, up to this many: a small
+ * folder costs a few system calls, less than one round trip through the thread pool. A larger
+ * folder's remaining entries are listed asynchronously.
+ */
+const ROOT_ENTRIES_LISTED_BLOCKING = 256;
 /** Per-file warnings beyond this many are summarised in one line. */
 const MAX_FILE_WARNINGS = 20;
 
@@ -215,21 +221,19 @@ function rootError(written: string, root: string, error: NodeJS.ErrnoException):
 
 async function extractFiles(options: Options, context: ComponentContext): Promise<ComponentOutput> {
   const root = resolve(context.baseDir, options.path);
-  // Usually a folder: listed straight away, without a stat first (one thread-pool trip less).
-  const rootEntries = await readdir(root, { withFileTypes: true }).catch(
-    async (error: NodeJS.ErrnoException) => {
-      if (error.code !== "ENOTDIR") throw rootError(options.path, root, error);
-      const rootStats = await stat(root).catch((statError: NodeJS.ErrnoException) => {
-        throw rootError(options.path, root, statError);
-      });
-      if (!rootStats.isFile()) {
-        throw new ComponentError(
-          `filesystem: path '${options.path}' (${root}) is neither a file nor a folder`,
-        );
-      }
-      return null;
-    },
-  );
+  // Usually a folder: listed straight away, without a stat first.
+  const rootEntries = await listRoot(root).catch(async (error: NodeJS.ErrnoException) => {
+    if (error.code !== "ENOTDIR") throw rootError(options.path, root, error);
+    const rootStats = await stat(root).catch((statError: NodeJS.ErrnoException) => {
+      throw rootError(options.path, root, statError);
+    });
+    if (!rootStats.isFile()) {
+      throw new ComponentError(
+        `filesystem: path '${options.path}' (${root}) is neither a file nor a folder`,
+      );
+    }
+    return null;
+  });
   const rootIsFile = rootEntries === null;
 
   const counters: Counters = {
@@ -320,6 +324,22 @@ async function extractFiles(options: Options, context: ComponentContext): Promis
       data,
     },
   };
+}
+
+/** The entries of the root folder (see `ROOT_ENTRIES_LISTED_BLOCKING`). */
+async function listRoot(folder: string): Promise<Dirent[]> {
+  const dir = opendirSync(folder);
+  try {
+    const entries: Dirent[] = [];
+    for (;;) {
+      const entry =
+        entries.length < ROOT_ENTRIES_LISTED_BLOCKING ? dir.readSync() : await dir.read();
+      if (entry === null) return entries;
+      entries.push(entry);
+    }
+  } finally {
+    dir.closeSync();
+  }
 }
 
 /** A folder's entries, or why it could not be listed. */
