@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { InvalidKeyError } from "../errors.js";
 import {
   newRunId,
+  rememberLastRun,
   resolveInside,
   runIdTimestamp,
   validateArtifactKey,
@@ -86,6 +87,27 @@ describe("resolveInside", () => {
     expect(() => resolveInside(root, "../store-other/x")).toThrow(InvalidKeyError);
     expect(() => resolveInside(root, "/etc/passwd")).toThrow(InvalidKeyError);
     expect(() => resolveInside(root, "a/../../x")).toThrow(InvalidKeyError);
+  });
+});
+
+describe("rememberLastRun", () => {
+  it("computes a run's folder once per run in a row, and never remembers a refused ID", () => {
+    const asked: string[] = [];
+    const folderOf = rememberLastRun((runId) => {
+      asked.push(runId);
+      return `/store/runs/${validateRunId(runId)}`;
+    });
+    expect([folderOf("a"), folderOf("a"), folderOf("b"), folderOf("a")]).toEqual([
+      "/store/runs/a",
+      "/store/runs/a",
+      "/store/runs/b",
+      "/store/runs/a",
+    ]);
+    expect(asked).toEqual(["a", "b", "a"]);
+    expect(() => folderOf("../x")).toThrow(InvalidKeyError);
+    expect(() => folderOf("../x")).toThrow(InvalidKeyError);
+    expect(folderOf("a")).toBe("/store/runs/a");
+    expect(asked).toEqual(["a", "b", "a", "../x", "../x"]);
   });
 });
 

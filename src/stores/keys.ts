@@ -114,6 +114,22 @@ export function resolveInside(root: string, relative: string): string {
   return resolved;
 }
 
+/**
+ * `folderOf(runId)` (which validates the ID), remembered for the last run ID asked about: a run's
+ * writes ask for its folder again and again, and one run's calls come in a row.
+ */
+export function rememberLastRun(folderOf: (runId: string) => string): (runId: string) => string {
+  let lastId: string | undefined;
+  let lastFolder = "";
+  return (runId) => {
+    if (runId !== lastId) {
+      lastFolder = folderOf(runId);
+      lastId = runId;
+    }
+    return lastFolder;
+  };
+}
+
 const RANDOM_BITS = 74n;
 const RANDOM_LIMIT = 1n << RANDOM_BITS;
 let lastMs = -1;

@@ -19,7 +19,13 @@ import {
   storeError,
   writeFileDurable,
 } from "../durable-fs.js";
-import { resolveInside, validateArtifactKey, validateKeyPrefix, validateRunId } from "../keys.js";
+import {
+  rememberLastRun,
+  resolveInside,
+  validateArtifactKey,
+  validateKeyPrefix,
+  validateRunId,
+} from "../keys.js";
 import type { DigestOutcome } from "./digest-worker.js";
 import type { ArtifactStore, StoredArtifact } from "./store.js";
 
@@ -48,10 +54,9 @@ class FileSystemArtifactStore implements ArtifactStore {
     private readonly workers: WorkerRunner | undefined,
   ) {}
 
-  private artifactsDir(runId: string): string {
-    validateRunId(runId);
-    return resolveInside(this.root, path.join("runs", runId, "artifacts"));
-  }
+  private readonly artifactsDir = rememberLastRun((runId) =>
+    resolveInside(this.root, path.join("runs", validateRunId(runId), "artifacts")),
+  );
 
   private fileOf(runId: string, key: string): string {
     const dir = this.artifactsDir(runId);
