@@ -270,6 +270,54 @@ describe("filesystem stores on disk", () => {
     expect(await fs.readFile(file, "utf8")).toBe('{"event_id":"half-written","at":"2026-');
   });
 
+  it("sees at its next check that another process took its lease, or that the file was edited", async () => {
+    const run = sampleRun();
+    const frozen = owner(await deadPid());
+    await executions.createRun(run, frozen);
+    const append = (id: string) =>
+      executions.appendEvents(
+        run.run_id,
+        [event({ type: "artifact_started", artifact_id: id })],
+        frozen,
+      );
+    await append("a");
+    await executions.checkLease(run.run_id, frozen);
+    // Another process breaks the lease (its pid is gone) and takes it.
+    const next = owner();
+    await createFileSystemExecutionStore({ root }).acquireLease(run.run_id, next);
+    await expect(executions.checkLease(run.run_id, frozen)).rejects.toMatchObject({
+      code: "lease_lost",
+    });
+    await expect(append("b")).rejects.toMatchObject({ code: "lease_lost" });
+
+    // The same file rewritten in place (same inode) with another token is seen as well.
+    const second = sampleRun();
+    const holder = owner();
+    await executions.createRun(second, holder);
+    await executions.checkLease(second.run_id, holder);
+    const file = path.join(root, "runs", second.run_id, "_system", "lease.json");
+    const text = await fs.readFile(file, "utf8");
+    await fs.writeFile(file, text.replace(holder.token, next.token));
+    await expect(executions.checkLease(second.run_id, holder)).rejects.toMatchObject({
+      code: "lease_lost",
+    });
+    // Put back, it is the holder's again.
+    await fs.writeFile(file, text);
+    await executions.checkLease(second.run_id, holder);
+    await executions.checkLease(second.run_id, holder);
+    // A replacement of the same size and mtime is another file all the same.
+    const when = new Date("2026-01-01T00:00:00Z");
+    await fs.utimes(file, when, when);
+    await executions.checkLease(second.run_id, holder);
+    const other = `${file}.other`;
+    await fs.writeFile(other, text.replace(holder.token, next.token));
+    await fs.utimes(other, when, when);
+    await fs.rename(other, file);
+    await expect(executions.checkLease(second.run_id, holder)).rejects.toMatchObject({
+      code: "lease_lost",
+    });
+  });
+
   it("reports a damaged line inside the event log, naming file and line", async () => {
     const run = sampleRun();
     await executions.createRun(run, owner());

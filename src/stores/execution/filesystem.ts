@@ -9,7 +9,16 @@
  * index of each run's log it writes to, reloaded whenever it takes the run's lease.
  */
 import { randomBytes, randomUUID } from "node:crypto";
-import { type Dirent, promises as fs, readFileSync } from "node:fs";
+import {
+  type BigIntStats,
+  closeSync,
+  type Dirent,
+  promises as fs,
+  fstatSync,
+  openSync,
+  readFileSync,
+  statSync,
+} from "node:fs";
 import { hostname } from "node:os";
 import path from "node:path";
 import { ConflictError, CorruptDataError, RunNotFoundError } from "../../errors.js";
@@ -27,7 +36,7 @@ import {
   storeError,
   writeFileDurable,
 } from "../durable-fs.js";
-import { resolveInside, runIdTimestamp, validateRunId } from "../keys.js";
+import { rememberLastRun, resolveInside, runIdTimestamp, validateRunId } from "../keys.js";
 import {
   checkEvents,
   deriveArtifactStates,
@@ -202,6 +211,72 @@ function toJson(value: unknown): string {
   return `${JSON.stringify(value, null, 2)}\n`;
 }
 
+/** The lease token in a `lease.json` file (a path or an open descriptor); undefined if none. */
+function tokenIn(file: string | number): unknown {
+  return (JSON.parse(readFileSync(file, "utf8")) as { token?: unknown }).token;
+}
+
+/**
+ * The lease files this process holds, kept open: while a file is open its inode cannot be reused,
+ * so a `stat` that finds the same inode, size and mtime at `lease.json` proves that it is still the
+ * file that held our token, without reading it. Every change wct makes to a lease replaces the file.
+ */
+class HeldLeases {
+  readonly #held = new Map<string, { token: string; fd: number; stats: BigIntStats }>();
+
+  /** Remembers `file` for `runId` if it holds `token` now; forgets the earlier one. */
+  hold(runId: string, file: string, token: string): void {
+    this.forget(runId);
+    let fd: number;
+    try {
+      fd = openSync(file, "r");
+    } catch {
+      return; // Not held: checks read the file.
+    }
+    try {
+      const stats = fstatSync(fd, { bigint: true });
+      if (tokenIn(fd) === token) {
+        this.#held.set(runId, { token, fd, stats });
+        return;
+      }
+    } catch {
+      // Not held, as above.
+    }
+    closeSync(fd);
+  }
+
+  /** Whether `file` is still, unchanged, the lease file held for `runId` with `token`. */
+  unchanged(runId: string, file: string, token: string): boolean {
+    const held = this.#held.get(runId);
+    if (held?.token !== token) return false;
+    let now: BigIntStats | undefined;
+    try {
+      now = statSync(file, { bigint: true, throwIfNoEntry: false });
+    } catch {
+      return false;
+    }
+    const then = held.stats;
+    return (
+      now !== undefined &&
+      now.ino === then.ino &&
+      now.dev === then.dev &&
+      now.size === then.size &&
+      now.mtimeNs === then.mtimeNs
+    );
+  }
+
+  forget(runId: string): void {
+    const held = this.#held.get(runId);
+    if (!held) return;
+    this.#held.delete(runId);
+    closeSync(held.fd);
+  }
+
+  forgetAll(): void {
+    for (const runId of [...this.#held.keys()]) this.forget(runId);
+  }
+}
+
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
@@ -212,6 +287,7 @@ class FileSystemExecutionStore implements ExecutionStore {
   private readonly appender: GroupCommitAppender;
   private readonly logs = new Map<string, Promise<RunLog>>();
   private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly held = new HeldLeases();
 
   constructor(
     root: string,
@@ -221,13 +297,12 @@ class FileSystemExecutionStore implements ExecutionStore {
     this.appender = new GroupCommitAppender();
   }
 
-  private runDir(runId: string): string {
-    validateRunId(runId);
-    return resolveInside(this.runsDir, runId);
-  }
+  private readonly runDir = rememberLastRun((runId) =>
+    resolveInside(this.runsDir, validateRunId(runId)),
+  );
 
   private systemFile(runId: string, name: SystemFile): string {
-    return path.join(this.runDir(runId), "_system", name);
+    return `${this.runDir(runId)}${path.sep}_system${path.sep}${name}`;
   }
 
   private async runFolderExists(runId: string): Promise<boolean> {
@@ -343,6 +418,7 @@ class FileSystemExecutionStore implements ExecutionStore {
       throw storeError("create run", dir, error);
     }
     this.logs.delete(run.run_id);
+    this.held.hold(run.run_id, this.systemFile(run.run_id, "lease.json"), owner.token);
     return record;
   }
 
@@ -558,6 +634,7 @@ class FileSystemExecutionStore implements ExecutionStore {
       throw storeError("delete", dir, error);
     }
     this.logs.delete(runId);
+    this.held.forget(runId);
     try {
       await fsyncDir(this.runsDir);
       await fs.rm(doomed, { recursive: true, force: true });
@@ -655,6 +732,7 @@ class FileSystemExecutionStore implements ExecutionStore {
       if (await createFileExclusiveDurable(file, toJson(lease))) {
         // A new holder: whatever this process knew about the log may be out of date.
         this.logs.delete(runId);
+        this.held.hold(runId, file, owner.token);
         return lease;
       }
       const current = await this.readLease(runId);
@@ -752,20 +830,26 @@ class FileSystemExecutionStore implements ExecutionStore {
   }
 
   /**
-   * Read synchronously: it runs before every batch of event appends and every artifact write,
-   * and the file is tiny, so a blocking read costs less than four thread-pool round trips.
+   * It runs before every batch of event appends and every artifact write: while the file is the
+   * one this process holds (see `HeldLeases`), a `stat` proves it; otherwise it is read, with a
+   * blocking read (the file is tiny: less than four thread-pool round trips).
    */
   async checkLease(runId: string, owner: LeaseOwner): Promise<void> {
     const file = this.systemFile(runId, "lease.json");
+    if (this.held.unchanged(runId, file, owner.token)) return;
     let token: unknown;
     try {
-      token = (JSON.parse(readFileSync(file, "utf8")) as { token?: unknown }).token;
+      token = tokenIn(file);
     } catch (error) {
       if (!hasErrorCode(error, "ENOENT", "ENOTDIR") && !(error instanceof SyntaxError)) {
         throw storeError("read", file, error);
       }
     }
-    if (token !== owner.token) throw leaseLostError(runId);
+    if (token !== owner.token) {
+      this.held.forget(runId);
+      throw leaseLostError(runId);
+    }
+    this.held.hold(runId, file, owner.token);
   }
 
   /** Renews `owner`'s heartbeat under the lease lock; null when the lease is not `owner`'s. */
@@ -775,6 +859,7 @@ class FileSystemExecutionStore implements ExecutionStore {
       if (current === null || current === "corrupt" || current.token !== owner.token) return null;
       const renewed = { ...current, heartbeat_at: new Date().toISOString() };
       await this.writeSystemFile(runId, "lease.json", toJson(renewed));
+      this.held.hold(runId, this.systemFile(runId, "lease.json"), owner.token);
       return renewed;
     });
   }
@@ -785,6 +870,7 @@ class FileSystemExecutionStore implements ExecutionStore {
 
   async releaseLease(runId: string, owner: LeaseOwner): Promise<void> {
     const file = this.systemFile(runId, "lease.json");
+    this.held.forget(runId);
     if (!(await this.runFolderExists(runId))) return;
     await this.withLeaseLock(runId, async () => {
       const current = await this.readLease(runId);
@@ -796,6 +882,11 @@ class FileSystemExecutionStore implements ExecutionStore {
         throw storeError("release", file, error);
       }
     });
+  }
+
+  /** Closes the lease files this process still holds open. */
+  async close(): Promise<void> {
+    this.held.forgetAll();
   }
 
   async getLease(runId: string): Promise<{ lease: Lease; live: boolean } | null> {
