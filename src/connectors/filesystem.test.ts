@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -8,7 +8,7 @@ import type { ComponentContext, WorkerRunner } from "../components/types.js";
 import { ComponentError } from "../errors.js";
 import { createWorkerPool } from "../execute/worker-pool.js";
 import { validateContent } from "../schemas/registry.js";
-import { filesystemConnector } from "./filesystem.js";
+import { BLOCKING_LISTING_BYTES, filesystemConnector } from "./filesystem.js";
 
 const STANDARD_INPUT = { name: "standard_input", version: "1.0.0" };
 
@@ -312,13 +312,14 @@ describe("filesystem connector", () => {
     expect(mixed.tasks).toBe(1);
   });
 
-  it("lists a wide root folder whole: its first entries blocking, the rest asynchronously", async () => {
-    const names = Array.from({ length: 300 }, (_, i) => `n${String(299 - i).padStart(3, "0")}`);
+  it("lists a root folder too large on disk to list blocking, asynchronously and whole", async () => {
+    const names = Array.from({ length: 900 }, (_, i) => `a-rather-long-file-name-${899 - i}`);
     for (const name of names) write(`wide/${name}.txt`, name);
     write("wide/sub/inner.txt", "inner");
+    expect(statSync(join(base, "wide")).size).toBeGreaterThan(BLOCKING_LISTING_BYTES);
     const content = await extract({ path: "wide" });
     expect(sources(content)).toEqual([...names.map((n) => `${n}.txt`).sort(), "sub/inner.txt"]);
-    expect(content.data[0]!.content).toBe("n000");
+    expect(content.data[0]!.content).toBe("a-rather-long-file-name-0");
   });
 
   it("fails, returning nothing half read, when its reading threads stop or cannot run", async () => {

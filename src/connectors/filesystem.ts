@@ -10,7 +10,7 @@
  * walk runs here; the files are read by `file-reader.ts`, on the worker threads but for the first
  * few small ones.
  */
-import { type Dirent, opendirSync } from "node:fs";
+import { type Dirent, readdirSync, statSync } from "node:fs";
 import { readdir, realpath, stat } from "node:fs/promises";
 import { basename, join, resolve, sep } from "node:path";
 import { TextDecoder } from "node:util";
@@ -48,11 +48,10 @@ const MAIN_THREAD_READ_MS = 5;
  */
 const LISTINGS_AHEAD = 8;
 /**
- * The root folder's first entries are listed with blocking calls, up to this many: a small
- * folder costs a few system calls, less than one round trip through the thread pool. A larger
- * folder's remaining entries are listed asynchronously.
+ * A root folder at most this large on disk (`st_size`: a few hundred entries in one block on
+ * ext4, proportional to the entries on most filesystems) is listed with one blocking call.
  */
-const ROOT_ENTRIES_LISTED_BLOCKING = 256;
+export const BLOCKING_LISTING_BYTES = 16 * 1024;
 /** Per-file warnings beyond this many are summarised in one line. */
 const MAX_FILE_WARNINGS = 20;
 
@@ -221,19 +220,7 @@ function rootError(written: string, root: string, error: NodeJS.ErrnoException):
 
 async function extractFiles(options: Options, context: ComponentContext): Promise<ComponentOutput> {
   const root = resolve(context.baseDir, options.path);
-  // Usually a folder: listed straight away, without a stat first.
-  const rootEntries = await listRoot(root).catch(async (error: NodeJS.ErrnoException) => {
-    if (error.code !== "ENOTDIR") throw rootError(options.path, root, error);
-    const rootStats = await stat(root).catch((statError: NodeJS.ErrnoException) => {
-      throw rootError(options.path, root, statError);
-    });
-    if (!rootStats.isFile()) {
-      throw new ComponentError(
-        `filesystem: path '${options.path}' (${root}) is neither a file nor a folder`,
-      );
-    }
-    return null;
-  });
+  const rootEntries = await listRoot(root, options.path);
   const rootIsFile = rootEntries === null;
 
   const counters: Counters = {
@@ -326,19 +313,26 @@ async function extractFiles(options: Options, context: ComponentContext): Promis
   };
 }
 
-/** The entries of the root folder (see `ROOT_ENTRIES_LISTED_BLOCKING`). */
-async function listRoot(folder: string): Promise<Dirent[]> {
-  const dir = opendirSync(folder);
+/**
+ * The root's entries, or null when it is a file. It is looked at with blocking calls: a stat,
+ * then, for a folder that is small on disk (see `BLOCKING_LISTING_BYTES`), its listing, which
+ * costs less than a thread-pool round trip; a larger folder is listed asynchronously.
+ */
+async function listRoot(root: string, written: string): Promise<Dirent[] | null> {
   try {
-    const entries: Dirent[] = [];
-    for (;;) {
-      const entry =
-        entries.length < ROOT_ENTRIES_LISTED_BLOCKING ? dir.readSync() : await dir.read();
-      if (entry === null) return entries;
-      entries.push(entry);
+    const stats = statSync(root);
+    if (stats.isFile()) return null;
+    if (!stats.isDirectory()) {
+      throw new ComponentError(
+        `filesystem: path '${written}' (${root}) is neither a file nor a folder`,
+      );
     }
-  } finally {
-    dir.closeSync();
+    return stats.size <= BLOCKING_LISTING_BYTES
+      ? readdirSync(root, { withFileTypes: true })
+      : await readdir(root, { withFileTypes: true });
+  } catch (error) {
+    if (error instanceof ComponentError) throw error;
+    throw rootError(written, root, error as NodeJS.ErrnoException);
   }
 }
 
