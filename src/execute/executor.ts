@@ -6,7 +6,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { setMaxListeners } from "node:events";
-import pLimit from "p-limit";
+import pLimit, { type LimitFunction } from "p-limit";
 import type {
   ComponentContext,
   ComponentOutput,
@@ -23,6 +23,7 @@ import type { Substitution } from "../runbook/model.js";
 import { validateContent } from "../schemas/registry.js";
 import type { ArtifactStore, StoredArtifact } from "../stores/artifact/store.js";
 import type {
+  ArtifactState,
   ExecutionStore,
   LeaseOwner,
   RunEvent,
@@ -58,6 +59,8 @@ export interface ExecuteOptions {
   origin: RunOrigin;
   /** Continue this run instead of starting a new one. */
   resumeRunId?: string;
+  /** For a resume: the checks of its kept artifacts, started early (see `startKeptChecks`). */
+  keptChecks?: Promise<KeptChecks>;
   /** Aborting it interrupts the run (SIGINT). */
   signal?: AbortSignal;
   onEvent?: EngineListener;
@@ -115,17 +118,18 @@ export async function executePlan(options: ExecuteOptions): Promise<RunResult> {
           { code: "runbook_changed" },
         );
       }
-      // Checked while the run goes on: artifacts that need none of them start at once.
+      // Checked while the run goes on: artifacts that need none of them start at once. A check
+      // started before the lease counts if the artifact is still recorded with the same sha256.
+      const early = await options.keptChecks;
       const limit = pLimit(VERIFY_CONCURRENCY);
       for (const state of (await executions.getRunDetails(runId)).artifacts) {
         if (state.status !== "completed") continue;
+        const started = early?.get(state.id);
         verifications.set(
           state.id,
-          // Never rejects: the scheduler decides what a failed check means.
-          limit(() => verifyRecorded(artifacts, runId, state)).then(
-            () => null,
-            (error: unknown) => error ?? new Error("check failed"),
-          ),
+          started?.sha256 === state.sha256
+            ? started.check
+            : checkKept(limit, artifacts, runId, state),
         );
       }
       const record = await executions.beginAttempt(
@@ -243,6 +247,54 @@ function prepareProcessors({ plan, registry, workers }: ExecuteOptions): void {
  * that answers over the network.
  */
 const VERIFY_CONCURRENCY = 64;
+
+/**
+ * Checks of a resume's kept artifacts against their recorded sha256, by artifact id: the sha256 each
+ * was checked against, and the check (null when the stored bytes match, else why not).
+ */
+export type KeptChecks = Map<string, { sha256: string | null; check: Promise<unknown> }>;
+
+/** Checks one completed artifact's stored bytes; never rejects (the scheduler decides). */
+function checkKept(
+  limit: LimitFunction,
+  artifacts: ArtifactStore,
+  runId: string,
+  state: ArtifactState,
+): Promise<unknown> {
+  return limit(() => verifyRecorded(artifacts, runId, state)).then(
+    () => null,
+    (error: unknown) => error ?? new Error("check failed"),
+  );
+}
+
+/**
+ * Starts checking the stored bytes of the run's completed artifacts before the resume holds the
+ * run's lease (reading needs none), so that the hashing overlaps the planning of the resume. The
+ * resume uses a check only if the artifact is still recorded with the sha256 it was checked
+ * against; when the run cannot be read, there are none (the resume reports why).
+ */
+export async function startKeptChecks(
+  artifacts: ArtifactStore,
+  executions: ExecutionStore,
+  runId: string,
+): Promise<KeptChecks> {
+  const checks: KeptChecks = new Map();
+  let states: ArtifactState[];
+  try {
+    states = (await executions.getRunDetails(runId)).artifacts;
+  } catch {
+    return checks;
+  }
+  const limit = pLimit(VERIFY_CONCURRENCY);
+  for (const state of states) {
+    if (state.status !== "completed") continue;
+    checks.set(state.id, {
+      sha256: state.sha256,
+      check: checkKept(limit, artifacts, runId, state),
+    });
+  }
+  return checks;
+}
 
 /** Whether a store refused a write because this process no longer holds the run's lease. */
 function isLeaseLost(error: unknown): error is ConflictError {

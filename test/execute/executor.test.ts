@@ -2,6 +2,7 @@
  * The executor against real memory and filesystem stores, with small test components whose timing
  * and failures the tests control.
  */
+import { randomUUID } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -9,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ComponentRegistry, Connector, Processor } from "../../src/components/types.js";
 import { ConflictError, RunbookError, StoreError } from "../../src/errors.js";
 import type { EngineEvent } from "../../src/execute/events.js";
-import { type ExecuteOptions, executePlan } from "../../src/execute/executor.js";
+import { type ExecuteOptions, executePlan, startKeptChecks } from "../../src/execute/executor.js";
 import { createWorkerPool, type WorkerPool } from "../../src/execute/worker-pool.js";
 import { sha256 } from "../../src/message.js";
 import { prepareRunbook } from "../../src/plan/prepare.js";
@@ -457,6 +458,61 @@ describe("executor", () => {
     const a = details.artifacts.find((x) => x.id === "a")!;
     const bytes = await stores.artifacts.getBytes(failed.runId, "a");
     expect(a.sha256).toBe(sha256(bytes));
+  });
+
+  it("uses kept-artifact checks started before the lease, unless the artifact was recorded anew", async () => {
+    const stores = {
+      artifacts: createMemoryArtifactStore(),
+      executions: createMemoryExecutionStore(),
+    };
+    const yaml = `${head()}${src("a")}${src("k")}  b: {source: {type: emit, properties: {value: b, fail: '\${FAIL}'}}}\n`;
+    const first = await setup(yaml, stores, { FAIL: "boom" });
+    const failed = await executePlan(first.options);
+    expect(failed.status).toBe("failed");
+    const digested: string[] = [];
+    const counted = new Proxy(stores.artifacts, {
+      get(target, name) {
+        const value = Reflect.get(target, name) as unknown;
+        if (name === "digest") {
+          return (runId: string, key: string) => {
+            digested.push(key);
+            return target.digest(runId, key);
+          };
+        }
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    const keptChecks = startKeptChecks(counted, stores.executions, failed.runId);
+    const early = await keptChecks;
+    await Promise.all([...early.values()].map((c) => c.check));
+    expect(digested.sort()).toEqual(["a", "k"]);
+    // Meanwhile a is recorded anew (as by another attempt), with other bytes than stored.
+    await stores.executions.appendEvents(failed.runId, [
+      {
+        type: "artifact_completed",
+        artifact_id: "a",
+        event_id: randomUUID(),
+        at: new Date().toISOString(),
+        sha256: "0".repeat(64),
+        bytes: 1,
+        schema: STANDARD,
+        duration_seconds: 0,
+      },
+    ]);
+
+    const again = await setup(yaml, { ...stores, artifacts: counted }, { FAIL: "no" });
+    timeline.length = 0;
+    const resumed = await executePlan({ ...again.options, resumeRunId: failed.runId, keptChecks });
+    expect(resumed.status).toBe("completed");
+    // k's early check counted; a was checked again, against its new record, and ran again.
+    expect(digested.sort()).toEqual(["a", "a", "k"]);
+    expect(resumed.kept).toEqual(["k"]);
+    expect(
+      timeline
+        .filter((e) => e.at === "start")
+        .map((e) => e.id)
+        .sort(),
+    ).toEqual(["a", "b"]);
   });
 
   it("stops a resume whose store cannot check the kept artifacts, keeping their records", async () => {

@@ -4,7 +4,7 @@
 import { dirname, resolve } from "node:path";
 import pc from "picocolors";
 import { builtinRegistry } from "../../components/registry.js";
-import { executePlan, type RunResult } from "../../execute/executor.js";
+import { executePlan, type RunResult, startKeptChecks } from "../../execute/executor.js";
 import { createWorkerPool } from "../../execute/worker-pool.js";
 import { sha256 } from "../../message.js";
 import { prepareRunbook } from "../../plan/prepare.js";
@@ -53,6 +53,13 @@ export async function runCommand(
     const resumeRunId = options.resume
       ? await stores.executions.resolveRunId(options.resume)
       : undefined;
+    // The kept artifacts' hashing starts now, on the worker threads, while the runbook is planned.
+    const resume = resumeRunId
+      ? {
+          resumeRunId,
+          keptChecks: startKeptChecks(stores.artifacts, stores.executions, resumeRunId),
+        }
+      : {};
     const prepared = await prepareRunbook(
       resolve(io.cwd, runbookPath),
       registry,
@@ -89,7 +96,7 @@ export async function runCommand(
           host: currentHost(),
           argv: redactSubstitutions(redactArgv(io.argv), substitutions) as string[],
         },
-        ...(resumeRunId ? { resumeRunId } : {}),
+        ...resume,
         ...(io.signal ? { signal: io.signal } : {}),
         onEvent: reporter.listener,
       });
