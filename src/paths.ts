@@ -33,7 +33,8 @@ export function packageFile(...segments: string[]): string {
 /**
  * The URL of one of wct's modules, by its path under `src/` without extension, e.g.
  * `execute/worker-entry`: the `.ts` source when running from sources, else tsc's `.js` in `dist/`
- * (worker threads load these; they are not in the bundle).
+ * (what worker threads are asked to load; the worker bundle holds copies of the task modules
+ * under these URLs).
  */
 export function moduleUrl(modulePath: string): string {
   const file = FROM_SOURCES ? join("src", `${modulePath}.ts`) : join("dist", `${modulePath}.js`);

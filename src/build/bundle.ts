@@ -2,21 +2,21 @@
  * @module Bundles the CLI (tsc's `dist/cli/main.js` and everything it imports, dependencies
  * but sql.js and Ajv) into one CommonJS script, `dist/bundle/wct.cjs`, which `launch.ts` compiles
  * with the V8 code cache of `code-cache.ts`: a command loads one file, most of whose functions
- * need no compiling, instead of some two hundred modules. Worker threads keep loading tsc's
- * modules (see `paths.ts`).
+ * need no compiling, instead of some two hundred modules. The worker threads' task modules are
+ * bundled the same way, into `dist/bundle/worker.cjs` (`worker-bundle.ts`): a new thread loads one
+ * script and never starts Node's ES module loader.
  */
 import { rmSync } from "node:fs";
 import { buildSync } from "esbuild";
+import { WORKER_BUNDLE_FILE } from "../execute/worker-pool.js";
 import { BUNDLE_FILE } from "../launch.js";
 import { packageFile } from "../paths.js";
 
-const BUNDLE_ENTRY = packageFile("dist", "cli", "main.js");
-
-/** Writes `file` (by default the `dist/bundle/wct.cjs` that `launch.ts` loads) and its map. */
-export function bundleCli(file = BUNDLE_FILE): void {
+/** Bundles tsc's `entry` (a path under `dist/`) into the CommonJS script `file`, with its map. */
+function bundle(entry: string, file: string): void {
   rmSync(file, { force: true });
   buildSync({
-    entryPoints: [BUNDLE_ENTRY],
+    entryPoints: [packageFile("dist", entry)],
     outfile: file,
     bundle: true,
     // A script, not an ES module: only scripts can be compiled with a V8 code cache.
@@ -33,4 +33,14 @@ export function bundleCli(file = BUNDLE_FILE): void {
     sourcemap: "linked",
     logLevel: "warning",
   });
+}
+
+/** Writes `file` (by default the `dist/bundle/wct.cjs` that `launch.ts` loads) and its map. */
+export function bundleCli(file = BUNDLE_FILE): void {
+  bundle("cli/main.js", file);
+}
+
+/** Writes `file` (by default the `dist/bundle/worker.cjs` that worker threads start from). */
+export function bundleWorker(file = WORKER_BUNDLE_FILE): void {
+  bundle("execute/worker-bundle.js", file);
 }

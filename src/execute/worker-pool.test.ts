@@ -40,8 +40,8 @@ describe("createWorkerPool", () => {
 
   it("runs TypeScript worker modules from sources (tsx loader in the worker)", async () => {
     pool = createWorkerPool(1);
-    const entry = new URL("./worker-entry.ts", import.meta.url).href;
-    // worker-entry.ts is TypeScript; importing it inside a worker proves the loader is active.
+    const entry = new URL("./worker-tasks.ts", import.meta.url).href;
+    // worker-tasks.ts is TypeScript; importing it inside a worker proves the loader is active.
     await expect(pool.run(entry, "missing", null)).rejects.toThrow(/has no task 'missing'/);
   });
 

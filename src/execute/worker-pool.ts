@@ -3,12 +3,13 @@
  * is used and the event loop stays free. Workers are started lazily, reused, and never keep the
  * process alive while idle.
  */
+import { existsSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 import type { WorkerRunner } from "../components/types.js";
 import { FROM_SOURCES, moduleUrl, packageFile } from "../paths.js";
-import type { TaskRequest, TaskResponse } from "./worker-entry.js";
+import type { TaskRequest, TaskResponse } from "./worker-tasks.js";
 
 /** A `WorkerRunner` that owns threads and must be closed. */
 export interface WorkerPool extends WorkerRunner {
@@ -29,15 +30,25 @@ interface PendingTask {
   onAbort: () => void;
 }
 
+/** The build's worker bundle (`worker-bundle.ts`, bundled by `build/bundle.ts`). */
+export const WORKER_BUNDLE_FILE = packageFile("dist", "bundle", "worker.cjs");
+
+let workerBundle: string | null | undefined;
+
 /**
- * Under vitest or tsx wct runs from TypeScript sources; workers then start through a bootstrap
- * that registers the tsx loader. The build runs plain `.js`.
+ * The build starts workers from its worker bundle: one CommonJS script, no ES module loader to
+ * start in each thread. Without it, from tsc's output, they import `worker-entry.js`. Under vitest
+ * or tsx wct runs from TypeScript sources; workers then start through a bootstrap that registers
+ * the tsx loader.
  */
 function startWorker(): Worker {
   const entryUrl = moduleUrl("execute/worker-entry");
-  if (!FROM_SOURCES) return new Worker(new URL(entryUrl));
-  const bootstrap = pathToFileURL(packageFile("src", "execute", "worker-entry-from-sources.mjs"));
-  return new Worker(bootstrap, { workerData: { entryUrl } });
+  if (FROM_SOURCES) {
+    const bootstrap = pathToFileURL(packageFile("src", "execute", "worker-entry-from-sources.mjs"));
+    return new Worker(bootstrap, { workerData: { entryUrl } });
+  }
+  workerBundle ??= existsSync(WORKER_BUNDLE_FILE) ? WORKER_BUNDLE_FILE : null;
+  return new Worker(workerBundle ?? new URL(entryUrl));
 }
 
 function abortReason(signal: AbortSignal): unknown {
