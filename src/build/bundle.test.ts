@@ -41,6 +41,9 @@ describe("the worker bundle", () => {
   });
   const built = (modulePath: string) => pathToFileURL(packageFile("dist", `${modulePath}.js`)).href;
 
+  // The threads' own entry, and the ruleset loader that a thread imports only if it needs it.
+  const NOT_TASK_MODULES = ["execute/worker-entry", "rulesets/loader"];
+
   it("bundles every module that components hand to the worker threads", async () => {
     const { BUNDLED_TASK_MODULES } = await import("../execute/worker-bundle.js");
     const sources = readdirSync(packageFile("src"), { recursive: true, encoding: "utf8" }).filter(
@@ -50,7 +53,7 @@ describe("the worker bundle", () => {
     for (const name of sources) {
       const code = readFileSync(packageFile("src", name), "utf8");
       for (const [, modulePath] of code.matchAll(/moduleUrl\("([^"]+)"\)/g)) {
-        if (modulePath !== "execute/worker-entry") asked.add(moduleUrl(modulePath!));
+        if (!NOT_TASK_MODULES.includes(modulePath!)) asked.add(moduleUrl(modulePath!));
       }
     }
     expect(new Set(BUNDLED_TASK_MODULES.keys())).toEqual(asked);
@@ -89,6 +92,20 @@ describe("the worker bundle", () => {
       expect(read).toEqual({
         ok: true,
         result: [[0, { kind: "text", text: "call me on 020 7946 0018", size: 24 }]],
+      });
+      // A thread that was not prepared imports the ruleset loader (left out of the bundle).
+      const scan = await ask({
+        moduleUrl: built("processors/personal-data-worker"),
+        task: "scanTexts",
+        payload: {
+          ruleset: "local/personal_data_indicator/1.0.0",
+          texts: ["write to jane.doe@example.com"],
+          options: { contextSize: "small", maximumEvidenceCount: 1, proximityThreshold: 200 },
+        },
+      });
+      expect(scan).toMatchObject({
+        ok: true,
+        result: [[{ evidence: [expect.stringContaining("jane.doe@example.com")] }]],
       });
       // Not bundled: imported from tsc's output.
       expect(

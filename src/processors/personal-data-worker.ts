@@ -1,6 +1,7 @@
 /**
  * @module Worker-thread tasks of the `personal_data` processor (run through the worker pool).
  */
+import { moduleUrl } from "../paths.js";
 import type { DetectionRuleset } from "../rulesets/model.js";
 import {
   compileMatcher,
@@ -17,6 +18,14 @@ export interface ScanTask {
   options: EvidenceOptions;
 }
 
+/**
+ * The ruleset loader, imported by URL so that the worker bundle leaves it (and its YAML parser,
+ * four fifths of the bundle) out: a thread loads it only if it needs it.
+ */
+function rulesetLoader(): Promise<typeof import("../rulesets/loader.js")> {
+  return import(moduleUrl("rulesets/loader"));
+}
+
 /** This worker's compiled rulesets, by URI: compiled once, reused by every later chunk. */
 const matchers = new Map<string, PatternMatcher>();
 
@@ -28,9 +37,7 @@ const matchers = new Map<string, PatternMatcher>();
 async function matcherFor(uri: string, rules?: DetectionRuleset): Promise<PatternMatcher> {
   let matcher = matchers.get(uri);
   if (!matcher) {
-    matcher = compileMatcher(
-      rules ?? (await import("../rulesets/loader.js")).loadDetectionRuleset(uri),
-    );
+    matcher = compileMatcher(rules ?? (await rulesetLoader()).loadDetectionRuleset(uri));
     matchers.set(uri, matcher);
   }
   return matcher;
