@@ -5,7 +5,7 @@
 import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
-import { beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ConflictError, InputError, InvalidKeyError, RunNotFoundError } from "../../src/errors.js";
 import type {
   ExecutionStore,
@@ -75,6 +75,8 @@ export function describeExecutionStore(
     beforeEach(async () => {
       store = await factory();
     });
+    // Lets go of what the store holds open (the filesystem store keeps its held leases open).
+    afterEach(() => store.close?.());
 
     describe("runs and events", () => {
       it("creates a run whose every artifact is not started", async () => {

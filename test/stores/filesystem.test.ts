@@ -1,7 +1,7 @@
 import { promises as fs } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import path from "node:path";
-import { afterAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
 import {
   ArtifactNotFoundError,
   CorruptDataError,
@@ -56,6 +56,10 @@ describe("filesystem stores on disk", () => {
     root = freshRoot();
     artifacts = createFileSystemArtifactStore({ root });
     executions = createFileSystemExecutionStore({ root });
+  });
+  afterEach(async () => {
+    await executions.close?.();
+    await artifacts.close?.();
   });
 
   it("lays a run out exactly as ARCHITECTURE §4.2 says", async () => {
