@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { createWorkerPool, type WorkerPool } from "./worker-pool.js";
+import { createWorkerPool, TASKS_PER_WORKER, type WorkerPool } from "./worker-pool.js";
 
 // Task modules are data: URLs so the test needs no fixture files; the pool imports them like any module.
 const tasks = `data:text/javascript,${encodeURIComponent(`
@@ -14,6 +14,13 @@ export async function spin(iterations) {
 }
 export async function fail(message) { throw new TypeError(message); }
 export async function sleep(ms) { await new Promise((r) => setTimeout(r, ms)); return ms; }
+/** Busy for ms; when it started and ended, in ms since the epoch (comparable across threads). */
+export async function busy(ms) {
+  const now = () => performance.timeOrigin + performance.now();
+  const start = now();
+  while (now() - start < ms);
+  return [start, now()];
+}
 export async function threadId() {
   const { threadId } = await import("node:worker_threads");
   return threadId;
@@ -81,14 +88,38 @@ describe("createWorkerPool", () => {
     await expect(pool.run(tasks, "sleep", 1)).resolves.toBe(1);
   });
 
-  it("aborts a queued task without running it", async () => {
+  it("aborts a task still in the pool's queue, behind what its worker holds", async () => {
     pool = createWorkerPool(1);
     const controller = new AbortController();
-    const running = pool.run(tasks, "sleep", 200);
+    const held = Array.from({ length: TASKS_PER_WORKER }, () => pool!.run(tasks, "sleep", 50));
     const queued = pool.run(tasks, "sleep", 10, controller.signal);
     controller.abort(new Error("cancelled"));
     await expect(queued).rejects.toThrow("cancelled");
-    await expect(running).resolves.toBe(200);
+    await expect(Promise.all(held)).resolves.toEqual(held.map(() => 50));
+  });
+
+  it("hands a busy worker its next task, which it starts while the main thread is blocked", async () => {
+    pool = createWorkerPool(1);
+    await pool.run(tasks, "sleep", 1);
+    const first = pool.run<[number, number]>(tasks, "busy", 50);
+    const second = pool.run<[number, number]>(tasks, "busy", 50);
+    const blockedUntil = performance.timeOrigin + performance.now() + 250;
+    while (performance.timeOrigin + performance.now() < blockedUntil);
+    const [[, firstEnd], [secondStart]] = await Promise.all([first, second]);
+    expect(secondStart).toBeGreaterThanOrEqual(firstEnd);
+    expect(secondStart).toBeLessThan(blockedUntil);
+  });
+
+  it("drops the answer of a task aborted while it waited in a worker's queue", async () => {
+    pool = createWorkerPool(1);
+    const controller = new AbortController();
+    const running = pool.run(tasks, "sleep", 100);
+    const waiting = pool.run(tasks, "sleep", 10, controller.signal);
+    const after = pool.run(tasks, "sleep", 5);
+    controller.abort(new Error("cancelled"));
+    await expect(waiting).rejects.toThrow("cancelled");
+    await expect(running).resolves.toBe(100);
+    await expect(after).resolves.toBe(5);
   });
 
   it("aborts a running task by replacing its worker", async () => {
@@ -101,6 +132,17 @@ describe("createWorkerPool", () => {
     expect(elapsed).toBeLessThan(5_000);
     const second = await pool.run<number>(tasks, "threadId", null);
     expect(second).not.toBe(first);
+  });
+
+  it("runs on a new worker the tasks that a replaced worker held next", async () => {
+    pool = createWorkerPool(1);
+    const controller = new AbortController();
+    await pool.run(tasks, "sleep", 1);
+    const endless = pool.run(tasks, "spin", 1e12, controller.signal);
+    const next = pool.run(tasks, "sleep", 5);
+    setTimeout(() => controller.abort(new Error("stop")), 50);
+    await expect(endless).rejects.toThrow("stop");
+    await expect(next).resolves.toBe(5);
   });
 
   it("rejects an already aborted signal and tasks after close", async () => {

@@ -63,51 +63,67 @@ function errorFromResponse(response: Extract<TaskResponse, { ok: false }>): Erro
 }
 
 /**
- * Creates a pool of at most `size` worker threads. Tasks run FIFO; a task is a named async
- * export of a module (`run(moduleUrl, task, payload)`); its error is rethrown here with the same
- * message. Aborting a queued task removes it; aborting a running one terminates its worker (a new
- * one is started when needed).
+ * Tasks a thread holds at once: the one it runs and the next ones, already in its message queue,
+ * so that it goes on without waiting for the main thread to hand it more (the main thread may be
+ * busy for tens of milliseconds, e.g. serialising a large artifact, while a chunk of a scan takes
+ * 10-20 ms).
+ */
+export const TASKS_PER_WORKER = 4;
+
+/**
+ * Creates a pool of at most `size` worker threads. Tasks start in FIFO order, each on the thread
+ * with the fewest tasks (a thread runs its tasks one after another, in the order given); a task is
+ * a named async export of a module (`run(moduleUrl, task, payload)`); its error is rethrown here
+ * with the same message. Aborting a queued task removes it; aborting a running one terminates its
+ * worker (a new one is started when needed, and the tasks the worker held next are queued again).
  */
 export function createWorkerPool(size = availableParallelism()): WorkerPool {
   if (!Number.isInteger(size) || size < 1) {
     throw new RangeError(`Worker pool size must be a positive integer, got ${size}.`);
   }
   const queue: PendingTask[] = [];
-  const idle: Worker[] = [];
-  const busy = new Map<Worker, PendingTask>();
+  /** Every live worker and the tasks it holds, the running one first. */
+  const workers = new Map<Worker, PendingTask[]>();
+  /** Tasks aborted while waiting in a worker's queue: their answers are dropped. */
+  const dropped = new Set<PendingTask>();
   let closed = false;
 
   function settle(task: PendingTask): void {
     task.signal?.removeEventListener("abort", task.onAbort);
   }
 
-  function retire(worker: Worker): void {
-    busy.delete(worker);
-    const index = idle.indexOf(worker);
-    if (index !== -1) idle.splice(index, 1);
+  /** Terminates a worker; the tasks it held but had not started go back to the queue's head. */
+  function retire(worker: Worker): PendingTask | undefined {
+    const held = workers.get(worker) ?? [];
+    workers.delete(worker);
     worker.removeAllListeners();
     void worker.terminate();
+    const [running, ...waiting] = held;
+    queue.unshift(...waiting.filter((task) => !dropped.delete(task)));
+    return running;
   }
 
   function spawn(): Worker {
     const worker = startWorker();
+    workers.set(worker, []);
     worker.on("message", (response: TaskResponse) => {
-      const task = busy.get(worker);
+      const held = workers.get(worker);
+      const task = held?.shift();
       if (!task) return;
-      busy.delete(worker);
-      settle(task);
-      worker.unref();
-      idle.push(worker);
-      if (response.ok) task.resolve(response.result);
-      else task.reject(errorFromResponse(response));
+      // Referenced only while working: a running task keeps the process alive, an idle pool does not.
+      if (held!.length === 0) worker.unref();
+      if (!dropped.delete(task)) {
+        settle(task);
+        if (response.ok) task.resolve(response.result);
+        else task.reject(errorFromResponse(response));
+      }
       dispatch();
     });
     const fail = (error: Error): void => {
-      const task = busy.get(worker);
-      retire(worker);
-      if (task) {
-        settle(task);
-        task.reject(error);
+      const running = retire(worker);
+      if (running && !dropped.delete(running)) {
+        settle(running);
+        running.reject(error);
       }
       dispatch();
     };
@@ -118,13 +134,24 @@ export function createWorkerPool(size = availableParallelism()): WorkerPool {
     return worker;
   }
 
+  /** The worker with the fewest tasks, a new one while the pool is not full and all are busy. */
+  function leastBusy(): Worker | undefined {
+    let best: Worker | undefined;
+    let fewest = Number.POSITIVE_INFINITY;
+    for (const [worker, held] of workers) {
+      if (held.length < fewest) [best, fewest] = [worker, held.length];
+    }
+    if (fewest > 0 && workers.size < size) return spawn();
+    return fewest < TASKS_PER_WORKER ? best : undefined;
+  }
+
   function dispatch(): void {
-    while (queue.length > 0 && (idle.length > 0 || busy.size < size)) {
+    while (queue.length > 0) {
+      const worker = leastBusy();
+      if (!worker) return;
       const task = queue.shift()!;
-      const worker = idle.pop() ?? spawn();
-      // Referenced only while working: a running task keeps the process alive, an idle pool does not.
       worker.ref();
-      busy.set(worker, task);
+      workers.get(worker)!.push(task);
       worker.postMessage(task.request);
     }
   }
@@ -132,11 +159,7 @@ export function createWorkerPool(size = availableParallelism()): WorkerPool {
   return {
     size,
     prestart(): void {
-      while (!closed && idle.length + busy.size < size) {
-        const worker = spawn();
-        worker.unref();
-        idle.push(worker);
-      }
+      while (!closed && workers.size < size) spawn().unref();
     },
     run<T>(moduleUrl: string, task: string, payload: unknown, signal?: AbortSignal): Promise<T> {
       if (closed) return Promise.reject(new Error("The worker pool is closed."));
@@ -149,12 +172,12 @@ export function createWorkerPool(size = availableParallelism()): WorkerPool {
           signal,
           onAbort: () => {
             const queued = queue.indexOf(pending);
-            if (queued !== -1) {
-              queue.splice(queued, 1);
-            } else {
-              for (const [worker, running] of busy) {
-                if (running === pending) retire(worker);
-              }
+            if (queued !== -1) queue.splice(queued, 1);
+            for (const [worker, held] of workers) {
+              const at = held.indexOf(pending);
+              // Running: its worker is replaced. Next in a worker's queue: its answer is dropped.
+              if (at === 0) retire(worker);
+              else if (at > 0) dropped.add(pending);
             }
             reject(abortReason(signal!));
             dispatch();
@@ -172,15 +195,14 @@ export function createWorkerPool(size = availableParallelism()): WorkerPool {
         settle(task);
         task.reject(error);
       }
-      const workers = [...idle, ...busy.keys()];
-      for (const [, task] of busy) {
+      const live = [...workers.keys()];
+      for (const task of [...workers.values()].flat()) {
         settle(task);
-        task.reject(error);
+        if (!dropped.delete(task)) task.reject(error);
       }
-      busy.clear();
-      idle.length = 0;
+      workers.clear();
       await Promise.all(
-        workers.map((worker) => {
+        live.map((worker) => {
           worker.removeAllListeners();
           return worker.terminate();
         }),

@@ -55,11 +55,15 @@ export function serveTasks(load: (moduleUrl: string) => Promise<TaskModule> | Ta
     }
     return (fn as (payload: unknown) => unknown)(request.payload);
   };
-  // The pool gives a worker one task at a time, so answers need no correlation id.
+  // Tasks run one after another and are answered in the order they came, so answers need no
+  // correlation id (the pool may hand a worker its next task before the current one ends).
+  let previous: Promise<void> = Promise.resolve();
   parentPort?.on("message", (request: TaskRequest) => {
-    run(request).then(
-      (result) => parentPort?.postMessage({ ok: true, result } satisfies TaskResponse),
-      (error: unknown) => parentPort?.postMessage(toResponse(error)),
+    previous = previous.then(() =>
+      run(request).then(
+        (result) => parentPort?.postMessage({ ok: true, result } satisfies TaskResponse),
+        (error: unknown) => parentPort?.postMessage(toResponse(error)),
+      ),
     );
   });
 }
