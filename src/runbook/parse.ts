@@ -7,9 +7,9 @@ import { readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import {
   type Alias,
-  type Document,
   isAlias,
   isMap,
+  isNode,
   isScalar,
   isSeq,
   LineCounter,
@@ -17,6 +17,7 @@ import {
   parseDocument,
   type Scalar,
   visit,
+  type YAMLError,
   type YAMLMap,
 } from "yaml";
 import {
@@ -41,6 +42,7 @@ import type {
   RunbookOutputDeclaration,
   Substitution,
 } from "./model.js";
+import { parseSimpleYaml } from "./simple-yaml.js";
 
 /** The keys each level of the format accepts; also the source of "did you mean" suggestions. */
 export const RUNBOOK_KEYS = {
@@ -107,14 +109,11 @@ export async function loadRunbook(
 ): Promise<LoadedRunbook> {
   const absolute = path.resolve(file);
   const text = await readRunbookText(absolute);
-  const lineCounter = new LineCounter();
-  // Duplicate keys are found by the reader, in one pass: the library's check is quadratic in the
-  // size of each mapping.
-  const doc = parseDocument(text, { lineCounter, uniqueKeys: false, merge: true });
-  const reader = new RunbookReader(absolute, text, doc, lineCounter, env);
-  if (doc.errors.length > 0) {
+  const { root, errors, lineCounter } = parseYaml(text);
+  const reader = new RunbookReader(absolute, text, root, lineCounter, env);
+  if (errors.length > 0) {
     throw new RunbookError(
-      doc.errors.map((error) => ({
+      errors.map((error) => ({
         path: "",
         message: `invalid YAML: ${error.message.split("\n")[0]?.replace(/ at line \d+, column \d+:?$/, "")}`,
         position: reader.positionAt(error.pos[0]),
@@ -135,6 +134,20 @@ export async function loadRunbook(
     placeholders: reader.placeholders,
     positionOf: (fieldPath) => reader.positionOf(fieldPath),
   };
+}
+
+/**
+ * The YAML node tree of a runbook's text: from `simple-yaml.ts` when the text keeps to the plain
+ * YAML it reads (most runbooks), else from the library, which reads all of YAML.
+ */
+function parseYaml(text: string): { root: unknown; errors: YAMLError[]; lineCounter: LineCounter } {
+  const simple = parseSimpleYaml(text);
+  if (simple) return { root: simple.contents, errors: [], lineCounter: simple.lineCounter };
+  const lineCounter = new LineCounter();
+  // Duplicate keys are found by the reader, in one pass: the library's check is quadratic in the
+  // size of each mapping.
+  const doc = parseDocument(text, { lineCounter, uniqueKeys: false, merge: true });
+  return { root: doc.contents, errors: doc.errors, lineCounter };
 }
 
 async function readRunbookText(file: string): Promise<string> {
@@ -190,7 +203,7 @@ class RunbookReader {
   constructor(
     private readonly file: string,
     private readonly text: string,
-    private readonly doc: Document,
+    private readonly root: unknown,
     private readonly lineCounter: LineCounter,
     private readonly env: Record<string, string | undefined>,
   ) {
@@ -205,7 +218,8 @@ class RunbookReader {
    */
   private indexDocument(): void {
     const anchors = new Map<string, { range?: [number, number, number] | null }>();
-    visit(this.doc, {
+    if (!isNode(this.root)) return;
+    visit(this.root, {
       Node: (_key, node) => {
         if (isMap(node)) this.findDuplicateKeys(node);
         if (isAlias(node)) {
@@ -292,7 +306,7 @@ class RunbookReader {
   }
 
   readRunbook(): Runbook | undefined {
-    const root = this.doc.contents;
+    const root = this.root as { range?: [number, number, number] | null } | null;
     this.keyPositions.set("", root?.range ? this.positionAt(root.range[0]) : { file: this.file });
     const top = this.entries(root, "", "the runbook");
     if (!top) return undefined;
