@@ -9,7 +9,6 @@
 import { readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { basename, resolve } from "node:path";
-import initSqlJs from "sql.js";
 import { checkExtractCall, checkProperties } from "../components/properties.js";
 import type {
   ComponentContext,
@@ -41,7 +40,8 @@ const PROPERTIES: PropertyDoc[] = [
   },
 ];
 
-type SqlJs = Awaited<ReturnType<typeof initSqlJs>>;
+type InitSqlJs = typeof import("sql.js").default;
+type SqlJs = Awaited<ReturnType<InitSqlJs>>;
 type Database = InstanceType<SqlJs["Database"]>;
 type SqlValue = number | bigint | string | Uint8Array | null;
 
@@ -63,7 +63,11 @@ let sqlJs: Promise<SqlJs> | undefined;
 /** sql.js compiles its WebAssembly once per process; later calls reuse it. */
 function loadSqlJs(): Promise<SqlJs> {
   if (!sqlJs) {
-    const wasmPath = createRequire(import.meta.url).resolve("sql.js/dist/sql-wasm.wasm");
+    // Loaded on first use: its JavaScript takes milliseconds to load, and most commands never
+    // open a database.
+    const require = createRequire(import.meta.url);
+    const initSqlJs = require("sql.js") as InitSqlJs;
+    const wasmPath = require.resolve("sql.js/dist/sql-wasm.wasm");
     sqlJs = initSqlJs({ locateFile: () => wasmPath });
     // A failed load (e.g. a broken install) is retried on the next call, not cached forever.
     sqlJs.catch(() => {

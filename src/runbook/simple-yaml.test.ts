@@ -283,10 +283,21 @@ describe("parseSimpleYaml", () => {
       "a: [-1, -x, - y]\n",
       "a: ~x\n",
       "a: x ~\n",
+      "a:\n  {b: 1}\n  c: 2\n",
+      "a:\n  [1, 2]\nb:\n  - [3]\n",
+      "[1, 2]\n",
+      "{a: 1}\nb: 2\n",
     ];
     let accepted = 0;
     for (const text of tricky) if (sameIfAccepted(text)) accepted++;
     expect(accepted).toBeGreaterThan(tricky.length / 2);
+  });
+
+  it("reads the README's runbook as the library does", () => {
+    const readme = readFileSync(packageFile("README.md"), "utf8");
+    const blocks = [...readme.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1]!);
+    expect(blocks.length).toBeGreaterThan(0);
+    for (const text of blocks) expectSame(text);
   });
 
   it("reads the project's runbooks as the library does", () => {

@@ -140,12 +140,26 @@ class Reader {
     return this.next >= this.content.length;
   }
 
-  /** A block mapping or sequence starting at the next content line, which is indented `indent`. */
-  private block(indent: number): YAMLMap | YAMLSeq {
-    const { start } = this.line();
-    return this.isSeqItem(start + indent)
-      ? this.sequence(indent)
-      : this.mapping(indent, start + indent);
+  /**
+   * The value starting on the next content line, which is indented `indent`: a block mapping or
+   * sequence, or a flow collection on that line alone.
+   */
+  private block(indent: number): SimpleNode {
+    const { start, end } = this.line();
+    const at = start + indent;
+    if (this.text[at] === "{" || this.text[at] === "[") return this.lineValue(at, end, indent);
+    return this.isSeqItem(at) ? this.sequence(indent) : this.mapping(indent, at);
+  }
+
+  /**
+   * A value that ends its line (`inline`), under a key or `-` indented `indent`: the next content
+   * line may not be indented more (that would continue a multi-line scalar).
+   */
+  private lineValue(at: number, end: number, indent: number): SimpleNode {
+    const value = this.inline(at, end);
+    this.next++;
+    if (!this.done && this.line().indent > indent) unsupported();
+    return value;
   }
 
   private isSeqItem(at: number): boolean {
@@ -201,10 +215,7 @@ class Reader {
     const at = this.skipSpaces(afterColon, line.end);
     if (at < line.end && this.text[at] !== "#") {
       if (this.text[at] === "|" || this.text[at] === ">") return this.blockScalar(indent, at, line);
-      const value = this.inline(at, line.end);
-      this.next++;
-      if (!this.done && this.line().indent > indent) unsupported(); // a multi-line scalar
-      return value;
+      return this.lineValue(at, line.end, indent);
     }
     // A comment after an empty value moves the library's null node: left to it.
     if (at < line.end) unsupported();
@@ -232,9 +243,7 @@ class Reader {
       if (this.startsKey(at, line.end)) {
         seq.items.push(this.mapping(at - line.start, at));
       } else {
-        seq.items.push(this.inline(at, line.end));
-        this.next++;
-        if (!this.done && this.line().indent > indent) unsupported();
+        seq.items.push(this.lineValue(at, line.end, indent));
       }
       if (this.done) break;
       const following = this.line();
