@@ -27,16 +27,32 @@ export interface PlanJson {
   aliases: Record<string, string>;
 }
 
-/** JSON with object keys sorted, so equal values hash equally. */
+/**
+ * JSON with object keys sorted, so equal values hash equally. Persisted plans' digests were made
+ * with it: its output for a value must never change. Built in one pass (a plan of 1,000 artifacts
+ * is hashed on every run).
+ */
 export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
-  if (value !== null && typeof value === "object") {
-    const entries = Object.entries(value)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
+  if (value === null || typeof value !== "object") return JSON.stringify(value);
+  let out: string;
+  if (Array.isArray(value)) {
+    out = "[";
+    for (let i = 0; i < value.length; i++) {
+      if (i > 0) out += ",";
+      // As Array.join writes it: nothing for a value JSON cannot write.
+      out += canonicalJson(value[i]) ?? "";
+    }
+    return `${out}]`;
   }
-  return JSON.stringify(value);
+  out = "{";
+  const record = value as Record<string, unknown>;
+  for (const key of Object.keys(record).sort()) {
+    const item = record[key];
+    if (item === undefined) continue;
+    if (out.length > 1) out += ",";
+    out += `${JSON.stringify(key)}:${canonicalJson(item)}`;
+  }
+  return `${out}}`;
 }
 
 /**
