@@ -346,6 +346,7 @@ describe("parseSimpleYaml", () => {
     ["tabs", "a:\n\tb: 1\n"],
     ["CRLF line ends", "a: 1\r\nb: 2\r\n"],
     ["a byte order mark", "\uFEFFa: 1\n"],
+    ["a next-line character", "a: b\u0085c\n"],
     ["a keep chomping indicator", "a: |+\n  text\n\n"],
     ["an indentation indicator", "a: |2\n  text\n"],
     ["a folded scalar with a more indented line", "a: >\n  one\n    two\n"],

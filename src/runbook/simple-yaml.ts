@@ -43,13 +43,15 @@ export function parseSimpleYaml(text: string): SimpleDocument | undefined {
 }
 
 /**
- * Tabs, CRs, a byte order mark and other control characters, whose rules (indentation, line
- * breaks, escapes) this reader does not have.
+ * Tabs, CRs, a byte order mark and other control characters (C1 too: YAML 1.1 took NEL for a
+ * line break), whose rules (indentation, line breaks, escapes) this reader does not have.
  */
 function hasSpecialCharacters(text: string): boolean {
   for (let i = 0; i < text.length; i++) {
     const code = text.charCodeAt(i);
-    if ((code < 0x20 && code !== 0x0a) || code === 0x7f || code === 0xfeff) return true;
+    if ((code < 0x20 && code !== 0x0a) || (code >= 0x7f && code <= 0x9f) || code === 0xfeff) {
+      return true;
+    }
   }
   return false;
 }
