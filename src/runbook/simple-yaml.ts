@@ -3,10 +3,11 @@
  * sequences indented with spaces, one-line scalars (plain, single- or double-quoted), one-line
  * flow collections (`{ path: data }`, `[a, b]`), literal and folded block scalars, and comments.
  * It builds the `yaml` library's own nodes, with the values, start offsets and (for scalars) end
- * offsets that the library gives them, so the runbook reader cannot tell which parser made them. Anything else (anchors, aliases, tags,
- * multi-line plain or quoted scalars, flow collections over several lines, complex keys, several
- * documents, tabs, CR line ends, a syntax error) makes it give up, and the library parses the text:
- * this reader never has to be right about what it does not support, only about what it accepts.
+ * offsets that the library gives them, so the runbook reader cannot tell which parser made them.
+ * Anything else (anchors, aliases, tags, multi-line plain or quoted scalars, flow collections over
+ * several lines, complex keys, several documents, tabs, CR line ends, a syntax error) makes it
+ * give up, and the library parses the text: this reader never has to be right about what it does
+ * not support, only about what it accepts.
  *
  * Why: the library reads about 1 MB/s, and a command runs its code once, before V8 has optimised
  * any of it: a 40-artifact runbook took 20-30 ms, a 1,000-artifact one 0.4-0.5 s.
@@ -73,8 +74,7 @@ function resolvePlain(source: string): unknown {
   if (INT.test(source)) return Number.parseInt(source, 10);
   if (INT_HEX.test(source)) return Number.parseInt(source.slice(2), 16);
   if (INF_NAN.test(source)) {
-    if (source.endsWith("nan") || source.endsWith("NaN") || source.endsWith("NAN"))
-      return Number.NaN;
+    if (/nan$/i.test(source)) return Number.NaN;
     return source[0] === "-" ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY;
   }
   if (FLOAT_EXP.test(source) || FLOAT.test(source)) return Number.parseFloat(source);
