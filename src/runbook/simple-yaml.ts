@@ -81,6 +81,25 @@ function resolvePlain(source: string): unknown {
   return source;
 }
 
+/** Longest implicit key (in UTF-16 units) that the library accepts. */
+const MAX_KEY_LENGTH = 1024;
+
+/**
+ * Deepest nesting of collections read here; deeper documents are left to the library (which
+ * refuses them from about a thousand levels on), and this reader's recursion stays shallow.
+ */
+const MAX_DEPTH = 100;
+
+/**
+ * `source` without the spaces that end it. Only spaces: YAML does not count other Unicode
+ * spaces (U+00A0, U+3000, ...) as white space, as `trimEnd` would.
+ */
+function withoutTrailingSpaces(source: string): string {
+  let end = source.length;
+  while (end > 0 && source.charCodeAt(end - 1) === 32) end--;
+  return source.slice(0, end);
+}
+
 /** A key that merges mappings into its own (`merge: true`), not a key of its own. */
 const MERGE_KEY = "<<";
 
@@ -100,6 +119,8 @@ class Reader {
   private readonly content: number[] = [];
   /** Index into `content` of the next line to read. */
   private next = 0;
+  /** Collections open around the one being read. */
+  private depth = 0;
   private readonly lineCounter = new LineCounter();
 
   constructor(private readonly text: string) {
@@ -136,6 +157,11 @@ class Reader {
 
   private line(at = this.next): Line {
     return this.lines[this.content[at]!]!;
+  }
+
+  private enter(): void {
+    this.depth++;
+    if (this.depth > MAX_DEPTH) unsupported();
   }
 
   private get done(): boolean {
@@ -175,6 +201,7 @@ class Reader {
    * next content line, possibly after a sequence item's `- `).
    */
   private mapping(indent: number, first: number): YAMLMap {
+    this.enter();
     const map = new YAMLMap();
     let keyStart = first;
     for (;;) {
@@ -193,6 +220,7 @@ class Reader {
       }
     }
     map.range = [first, this.endOfLast(), this.endOfLast()];
+    this.depth--;
     return map;
   }
 
@@ -207,7 +235,9 @@ class Reader {
     }
     if (colon >= lineEnd || (colon + 1 < lineEnd && text[colon + 1] !== " ")) unsupported();
     const source = text.slice(at, colon);
-    if (source !== source.trimEnd() || source === MERGE_KEY) unsupported();
+    if (text[colon - 1] === " " || source === MERGE_KEY) unsupported();
+    // The library refuses longer implicit keys.
+    if (source.length > MAX_KEY_LENGTH) unsupported();
     const key = plainScalar(source, at, colon);
     return { key, colon };
   }
@@ -234,6 +264,7 @@ class Reader {
 
   /** A block sequence whose `-` are indented `indent`. */
   private sequence(indent: number): YAMLSeq {
+    this.enter();
     const seq = new YAMLSeq();
     const first = this.line().start + indent;
     for (;;) {
@@ -255,6 +286,7 @@ class Reader {
       }
     }
     seq.range = [first, this.endOfLast(), this.endOfLast()];
+    this.depth--;
     return seq;
   }
 
@@ -301,7 +333,7 @@ class Reader {
     }
     let stop = at;
     while (stop < end && !(text[stop] === "#" && text[stop - 1] === " ")) stop++;
-    const source = text.slice(at, stop).trimEnd();
+    const source = withoutTrailingSpaces(text.slice(at, stop));
     if (source.includes(": ") || source.endsWith(":")) unsupported();
     return plainScalar(source, at, at + source.length);
   }
@@ -342,6 +374,7 @@ class Reader {
   /** A flow collection that closes on the line it opens on. */
   private flow(at: number, end: number): { node: YAMLMap | YAMLSeq; after: number } {
     const { text } = this;
+    this.enter();
     const isMap = text[at] === "{";
     const close = isMap ? "}" : "]";
     const node = isMap ? new YAMLMap() : new YAMLSeq();
@@ -349,6 +382,7 @@ class Reader {
     let i = this.skipSpaces(at + 1, end);
     if (text[i] === close) {
       node.range = [at, i + 1, i + 1];
+      this.depth--;
       return { node, after: i + 1 };
     }
     for (;;) {
@@ -371,6 +405,7 @@ class Reader {
       if (text[i] === close || text[i] === ",") unsupported(); // a trailing or empty entry
     }
     node.range = [at, i + 1, i + 1];
+    this.depth--;
     return { node, after: i + 1 };
   }
 
@@ -397,8 +432,9 @@ class Reader {
       if (text[stop] === "#" && text[stop - 1] === " ") unsupported();
       stop++;
     }
-    const source = text.slice(at, stop).trimEnd();
+    const source = withoutTrailingSpaces(text.slice(at, stop));
     if (source.includes(":") || (isKey && source === MERGE_KEY)) unsupported();
+    if (isKey && source.length > MAX_KEY_LENGTH) unsupported();
     const node = plainScalar(source, at, at + source.length);
     return { node, after: isKey ? this.skipSpaces(at + source.length, end) : at + source.length };
   }
