@@ -166,23 +166,25 @@ export async function executePlan(options: ExecuteOptions): Promise<RunResult> {
     log.close();
     scheduler.stop(`lease lost: ${error.message}`);
   };
-  /** Whether this process still holds the run; checked right before each artifact is stored. */
-  const holdsLease = async (): Promise<boolean> => {
-    if (leaseLost) return false;
-    try {
-      await executions.checkLease(runId, owner);
-      return true;
-    } catch (error) {
-      if (!isLeaseLost(error)) throw error;
-      loseLease(error);
-      return false;
-    }
+  const lease: RunLease = {
+    lost: () => leaseLost !== null,
+    // Throws once this process no longer holds the run; the artifact store runs it right before
+    // an artifact's bytes (already written aside) replace what is stored.
+    guard: async () => {
+      if (leaseLost) throw leaseLost;
+      try {
+        await executions.checkLease(runId, owner);
+      } catch (error) {
+        if (isLeaseLost(error)) loseLease(error);
+        throw error;
+      }
+    },
   };
   // Nothing more can be recorded: stop, and let `flush` raise the store's error.
   const cannotRecord = (error: unknown): void =>
     scheduler.stop(`cannot record the run: ${errorMessage(error)}`);
   const log = new EventLog(runId, executions, owner, options.onEvent, loseLease, cannotRecord);
-  const scheduler = new Scheduler(options, runId, log, verifications, redact, holdsLease);
+  const scheduler = new Scheduler(options, runId, log, verifications, redact, lease);
   const heartbeat = setInterval(() => {
     executions.heartbeat(runId, owner).catch((error: unknown) => {
       if (isLeaseLost(error)) loseLease(error);
@@ -370,6 +372,14 @@ class EventLog {
   }
 }
 
+/** This process's hold on the run, as the scheduler sees it. */
+interface RunLease {
+  /** Whether another process has taken the run over (known without any I/O). */
+  lost(): boolean;
+  /** Passes while this process holds the run; throws the store's `lease_lost` error once not. */
+  guard(): Promise<void>;
+}
+
 interface Outcome {
   status: Exclude<RunStatus, "running">;
   reason: string | null;
@@ -408,7 +418,7 @@ class Scheduler {
     private readonly log: EventLog,
     verifications: ReadonlyMap<string, Promise<unknown>>,
     private readonly redact: (text: string) => string,
-    private readonly holdsLease: () => Promise<boolean>,
+    private readonly lease: RunLease,
   ) {
     this.#plan = options.plan;
     // Every running component and every queued worker task listens to it: no listener limit.
@@ -714,16 +724,23 @@ class Scheduler {
 
   /**
    * Stores an artifact's Message while this process still holds the run; null, storing nothing,
-   * once it does not or the outcome is decided. Saves in flight are tracked: the run waits for
-   * them (`settleSaves`) before it lets go of its lease.
+   * once it does not or the outcome is decided. The store checks the lease last, once the bytes
+   * are written aside and right before they replace anything, so that a process stalled while
+   * writing (and taken over meanwhile) does not replace the new owner's artifact when it wakes.
+   * Saves in flight are tracked: the run waits for them (`settleSaves`) before it lets go of its
+   * lease.
    */
   async #save(id: string, message: Message): Promise<StoredArtifact | null> {
-    if (this.#closed || !(await this.holdsLease())) return null;
-    const saving = this.options.artifacts.save(this.runId, id, message);
+    if (this.#closed || this.lease.lost()) return null;
+    const saving = this.options.artifacts.save(this.runId, id, message, this.lease.guard);
     this.#saves.add(saving);
     try {
       const stored = await saving;
       return this.#closed ? null : stored;
+    } catch (error) {
+      // The run was lost before the bytes replaced anything: nothing was stored.
+      if (isLeaseLost(error)) return null;
+      throw error;
     } finally {
       this.#saves.delete(saving);
     }

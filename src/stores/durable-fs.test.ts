@@ -22,6 +22,26 @@ describe("writeFileDurable", () => {
     expect(await fs.readdir(path.dirname(file))).toEqual(["c.json"]);
   });
 
+  it("runs its guard once the new bytes are durable aside, and replaces nothing if it throws", async () => {
+    const dir = path.join(scratch, "guarded");
+    const file = path.join(dir, "artifact.json");
+    await writeFileDurable(file, "old");
+    const seen: { target: string; temp: string }[] = [];
+    const guard = async () => {
+      const names = await fs.readdir(dir);
+      const temp = names.find(isTempFileName)!;
+      seen.push({
+        target: await fs.readFile(file, "utf8"),
+        temp: await fs.readFile(path.join(dir, temp), "utf8"),
+      });
+      throw new Error("lease lost");
+    };
+    await expect(writeFileDurable(file, "new", guard)).rejects.toThrow("lease lost");
+    expect(seen).toEqual([{ target: "old", temp: "new" }]);
+    expect(await fs.readFile(file, "utf8")).toBe("old");
+    expect(await fs.readdir(dir)).toEqual(["artifact.json"]);
+  });
+
   it("removes its temp file when the rename fails", async () => {
     const dir = path.join(scratch, "rename-fails");
     await fs.mkdir(path.join(dir, "target"), { recursive: true });

@@ -266,11 +266,17 @@ async function writeTemp(target: string, bytes: Uint8Array | string): Promise<st
 /**
  * Replaces `target` atomically and durably: temp file in the same folder, write, fsync, rename,
  * fsync the folder. Creates missing folders (durably). The temp file is removed on failure.
+ * `guard` runs between the temp file's fsync and the rename; if it throws, `target` is untouched.
  */
-export async function writeFileDurable(target: string, bytes: Uint8Array | string): Promise<void> {
+export async function writeFileDurable(
+  target: string,
+  bytes: Uint8Array | string,
+  guard?: () => Promise<void>,
+): Promise<void> {
   const dir = path.dirname(target);
   const temp = await writeTemp(target, bytes);
   try {
+    await guard?.();
     await fs.rename(temp, target);
   } catch (error) {
     await fs.rm(temp, { force: true });

@@ -250,6 +250,35 @@ describe("executor", () => {
     expect(b.content.data).toEqual([item("a")]);
   });
 
+  it("stores nothing when the run is taken over while an artifact is being written", async () => {
+    const executions = createMemoryExecutionStore();
+    const memory = createMemoryArtifactStore();
+    const lost = new ConflictError("another process took the run over", { code: "lease_lost" });
+    let takenOver = false;
+    const owned: ExecutionStore = Object.assign(Object.create(executions) as ExecutionStore, {
+      async checkLease(...args: Parameters<ExecutionStore["checkLease"]>) {
+        if (takenOver) throw lost;
+        return executions.checkLease(...args);
+      },
+    });
+    const artifacts: ArtifactStore = Object.assign(Object.create(memory) as ArtifactStore, {
+      save(...args: Parameters<ArtifactStore["save"]>) {
+        // As if another process took the run over while this one serialised and wrote.
+        takenOver = true;
+        return memory.save(...args);
+      },
+    });
+    const { options, events } = await setup(`${head()}${src("a")}`, {
+      artifacts,
+      executions: owned,
+    });
+    await expect(executePlan(options)).rejects.toBe(lost);
+    const runId = events.find((e) => e.type === "run_started")!.run_id;
+    expect(await memory.exists(runId, "a")).toBe(false);
+    const recorded = await executions.readEvents(runId);
+    expect(recorded.filter((e) => e.type === "artifact_completed")).toEqual([]);
+  });
+
   // b ends before a's storing fails (and waits for it), or after it.
   it.each([0, 300])(
     "skips a reader that started on an input whose storing then failed (reader takes %i ms)",

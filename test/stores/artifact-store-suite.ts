@@ -102,6 +102,28 @@ export function describeArtifactStore(
       expect(await store.listKeys(run)).toEqual(["scan"]);
     });
 
+    it("replaces nothing when the save's guard throws, and saves when it passes", async () => {
+      await store.save(run, "scan", sampleMessage("old"));
+      const refused = new Error("lease lost");
+      await expect(
+        store.save(run, "scan", sampleMessage("new"), async () => {
+          throw refused;
+        }),
+      ).rejects.toBe(refused);
+      await expect(
+        store.save(run, "fresh", sampleMessage("new"), () => Promise.reject(refused)),
+      ).rejects.toBe(refused);
+      expect((await store.get(run, "scan")).id).toBe("old");
+      expect(await store.exists(run, "fresh")).toBe(false);
+      expect(await store.listKeys(run)).toEqual(["scan"]);
+      let guarded = 0;
+      await store.save(run, "scan", sampleMessage("new"), async () => {
+        guarded++;
+      });
+      expect(guarded).toBe(1);
+      expect((await store.get(run, "scan")).id).toBe("new");
+    });
+
     it("keeps stored data apart from the caller's objects", async () => {
       const message = sampleMessage("m1");
       await store.save(run, "scan", message);

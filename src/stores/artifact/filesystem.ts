@@ -27,7 +27,7 @@ import {
   validateRunId,
 } from "../keys.js";
 import type { DigestOutcome } from "./digest-worker.js";
-import type { ArtifactStore, StoredArtifact } from "./store.js";
+import type { ArtifactStore, SaveGuard, StoredArtifact } from "./store.js";
 
 const MESSAGE_EXTENSION = ".json";
 const digestWorkerUrl = moduleUrl("stores/artifact/digest-worker");
@@ -64,12 +64,27 @@ class FileSystemArtifactStore implements ArtifactStore {
     return resolveInside(dir, key + MESSAGE_EXTENSION);
   }
 
-  async save(runId: string, key: string, message: Message): Promise<StoredArtifact> {
+  async save(
+    runId: string,
+    key: string,
+    message: Message,
+    guard?: SaveGuard,
+  ): Promise<StoredArtifact> {
     const file = this.fileOf(runId, key);
     const bytes = serializeMessage(message);
+    // The guard's own error is the caller's to see as it was thrown, not a failed write.
+    let refused: { error: unknown } | undefined;
+    const checked =
+      guard &&
+      (() =>
+        guard().catch((error: unknown) => {
+          refused = { error };
+          throw error;
+        }));
     try {
-      await writeFileDurable(file, bytes);
+      await writeFileDurable(file, bytes, checked);
     } catch (error) {
+      if (refused) throw refused.error;
       throw storeError("write artifact", file, error);
     }
     return { sha256: sha256(bytes), bytes: bytes.length };

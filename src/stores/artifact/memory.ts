@@ -6,7 +6,7 @@
 import { ArtifactNotFoundError } from "../../errors.js";
 import { type Message, parseMessage, serializeMessage, sha256 } from "../../message.js";
 import { validateArtifactKey, validateKeyPrefix, validateRunId } from "../keys.js";
-import type { ArtifactStore, StoredArtifact } from "./store.js";
+import type { ArtifactStore, SaveGuard, StoredArtifact } from "./store.js";
 
 class MemoryArtifactStore implements ArtifactStore {
   readonly kind = "memory";
@@ -18,10 +18,16 @@ class MemoryArtifactStore implements ArtifactStore {
     return this.runs.get(runId)?.get(key);
   }
 
-  async save(runId: string, key: string, message: Message): Promise<StoredArtifact> {
+  async save(
+    runId: string,
+    key: string,
+    message: Message,
+    guard?: SaveGuard,
+  ): Promise<StoredArtifact> {
     validateRunId(runId);
     validateArtifactKey(key);
     const bytes = serializeMessage(message);
+    await guard?.();
     let run = this.runs.get(runId);
     if (!run) {
       run = new Map();

@@ -13,6 +13,9 @@ export interface StoredArtifact {
   bytes: number;
 }
 
+/** A check that must pass right before a save replaces what is stored (see `save`). */
+export type SaveGuard = () => Promise<void>;
+
 export interface ArtifactStore {
   /** Backend name, for messages: `memory`, `filesystem`, `remote`. */
   readonly kind: string;
@@ -20,8 +23,11 @@ export interface ArtifactStore {
    * Stores a Message under (runId, key), replacing any previous one. Atomic: a reader sees the old
    * Message or the new one, never a torn one; on return the bytes are durable.
    * Throws `InvalidKeyError` for an unsafe run ID or key, before any I/O.
+   * `guard` runs once the new bytes are ready (written aside and durable, for the filesystem),
+   * right before they replace what is stored; when it throws, nothing is replaced and `save`
+   * rejects with its error. The executor checks there that it still holds the run's lease.
    */
-  save(runId: string, key: string, message: Message): Promise<StoredArtifact>;
+  save(runId: string, key: string, message: Message, guard?: SaveGuard): Promise<StoredArtifact>;
   /**
    * Reads a Message back. Throws `ArtifactNotFoundError` if absent and `CorruptDataError` (naming
    * the file) if the stored bytes are not a Message.
