@@ -109,8 +109,8 @@ export async function loadRunbook(
 ): Promise<LoadedRunbook> {
   const absolute = path.resolve(file);
   const text = await readRunbookText(absolute);
-  const { root, errors, lineCounter } = parseYaml(text);
-  const reader = new RunbookReader(absolute, text, root, lineCounter, env);
+  const { root, errors, lineCounter, duplicateKeys } = parseYaml(text);
+  const reader = new RunbookReader(absolute, text, root, lineCounter, env, duplicateKeys);
   if (errors.length > 0) {
     throw new RunbookError(
       errors.map((error) => ({
@@ -140,9 +140,18 @@ export async function loadRunbook(
  * The YAML node tree of a runbook's text: from `simple-yaml.ts` when the text keeps to the plain
  * YAML it reads (most runbooks), else from the library, which reads all of YAML.
  */
-function parseYaml(text: string): { root: unknown; errors: YAMLError[]; lineCounter: LineCounter } {
+function parseYaml(text: string): {
+  root: unknown;
+  errors: YAMLError[];
+  lineCounter: LineCounter;
+  /** Found while parsing (by the simple reader), else undefined: the reader looks for them. */
+  duplicateKeys?: Scalar[];
+} {
   const simple = parseSimpleYaml(text);
-  if (simple) return { root: simple.contents, errors: [], lineCounter: simple.lineCounter };
+  if (simple) {
+    const { contents, lineCounter, duplicateKeys } = simple;
+    return { root: contents, errors: [], lineCounter, duplicateKeys };
+  }
   const lineCounter = new LineCounter();
   // Duplicate keys are found by the reader, in one pass: the library's check is quadratic in the
   // size of each mapping.
@@ -191,7 +200,7 @@ class RunbookReader {
   readonly placeholders = new Map<string, string>();
   private readonly keyPositions = new Map<string, SourcePosition>();
   private readonly valuePositions = new Map<string, SourcePosition>();
-  /** Every key that repeats an earlier key of its mapping, in document order. */
+  /** Every key that repeats an earlier key of its mapping (issues are sorted by position later). */
   private readonly duplicateKeys: Scalar[] = [];
   private readonly reportedDuplicates = new Set<Scalar>();
   /** Each alias's node; null for one inside the node it refers to (reported). */
@@ -206,8 +215,11 @@ class RunbookReader {
     private readonly root: unknown,
     private readonly lineCounter: LineCounter,
     private readonly env: Record<string, string | undefined>,
+    /** Duplicate keys already found; a text read by the simple reader has no anchors or aliases. */
+    duplicateKeys?: Scalar[],
   ) {
-    this.indexDocument();
+    if (duplicateKeys) this.duplicateKeys.push(...duplicateKeys);
+    else this.indexDocument();
   }
 
   /**

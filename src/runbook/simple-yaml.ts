@@ -20,6 +20,11 @@ export interface SimpleDocument {
   /** The root node; null for a document holding nothing but comments. */
   contents: SimpleNode | null;
   lineCounter: LineCounter;
+  /**
+   * Every key that repeats an earlier key of its mapping (the same value, as YAML compares
+   * them), in document order.
+   */
+  duplicateKeys: Scalar[];
 }
 
 /** Thrown (and caught in `parseSimpleYaml`) on anything this reader does not support. */
@@ -122,6 +127,7 @@ class Reader {
   /** Collections open around the one being read. */
   private depth = 0;
   private readonly lineCounter = new LineCounter();
+  private readonly duplicateKeys: Scalar[] = [];
 
   constructor(private readonly text: string) {
     for (let start = 0; start <= text.length; ) {
@@ -147,16 +153,23 @@ class Reader {
       // Document markers and directives: several documents, or rules of their own.
       if (head === "---" || head === "..." || head[0] === "%") unsupported();
     }
-    if (this.content.length === 0) return { contents: null, lineCounter: this.lineCounter };
+    const { lineCounter, duplicateKeys } = this;
+    if (this.content.length === 0) return { contents: null, lineCounter, duplicateKeys };
     const first = this.line(0);
     if (first.indent !== 0) unsupported();
     const contents = this.block(0);
     if (this.next < this.content.length) unsupported();
-    return { contents, lineCounter: this.lineCounter };
+    return { contents, lineCounter, duplicateKeys };
   }
 
   private line(at = this.next): Line {
     return this.lines[this.content[at]!]!;
+  }
+
+  /** Records `key` as a duplicate when its mapping already has a key of the same value. */
+  private noteKey(seen: Set<unknown>, key: Scalar): void {
+    if (seen.has(key.value)) this.duplicateKeys.push(key);
+    else seen.add(key.value);
   }
 
   private enter(): void {
@@ -203,10 +216,12 @@ class Reader {
   private mapping(indent: number, first: number): YAMLMap {
     this.enter();
     const map = new YAMLMap();
+    const seen = new Set<unknown>();
     let keyStart = first;
     for (;;) {
       const line = this.line();
       const { key, colon } = this.key(keyStart, line.end);
+      this.noteKey(seen, key);
       const value = this.mappingValue(indent, colon + 1, line);
       map.items.push(new Pair(key, value));
       if (this.done) break;
@@ -379,6 +394,7 @@ class Reader {
     const close = isMap ? "}" : "]";
     const node = isMap ? new YAMLMap() : new YAMLSeq();
     node.flow = true;
+    const seen = new Set<unknown>();
     let i = this.skipSpaces(at + 1, end);
     if (text[i] === close) {
       node.range = [at, i + 1, i + 1];
@@ -388,6 +404,7 @@ class Reader {
     for (;;) {
       if (isMap) {
         const key = this.flowValue(i, end, true);
+        this.noteKey(seen, key.node as Scalar);
         i = key.after;
         if (text[i] !== ":" || text[i + 1] !== " ") unsupported();
         const value = this.flowValue(this.skipSpaces(i + 1, end), end, false);
