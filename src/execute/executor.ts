@@ -586,6 +586,10 @@ class Scheduler {
       }
       releaseSlot();
       if (!(await this.#inputsRecorded(artifact))) return;
+      // Serialising a large Message holds the main thread for tens of milliseconds: the readers
+      // started above hand their work to the worker threads first (they get there within the
+      // microtasks of this turn), so that the threads do not wait meanwhile.
+      if (settle) await new Promise<void>((resolve) => setImmediate(resolve));
       const stored = await this.#save(id, message);
       if (!stored) return;
       this.log.append({

@@ -279,6 +279,26 @@ describe("executor", () => {
     expect(recorded.filter((e) => e.type === "artifact_completed")).toEqual([]);
   });
 
+  it("hands a reader its input before the input is serialised for the store", async () => {
+    timeline.length = 0;
+    const memory = createMemoryArtifactStore();
+    const saveCalled = new Map<string, number>();
+    // Records when the executor asks to store each artifact: serialising starts right there.
+    const store: ArtifactStore = Object.assign(Object.create(memory) as ArtifactStore, {
+      save(...args: Parameters<ArtifactStore["save"]>) {
+        saveCalled.set(args[1], performance.now());
+        return memory.save(...args);
+      },
+    });
+    const { options } = await setup(
+      `${head()}${src("a")}  b: {inputs: a, process: {type: concat, properties: {label: b}}}\n`,
+      { artifacts: store, executions: createMemoryExecutionStore() },
+    );
+    const result = await executePlan(options);
+    expect(result.status).toBe("completed");
+    expect(at("b", "start")).toBeLessThan(saveCalled.get("a")!);
+  });
+
   // b ends before a's storing fails (and waits for it), or after it.
   it.each([0, 300])(
     "skips a reader that started on an input whose storing then failed (reader takes %i ms)",
