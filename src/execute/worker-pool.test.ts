@@ -21,6 +21,12 @@ export async function busy(ms) {
   while (now() - start < ms);
   return [start, now()];
 }
+export async function echo(value) { return value; }
+export async function crash() {
+  setImmediate(() => { throw new Error("boom"); });
+  return new Promise(() => {});
+}
+export async function unclonable() { return () => 1; }
 export async function threadId() {
   const { threadId } = await import("node:worker_threads");
   return threadId;
@@ -110,16 +116,42 @@ describe("createWorkerPool", () => {
     expect(secondStart).toBeLessThan(blockedUntil);
   });
 
-  it("drops the answer of a task aborted while it waited in a worker's queue", async () => {
+  it("never runs a task aborted while it waited in a worker's queue, and runs the others", async () => {
     pool = createWorkerPool(1);
     const controller = new AbortController();
+    await pool.run(tasks, "sleep", 1);
     const running = pool.run(tasks, "sleep", 100);
-    const waiting = pool.run(tasks, "sleep", 10, controller.signal);
+    // Were it run, this one would never end: the test would time out.
+    const waiting = pool.run(tasks, "spin", 1e12, controller.signal);
     const after = pool.run(tasks, "sleep", 5);
     controller.abort(new Error("cancelled"));
     await expect(waiting).rejects.toThrow("cancelled");
     await expect(running).resolves.toBe(100);
     await expect(after).resolves.toBe(5);
+  });
+
+  it("charges a crash to the task that crashed, not to one answered just before", async () => {
+    pool = createWorkerPool(1);
+    await pool.run(tasks, "sleep", 1);
+    for (let round = 0; round < 10; round++) {
+      const before = pool.run(tasks, "echo", round);
+      const crashing = pool.run(tasks, "crash", null);
+      const after = pool.run(tasks, "echo", -round);
+      await expect(before).resolves.toBe(round);
+      await expect(crashing).rejects.toThrow("boom");
+      await expect(after).resolves.toBe(-round);
+    }
+  });
+
+  it("fails alone a task whose payload or result cannot be copied between threads", async () => {
+    pool = createWorkerPool(1);
+    // Expectations attached at once: a payload that cannot be copied fails its task right away.
+    await Promise.all([
+      expect(pool.run(tasks, "echo", 1)).resolves.toBe(1),
+      expect(pool.run(tasks, "echo", () => 1)).rejects.toThrow(/could not be cloned/),
+      expect(pool.run(tasks, "unclonable", null)).rejects.toThrow(/could not be cloned/),
+      expect(pool.run(tasks, "echo", 2)).resolves.toBe(2),
+    ]);
   });
 
   it("aborts a running task by replacing its worker", async () => {

@@ -74,8 +74,9 @@ export const TASKS_PER_WORKER = 4;
  * Creates a pool of at most `size` worker threads. Tasks start in FIFO order, each on the thread
  * with the fewest tasks (a thread runs its tasks one after another, in the order given); a task is
  * a named async export of a module (`run(moduleUrl, task, payload)`); its error is rethrown here
- * with the same message. Aborting a queued task removes it; aborting a running one terminates its
- * worker (a new one is started when needed, and the tasks the worker held next are queued again).
+ * with the same message. Aborting a queued task removes it; aborting one that a worker holds
+ * (running or next) terminates that worker (a new one is started when needed, and the other tasks
+ * it held are queued again).
  */
 export function createWorkerPool(size = availableParallelism()): WorkerPool {
   if (!Number.isInteger(size) || size < 1) {
@@ -84,23 +85,19 @@ export function createWorkerPool(size = availableParallelism()): WorkerPool {
   const queue: PendingTask[] = [];
   /** Every live worker and the tasks it holds, the running one first. */
   const workers = new Map<Worker, PendingTask[]>();
-  /** Tasks aborted while waiting in a worker's queue: their answers are dropped. */
-  const dropped = new Set<PendingTask>();
   let closed = false;
 
   function settle(task: PendingTask): void {
     task.signal?.removeEventListener("abort", task.onAbort);
   }
 
-  /** Terminates a worker; the tasks it held but had not started go back to the queue's head. */
-  function retire(worker: Worker): PendingTask | undefined {
+  /** Terminates a worker; returns the tasks it held, the running one first. */
+  function retire(worker: Worker): PendingTask[] {
     const held = workers.get(worker) ?? [];
     workers.delete(worker);
     worker.removeAllListeners();
     void worker.terminate();
-    const [running, ...waiting] = held;
-    queue.unshift(...waiting.filter((task) => !dropped.delete(task)));
-    return running;
+    return held;
   }
 
   function spawn(): Worker {
@@ -112,25 +109,26 @@ export function createWorkerPool(size = availableParallelism()): WorkerPool {
       if (!task) return;
       // Referenced only while working: a running task keeps the process alive, an idle pool does not.
       if (held!.length === 0) worker.unref();
-      if (!dropped.delete(task)) {
-        settle(task);
-        if (response.ok) task.resolve(response.result);
-        else task.reject(errorFromResponse(response));
+      settle(task);
+      if (response.ok) task.resolve(response.result);
+      else task.reject(errorFromResponse(response));
+      dispatch();
+    });
+    // A crash is charged to the task running then, once the answers the worker sent before it
+    // have been handled: Node delivers them before 'exit'. The tasks it held next run elsewhere.
+    let crash: Error | undefined;
+    worker.on("error", (error) => {
+      crash ??= error;
+    });
+    worker.on("exit", (code) => {
+      const [running, ...waiting] = retire(worker);
+      queue.unshift(...waiting);
+      if (running) {
+        settle(running);
+        running.reject(crash ?? new Error(`Worker thread exited unexpectedly (code ${code}).`));
       }
       dispatch();
     });
-    const fail = (error: Error): void => {
-      const running = retire(worker);
-      if (running && !dropped.delete(running)) {
-        settle(running);
-        running.reject(error);
-      }
-      dispatch();
-    };
-    worker.on("error", fail);
-    worker.on("exit", (code) =>
-      fail(new Error(`Worker thread exited unexpectedly (code ${code}).`)),
-    );
     return worker;
   }
 
@@ -150,9 +148,16 @@ export function createWorkerPool(size = availableParallelism()): WorkerPool {
       const worker = leastBusy();
       if (!worker) return;
       const task = queue.shift()!;
+      try {
+        worker.postMessage(task.request);
+      } catch (error) {
+        // A payload that cannot be copied to a thread (DataCloneError): that task fails alone.
+        settle(task);
+        task.reject(error);
+        continue;
+      }
       worker.ref();
       workers.get(worker)!.push(task);
-      worker.postMessage(task.request);
     }
   }
 
@@ -174,10 +179,11 @@ export function createWorkerPool(size = availableParallelism()): WorkerPool {
             const queued = queue.indexOf(pending);
             if (queued !== -1) queue.splice(queued, 1);
             for (const [worker, held] of workers) {
-              const at = held.indexOf(pending);
-              // Running: its worker is replaced. Next in a worker's queue: its answer is dropped.
-              if (at === 0) retire(worker);
-              else if (at > 0) dropped.add(pending);
+              // A worker cannot be told to skip a task it holds, running or next: it is replaced,
+              // and the other tasks it held go back to the queue (a running one starts again).
+              if (held.includes(pending)) {
+                queue.unshift(...retire(worker).filter((task) => task !== pending));
+              }
             }
             reject(abortReason(signal!));
             dispatch();
@@ -198,7 +204,7 @@ export function createWorkerPool(size = availableParallelism()): WorkerPool {
       const live = [...workers.keys()];
       for (const task of [...workers.values()].flat()) {
         settle(task);
-        if (!dropped.delete(task)) task.reject(error);
+        task.reject(error);
       }
       workers.clear();
       await Promise.all(

@@ -57,12 +57,20 @@ export function serveTasks(load: (moduleUrl: string) => Promise<TaskModule> | Ta
   };
   // Tasks run one after another and are answered in the order they came, so answers need no
   // correlation id (the pool may hand a worker its next task before the current one ends).
+  const answer = (response: TaskResponse): void => {
+    try {
+      parentPort?.postMessage(response);
+    } catch (error) {
+      // A result that cannot be copied back (DataCloneError) fails its task, not the thread.
+      parentPort?.postMessage(toResponse(error));
+    }
+  };
   let previous: Promise<void> = Promise.resolve();
   parentPort?.on("message", (request: TaskRequest) => {
     previous = previous.then(() =>
       run(request).then(
-        (result) => parentPort?.postMessage({ ok: true, result } satisfies TaskResponse),
-        (error: unknown) => parentPort?.postMessage(toResponse(error)),
+        (result) => answer({ ok: true, result }),
+        (error: unknown) => answer(toResponse(error)),
       ),
     );
   });

@@ -113,6 +113,11 @@ export function describeArtifactStore(
       await expect(
         store.save(run, "fresh", sampleMessage("new"), () => Promise.reject(refused)),
       ).rejects.toBe(refused);
+      await expect(
+        store.save(run, "fresh", sampleMessage("new"), () => {
+          throw refused;
+        }),
+      ).rejects.toBe(refused);
       expect((await store.get(run, "scan")).id).toBe("old");
       expect(await store.exists(run, "fresh")).toBe(false);
       expect(await store.listKeys(run)).toEqual(["scan"]);

@@ -77,10 +77,12 @@ class FileSystemArtifactStore implements ArtifactStore {
     const checked =
       guard &&
       (() =>
-        guard().catch((error: unknown) => {
-          refused = { error };
-          throw error;
-        }));
+        Promise.resolve()
+          .then(guard)
+          .catch((error: unknown) => {
+            refused = { error };
+            throw error;
+          }));
     try {
       await writeFileDurable(file, bytes, checked);
     } catch (error) {
