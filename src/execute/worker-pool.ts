@@ -63,12 +63,12 @@ function errorFromResponse(response: Extract<TaskResponse, { ok: false }>): Erro
 }
 
 /**
- * Tasks a thread holds at once: the one it runs and the next ones, already in its message queue,
- * so that it goes on without waiting for the main thread to hand it more (the main thread may be
- * busy for tens of milliseconds, e.g. serialising a large artifact, while a chunk of a scan takes
- * 10-20 ms).
+ * Tasks a thread holds at once: the one it runs and the next, already in its message queue, so
+ * that it goes on without waiting for the main thread to hand it more (the main thread may be
+ * busy for tens of milliseconds, e.g. serialising a large artifact). Only one waits: a task
+ * handed to a thread cannot move to another that falls idle, so a long task holds up at most one.
  */
-export const TASKS_PER_WORKER = 4;
+export const TASKS_PER_WORKER = 2;
 
 /**
  * Creates a pool of at most `size` worker threads. Tasks start in FIFO order, each on the thread
