@@ -239,16 +239,25 @@ class Reader {
     return map;
   }
 
-  /** A plain key from `at` up to its `:` (followed by a space or the line's end). */
+  /**
+   * Where a plain key starting at `at` ends: the offset of its `:`, the line's first, followed by
+   * a space or the line's end; -1 when no key starts there.
+   */
+  private keyColon(at: number, lineEnd: number): number {
+    const { text } = this;
+    if (NOT_PLAIN_START.has(text[at]!)) return -1;
+    for (let i = at; i < lineEnd; i++) {
+      if (text[i] === "#" && text[i - 1] === " ") return -1;
+      if (text[i] === ":") return i + 1 === lineEnd || text[i + 1] === " " ? i : -1;
+    }
+    return -1;
+  }
+
+  /** A plain key from `at` up to its `:` (see `keyColon`). */
   private key(at: number, lineEnd: number): { key: Scalar; colon: number } {
     const { text } = this;
-    if (NOT_PLAIN_START.has(text[at]!)) unsupported();
-    let colon = at;
-    while (colon < lineEnd && text[colon] !== ":") {
-      if (text[colon] === "#" && text[colon - 1] === " ") unsupported();
-      colon++;
-    }
-    if (colon >= lineEnd || (colon + 1 < lineEnd && text[colon + 1] !== " ")) unsupported();
+    const colon = this.keyColon(at, lineEnd);
+    if (colon === -1) unsupported();
     const source = text.slice(at, colon);
     if (text[colon - 1] === " " || source === MERGE_KEY) unsupported();
     // The library refuses longer implicit keys.
@@ -288,7 +297,7 @@ class Reader {
       const at = this.skipSpaces(dash + 1, line.end);
       if (at >= line.end || this.text[at] === "#") unsupported(); // an item on the lines below
       if (this.isSeqItem(at) || this.text[at] === "|" || this.text[at] === ">") unsupported();
-      if (this.startsKey(at, line.end)) {
+      if (this.keyColon(at, line.end) !== -1) {
         seq.items.push(this.mapping(at - line.start, at));
       } else {
         seq.items.push(this.lineValue(at, line.end, indent));
@@ -303,17 +312,6 @@ class Reader {
     seq.range = [first, this.endOfLast(), this.endOfLast()];
     this.depth--;
     return seq;
-  }
-
-  /** Whether a plain key (`word:` then a space or the line's end) starts at `at`. */
-  private startsKey(at: number, lineEnd: number): boolean {
-    const { text } = this;
-    if (NOT_PLAIN_START.has(text[at]!)) return false;
-    for (let i = at; i < lineEnd; i++) {
-      if (text[i] === "#" && text[i - 1] === " ") return false;
-      if (text[i] === ":" && (i + 1 === lineEnd || text[i + 1] === " ")) return true;
-    }
-    return false;
   }
 
   /** The offset after the last content line read: where the library ends a collection. */
