@@ -109,9 +109,12 @@ export class CorruptDataError extends WctError {
   override name = "CorruptDataError";
   /** The file or object that is corrupt. */
   readonly location: string;
-  constructor(location: string, message: string, options?: { cause?: unknown }) {
-    super("corrupt_data", `${location}: ${message}`, options);
+  /** What is wrong with it (the message without the location). */
+  readonly reason: string;
+  constructor(location: string, reason: string, options?: { cause?: unknown }) {
+    super("corrupt_data", `${location}: ${reason}`, options);
     this.location = location;
+    this.reason = reason;
   }
 }
 

@@ -31,7 +31,9 @@ export interface StoreFlags {
 
 /** Opens the stores the flags and environment select (flags win). */
 export function openStores(flags: StoreFlags, io: CliIo, workers?: WorkerRunner) {
-  const path = flags.storePath ?? io.env.WAIVERN_STORE_PATH;
+  if (flags.storePath === "") throw new InputError("--store-path is empty: give the store folder");
+  // An empty variable counts as unset, as in most tools.
+  const path = flags.storePath ?? (io.env.WAIVERN_STORE_PATH || undefined);
   return resolveStores(
     {
       ...(flags.storeType ? { type: flags.storeType } : {}),
@@ -86,20 +88,42 @@ export function redactArgv(argv: string[]): string[] {
   return out;
 }
 
-/** Parses a positive integer flag, or throws an InputError naming the flag. */
+/**
+ * Parses a positive integer flag written in decimal digits (not `0x10`, `1e3` or ` 5`, which
+ * `Number` would take), or throws an InputError naming the flag.
+ */
 export function positiveInt(
   flag: string,
   value: string | undefined,
   allowZero = false,
 ): number | undefined {
   if (value === undefined) return undefined;
-  const n = Number(value);
+  const n = /^\d{1,15}$/.test(value) ? Number(value) : Number.NaN;
   if (!Number.isInteger(n) || n < (allowZero ? 0 : 1)) {
     throw new InputError(
       `${flag} must be a ${allowZero ? "non-negative" : "positive"} whole number, got '${value}'`,
     );
   }
   return n;
+}
+
+/**
+ * The command the user typed (`io.argv`) with `flag value` in place of any `flag` it had, quoted
+ * for a POSIX shell: a hint to copy (`resume with: ...`, `more runs: ...`) keeps the store path
+ * and filters it was typed with.
+ */
+export function commandWith(argv: string[], flag: string, value: string): string {
+  const kept: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === flag) i++;
+    else if (!arg.startsWith(`${flag}=`)) kept.push(arg);
+  }
+  return ["wct", ...kept, flag, value].map(shellQuote).join(" ");
+}
+
+function shellQuote(arg: string): string {
+  return /^[\w./,:=@%+-]+$/.test(arg) ? arg : `'${arg.replaceAll("'", "'\\''")}'`;
 }
 
 /** Writes one JSON document to stdout. */

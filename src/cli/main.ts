@@ -16,6 +16,7 @@ import {
 } from "../errors.js";
 import type { CliIo } from "./io.js";
 import { toolVersion } from "./io.js";
+import { printable } from "./table.js";
 
 /** Exit code for an error that reached the top. */
 export function exitCodeOf(error: unknown): number {
@@ -103,7 +104,7 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
       .argument("<runbook>", "runbook YAML file")
       .option(
         "--resume <run-id>",
-        "continue a failed or interrupted run (a unique prefix is enough)",
+        "continue a failed or interrupted run, or repair a completed one whose artifacts were damaged (a unique prefix is enough)",
       )
       .option("--json", "print the run record as JSON on stdout instead of the run ID")
       .option("-o, --output <file>", "also write the export of the run to FILE")
@@ -284,9 +285,11 @@ export async function main(argv: string[], partial: Partial<CliIo> = {}): Promis
     interrupts++;
     if (interrupts > 1 || !graceful) process.exit(130);
     io.stderr.write("\nstopping: finishing the run record (Ctrl-C again to quit at once)\n");
-    controller.abort();
+    controller.abort("stopped by Ctrl-C (SIGINT)");
   };
   if (!partial.signal) process.on("SIGINT", onSigint);
+  tolerateClosedPipe(io.stdout);
+  tolerateClosedPipe(io.stderr);
   let code = 0;
   try {
     await buildProgram(io, (c) => {
@@ -301,9 +304,25 @@ export async function main(argv: string[], partial: Partial<CliIo> = {}): Promis
         ? 0
         : 2;
     }
-    io.stderr.write(`wct: ${describeError(error, Boolean(io.env.WCT_DEBUG))}\n`);
+    // Messages quote what the user gave (ids, names, paths): shown escaped, never as terminal commands.
+    io.stderr.write(`wct: ${printable(describeError(error, Boolean(io.env.WCT_DEBUG)))}\n`);
     return exitCodeOf(error);
   } finally {
     process.off("SIGINT", onSigint);
   }
 }
+
+/**
+ * A reader that goes away early (`wct inspect RUN | head`) closes the pipe we print to: what is
+ * left to print goes nowhere, and the command finishes (a run is still recorded) with its own
+ * exit code instead of dying of an unhandled EPIPE. The error may come after the command is
+ * done, so the listener stays; it is added once per stream.
+ */
+function tolerateClosedPipe(stream: CliIo["stdout"]): void {
+  if (pipesTolerated.has(stream)) return;
+  pipesTolerated.add(stream);
+  stream.on("error", (error: NodeJS.ErrnoException) => {
+    if (error.code !== "EPIPE" && error.code !== "ERR_STREAM_DESTROYED") throw error;
+  });
+}
+const pipesTolerated = new WeakSet<CliIo["stdout"]>();

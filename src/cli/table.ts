@@ -3,6 +3,27 @@
  */
 import { stripVTControlCharacters } from "node:util";
 
+// C0 and C1 control characters (ESC starts terminal commands, CR overwrites the line).
+const CONTROL = /\p{Cc}/gu;
+const CONTROL_BUT_NEWLINE = /(?!\n)\p{Cc}/gu;
+const SHORT_ESCAPES: Record<string, string> = { "\n": "\\n", "\r": "\\r", "\t": "\\t" };
+const escapeControl = (c: string) =>
+  SHORT_ESCAPES[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`;
+
+/**
+ * Text from a run or a runbook (names, paths, errors) made safe to print on one line: control
+ * characters are shown escaped (`\u001b`, `\n`), so that a runbook named with ESC sequences cannot
+ * clear the screen or break a table.
+ */
+export function oneLine(text: string): string {
+  return text.replace(CONTROL, escapeControl);
+}
+
+/** `oneLine`, but line breaks are kept (multi-line error messages). */
+export function printable(text: string): string {
+  return text.replace(CONTROL_BUT_NEWLINE, escapeControl);
+}
+
 /** Renders rows under a header, each column padded to its widest cell. */
 export function renderTable(header: string[], rows: string[][]): string {
   // Colour codes take no room on screen.

@@ -111,6 +111,14 @@ export async function executePlan(options: ExecuteOptions): Promise<RunResult> {
     await executions.acquireLease(runId, owner);
     try {
       const stored = (await executions.getPlan(runId)) as PlanJson;
+      // The run is a run of its runbook: another one (or this one renamed) cannot continue it.
+      if (stored.runbook.name !== options.planJson.runbook.name) {
+        const record = await executions.getRun(runId);
+        throw new ConflictError(
+          `cannot resume run ${runId}: it is a run of the runbook named '${stored.runbook.name}' (${record.runbook.path}), not '${options.planJson.runbook.name}'; start a new run instead`,
+          { code: "runbook_changed" },
+        );
+      }
       const changed = changedArtifacts(stored, options.planJson);
       if (changed.length > 0) {
         throw new ConflictError(
@@ -469,7 +477,11 @@ class Scheduler {
       () => this.stop(`timed out after ${timeout} s`),
       Math.min(timeout * 1000, MAX_TIMER_MS),
     );
-    const onAbort = () => this.stop("interrupted");
+    // The caller's reason, when it gave one as text (the CLI: Ctrl-C).
+    const onAbort = () => {
+      const reason = this.options.signal?.reason;
+      this.stop(typeof reason === "string" ? reason : "stopped");
+    };
     if (this.options.signal?.aborted) onAbort();
     this.options.signal?.addEventListener("abort", onAbort, { once: true });
     let grace: Promise<"late"> | undefined;

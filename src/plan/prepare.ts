@@ -2,13 +2,14 @@
  * @module Runbook file -> validated plan: the steps `wct run` and `wct validate-runbook` share.
  */
 import type { ComponentRegistry } from "../components/types.js";
-import { NotFoundError } from "../errors.js";
+import { NotFoundError, RunbookError } from "../errors.js";
 import { parseSchemaRef, type SchemaRef } from "../message.js";
+import { redactIssues } from "../runbook/env.js";
 import { flattenRunbook } from "../runbook/flatten.js";
 import type { ArtifactDefinition, LoadedRunbook, Substitution } from "../runbook/model.js";
 import { loadRunbook } from "../runbook/parse.js";
 import type { ExecutionStore } from "../stores/execution/store.js";
-import { validateRunId } from "../stores/keys.js";
+import { validateArtifactKey, validateRunId } from "../stores/keys.js";
 import { type PlanJson, planToJson } from "./plan-json.js";
 import { type ExecutionPlan, planRunbook, type ReuseResolver } from "./planner.js";
 
@@ -32,6 +33,7 @@ export function defaultOutputSchema(registry: ComponentRegistry) {
 /** Reuse lookups against the execution store: the run must exist and the artifact have completed. */
 export function storeReuseResolver(executions: ExecutionStore): ReuseResolver {
   return async (fromRun, artifact) => {
+    validateArtifactKey(artifact);
     const runId = await executions.resolveRunId(validateRunId(fromRun));
     const state = (await executions.getRunDetails(runId)).artifacts.find((a) => a.id === artifact);
     if (!state) throw new NotFoundError(`run ${runId} has no artifact '${artifact}'`);
@@ -52,15 +54,30 @@ export async function prepareRunbook(
   env: Record<string, string | undefined> = process.env,
 ): Promise<PreparedRunbook> {
   const loaded = await loadRunbook(path, env);
-  const flat = await flattenRunbook(loaded, { env, outputSchemaOf: defaultOutputSchema(registry) });
-  const plan = await planRunbook(loaded, flat, {
-    registry,
-    ...(executions ? { resolveReuse: storeReuseResolver(executions) } : {}),
-  });
+  const flat = await redactingIssues(loaded.substitutions, () =>
+    flattenRunbook(loaded, { env, outputSchemaOf: defaultOutputSchema(registry) }),
+  );
+  // Properties are checked with their values substituted: a message may quote one.
+  const plan = await redactingIssues(flat.substitutions, () =>
+    planRunbook(loaded, flat, {
+      registry,
+      ...(executions ? { resolveReuse: storeReuseResolver(executions) } : {}),
+    }),
+  );
   return {
     loaded,
     plan,
     planJson: planToJson(plan, loaded.placeholders),
     substitutions: flat.substitutions,
   };
+}
+
+/** `step`, with `${VAR}` values in the messages of a RunbookError it throws put back as placeholders. */
+async function redactingIssues<T>(subs: Substitution[], step: () => Promise<T>): Promise<T> {
+  try {
+    return await step();
+  } catch (error) {
+    if (!(error instanceof RunbookError)) throw error;
+    throw new RunbookError(redactIssues(error.issues, subs), { cause: error });
+  }
 }

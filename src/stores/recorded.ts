@@ -2,7 +2,7 @@
  * @module Reading artifacts of past runs the way the run recorded them: only completed artifacts,
  * and only if their stored bytes still match the sha256 in the event log.
  */
-import { CorruptDataError, NotFoundError } from "../errors.js";
+import { ArtifactNotFoundError, CorruptDataError, NotFoundError } from "../errors.js";
 import { type Message, parseMessage, sha256Off } from "../message.js";
 import type { ArtifactStore } from "./artifact/store.js";
 import type { ArtifactState } from "./execution/store.js";
@@ -23,11 +23,39 @@ function recordedSha256(runId: string, state: ArtifactState): string {
   return state.sha256;
 }
 
-function checkSha256(runId: string, state: ArtifactState, expected: string, actual: string): void {
+function checkSha256(
+  runId: string,
+  state: ArtifactState,
+  expected: string,
+  actual: string,
+  advice = "",
+): void {
   if (actual !== expected) {
     throw new CorruptDataError(
       artifactLocation(runId, state.id),
-      `stored bytes (sha256 ${actual.slice(0, 12)}) do not match the recorded sha256 ${expected.slice(0, 12)}; run 'wct runs verify ${runId}'`,
+      `stored bytes (sha256 ${actual.slice(0, 12)}) do not match the recorded sha256 ${expected.slice(0, 12)}${advice}`,
+    );
+  }
+}
+
+/**
+ * `read` of a completed artifact's file: a file that is gone (or is no file) is damage to the
+ * run, which recorded it, not an unknown artifact.
+ */
+async function readStored<T>(
+  runId: string,
+  state: ArtifactState,
+  expected: string,
+  read: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await read();
+  } catch (error) {
+    if (!(error instanceof ArtifactNotFoundError)) throw error;
+    throw new CorruptDataError(
+      artifactLocation(runId, state.id),
+      `missing, though the run recorded the artifact completed (sha256 ${expected.slice(0, 12)})`,
+      { cause: error },
     );
   }
 }
@@ -39,8 +67,9 @@ export async function readRecordedBytes(
   state: ArtifactState,
 ): Promise<Buffer> {
   const expected = recordedSha256(runId, state);
-  const bytes = await artifacts.getBytes(runId, state.id);
-  checkSha256(runId, state, expected, await sha256Off(bytes));
+  const bytes = await readStored(runId, state, expected, () => artifacts.getBytes(runId, state.id));
+  const advice = `; run 'wct runs verify ${runId}' to check the whole run`;
+  checkSha256(runId, state, expected, await sha256Off(bytes), advice);
   return bytes;
 }
 
@@ -54,7 +83,8 @@ export async function verifyRecorded(
   state: ArtifactState,
 ): Promise<void> {
   const expected = recordedSha256(runId, state);
-  checkSha256(runId, state, expected, (await artifacts.digest(runId, state.id)).sha256);
+  const stored = await readStored(runId, state, expected, () => artifacts.digest(runId, state.id));
+  checkSha256(runId, state, expected, stored.sha256);
 }
 
 /** A completed artifact's Message, checked against the recorded sha256. */

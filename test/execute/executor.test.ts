@@ -418,9 +418,10 @@ describe("executor", () => {
   it("stops on an abort signal (SIGINT) and records the run interrupted", async () => {
     const controller = new AbortController();
     const { options } = await setup(`${head()}${src("slow", ", delay_ms: 5000")}`);
-    setTimeout(() => controller.abort(), 100);
+    setTimeout(() => controller.abort("stopped by the test"), 100);
     const result = await executePlan({ ...options, signal: controller.signal });
     expect(result.status).toBe("interrupted");
+    expect(result.reason).toBe("stopped by the test");
     expect(result.durationSeconds).toBeLessThan(3);
   });
 

@@ -3,7 +3,13 @@
  * `wct inspect`, `wct runs verify`, `wct runs delete`, `wct runs prune`.
  */
 import pc from "picocolors";
-import { ArtifactNotFoundError, InputError, WctError } from "../../errors.js";
+import {
+  ArtifactNotFoundError,
+  CorruptDataError,
+  InputError,
+  RunNotFoundError,
+  WctError,
+} from "../../errors.js";
 import { formatSchemaRef } from "../../message.js";
 import type { ArtifactStore } from "../../stores/artifact/store.js";
 import {
@@ -15,8 +21,15 @@ import {
 } from "../../stores/execution/store.js";
 import { validateArtifactKey } from "../../stores/keys.js";
 import { readRecordedMessage, verifyRecorded } from "../../stores/recorded.js";
-import { type CliIo, openStores, positiveInt, printJson, type StoreFlags } from "../io.js";
-import { renderTable } from "../table.js";
+import {
+  type CliIo,
+  commandWith,
+  openStores,
+  positiveInt,
+  printJson,
+  type StoreFlags,
+} from "../io.js";
+import { oneLine, renderTable } from "../table.js";
 
 /** A run record as printed by `--json`: the runbook by name, its text left out. */
 export function publicRunRecord(record: RunRecord) {
@@ -53,9 +66,18 @@ function parseSince(value: string | undefined, now = Date.now()): string | undef
   if (/^\d+[smhdw]$/.test(value.trim()))
     return new Date(now - parseAge("--since", value)).toISOString();
   const time = Date.parse(value);
-  if (Number.isNaN(time))
+  if (Number.isNaN(time) || !isCalendarDate(value))
     throw new InputError(`--since takes an ISO date (2026-11-01) or an age (7d), got '${value}'`);
   return new Date(time).toISOString();
+}
+
+/** False for a leading `YYYY-MM-DD` that is no real day (`2026-02-30`, which Date.parse rolls over). */
+function isCalendarDate(value: string): boolean {
+  const match = /^(\d{4})-(\d{2})-(\d{2})/.exec(value.trim());
+  if (!match) return true;
+  const [year, month, day] = match.slice(1).map(Number) as [number, number, number];
+  const days = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  return month >= 1 && month <= 12 && day >= 1 && day <= days;
 }
 
 async function withStores<T>(
@@ -105,11 +127,22 @@ export async function runsCommand(options: RunsOptions, io: CliIo): Promise<numb
       ...(status ? { status } : {}),
       ...(options.runbook ? { runbook: options.runbook } : {}),
       ...(since ? { since } : {}),
-      ...(options.cursor ? { cursor: options.cursor } : {}),
+      ...(options.cursor !== undefined
+        ? { cursor: await cursorRunId(executions, options.cursor) }
+        : {}),
     });
+    const nextPage = (cursor: string) => commandWith(io.argv, "--cursor", cursor);
+    const warnUnreadable = () => {
+      for (const r of page.runs) {
+        if (r.problem) {
+          io.stderr.write(`warning: run ${r.run_id} cannot be read: ${oneLine(r.problem)}\n`);
+        }
+      }
+    };
     if (options.json) {
       printJson(io, page.runs.map(publicRunRecord));
-      if (page.next_cursor) io.stderr.write(`more runs: --cursor ${page.next_cursor}\n`);
+      warnUnreadable();
+      if (page.next_cursor) io.stderr.write(`more runs: ${nextPage(page.next_cursor)}\n`);
       return 0;
     }
     if (page.runs.length === 0) {
@@ -123,8 +156,8 @@ export async function runsCommand(options: RunsOptions, io: CliIo): Promise<numb
         ["RUN ID", "STATUS", "RUNBOOK", "STARTED", "DURATION", "DONE", "FAILED", "SKIPPED"],
         page.runs.map((r) => [
           r.run_id,
-          paintStatus(r.status, io),
-          r.runbook.name,
+          paintStatus(r.problem ? "unreadable" : r.status, io),
+          oneLine(r.runbook.name),
           r.started_at.replace("T", " ").slice(0, 19),
           duration(r),
           String(r.counts.completed),
@@ -133,9 +166,22 @@ export async function runsCommand(options: RunsOptions, io: CliIo): Promise<numb
         ]),
       ),
     );
-    if (page.next_cursor) io.stderr.write(`more runs: wct runs --cursor ${page.next_cursor}\n`);
+    warnUnreadable();
+    if (page.next_cursor) io.stderr.write(`more runs: ${nextPage(page.next_cursor)}\n`);
     return 0;
   });
+}
+
+/** A `--cursor` is the run ID that `wct runs` printed after `more runs:`: a run of the store. */
+async function cursorRunId(executions: ExecutionStore, cursor: string): Promise<string> {
+  try {
+    return await executions.resolveRunId(cursor);
+  } catch (error) {
+    if (!(error instanceof RunNotFoundError)) throw error;
+    throw new InputError(
+      `--cursor '${cursor}' is no run of this store: give the run ID printed after 'more runs:'`,
+    );
+  }
 }
 
 export interface InspectOptions extends StoreFlags {
@@ -158,6 +204,9 @@ export async function inspectCommand(
   io: CliIo,
 ): Promise<number> {
   if (artifactId !== undefined) validateArtifactKey(artifactId);
+  if (artifactId !== undefined && options.events) {
+    throw new InputError("--events prints the whole run's audit trail: leave out the artifact id");
+  }
   return withStores(options, io, async ({ executions, artifacts }) => {
     const runId = await executions.resolveRunId(runIdOrPrefix);
     if (artifactId !== undefined) {
@@ -189,10 +238,10 @@ export async function inspectCommand(
     io.stdout.write(
       `run ${details.run_id}\n` +
         `  status    ${paintStatus(details.status, io)}\n` +
-        `  runbook   ${details.runbook.name} (${details.runbook.path}, sha256 ${details.runbook.sha256.slice(0, 12)})\n` +
+        `  runbook   ${oneLine(details.runbook.name)} (${oneLine(details.runbook.path)}, sha256 ${details.runbook.sha256.slice(0, 12)})\n` +
         `  started   ${details.started_at}${details.finished_at ? `, finished ${details.finished_at} (${duration(details)})` : ""}\n` +
-        `  by        ${details.user}@${details.host}, wct ${details.tool_version}, attempt ${details.attempt}\n` +
-        (details.problem ? `  problem   ${details.problem}\n` : "") +
+        `  by        ${oneLine(`${details.user}@${details.host}`)}, wct ${details.tool_version}, attempt ${details.attempt}\n` +
+        (details.problem ? `  problem   ${oneLine(details.problem)}\n` : "") +
         "\n",
     );
     io.stdout.write(
@@ -205,7 +254,7 @@ export async function inspectCommand(
           a.bytes === null ? "" : String(a.bytes),
           a.sha256?.slice(0, 12) ?? "",
           a.schema ? formatSchemaRef(a.schema) : "",
-          artifactNote(a),
+          oneLine(artifactNote(a)),
         ]),
       ),
     );
@@ -235,7 +284,9 @@ export async function verifyRun(
       await verifyRecorded(artifacts, runId, state);
     } catch (error) {
       if (!(error instanceof WctError)) throw error;
-      problems.push({ artifact_id: state.id, problem: error.message });
+      // The listing names the file; the problem is what is wrong with it.
+      const problem = error instanceof CorruptDataError ? error.reason : error.message;
+      problems.push({ artifact_id: state.id, problem });
     }
   }
   return { checked, problems };
@@ -337,6 +388,11 @@ export async function pruneCommand(options: PruneOptions, io: CliIo): Promise<nu
         kept.push({ run_id: run.run_id, reason: "still running" });
         continue;
       }
+      // Its status and age are unknown: only `wct runs delete` removes it, by name.
+      if (run.problem) {
+        kept.push({ run_id: run.run_id, reason: `cannot be read: ${run.problem}` });
+        continue;
+      }
       if (!options.dryRun) {
         try {
           await deleteRun(run.run_id, executions, artifacts);
@@ -348,14 +404,18 @@ export async function pruneCommand(options: PruneOptions, io: CliIo): Promise<nu
       }
       deleted.push(run.run_id);
     }
-    const swept = options.dryRun ? 0 : ((await executions.sweep?.()) ?? 0);
+    const swept = (await executions.sweep?.(undefined, Boolean(options.dryRun))) ?? 0;
     if (options.json) printJson(io, { dry_run: Boolean(options.dryRun), deleted, kept, swept });
     else {
       const verb = options.dryRun ? "would delete" : "deleted";
       for (const id of deleted) io.stdout.write(`${verb} ${id}\n`);
       for (const k of kept) io.stdout.write(`kept ${k.run_id} (${k.reason})\n`);
       io.stderr.write(`${verb} ${deleted.length} run(s)\n`);
-      if (swept > 0) io.stderr.write(`removed ${swept} leftover(s) of crashed operations\n`);
+      if (swept > 0) {
+        io.stderr.write(
+          `${options.dryRun ? "would remove" : "removed"} ${swept} leftover(s) of crashed operations\n`,
+        );
+      }
     }
     return 0;
   });

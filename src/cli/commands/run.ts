@@ -13,6 +13,7 @@ import type { ResolvedStores } from "../../stores/config.js";
 import {
   type CliIo,
   checkOutputTarget,
+  commandWith,
   currentHost,
   currentUser,
   openStores,
@@ -50,9 +51,11 @@ export async function runCommand(
   try {
     stores = openStores(options, io, workers);
     const registry = builtinRegistry();
-    const resumeRunId = options.resume
-      ? await stores.executions.resolveRunId(options.resume)
-      : undefined;
+    // `--resume ""` (an unset variable in a script) is a bad run ID, not a new run.
+    const resumeRunId =
+      options.resume === undefined
+        ? undefined
+        : await stores.executions.resolveRunId(options.resume);
     // The kept artifacts' hashing starts now, on the worker threads, while the runbook is planned.
     const resume = resumeRunId
       ? {
@@ -120,7 +123,7 @@ export async function runCommand(
         `run ID: ${result.runId}\n` +
         (result.status === "completed"
           ? ""
-          : `resume with: wct run ${runbookPath} --resume ${result.runId}\n`),
+          : `resume with: ${commandWith(io.argv, "--resume", result.runId)}\n`),
     );
     if (options.json) {
       printJson(io, {

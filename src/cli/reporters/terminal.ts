@@ -6,6 +6,7 @@
 import type { Writable } from "node:stream";
 import pc from "picocolors";
 import type { EngineEvent } from "../../execute/events.js";
+import { oneLine } from "../table.js";
 
 export interface Reporter {
   listener(event: EngineEvent): void;
@@ -60,9 +61,9 @@ function rowOf(event: EngineEvent): Row | null {
         note: `reused from ${event.from_run}/${event.from_artifact}`,
       };
     case "artifact_failed":
-      return { id: event.artifact_id, status: "failed", note: event.error };
+      return { id: event.artifact_id, status: "failed", note: oneLine(event.error) };
     case "artifact_skipped":
-      return { id: event.artifact_id, status: "skipped", note: event.because };
+      return { id: event.artifact_id, status: "skipped", note: oneLine(event.because) };
     default:
       return null;
   }
@@ -88,7 +89,7 @@ export function createTerminalReporter(
     return {
       listener(event) {
         if (event.type === "artifact_warning") {
-          stream.write(`! ${event.artifact_id}: ${event.message}\n`);
+          stream.write(`! ${event.artifact_id}: ${oneLine(event.message)}\n`);
           return;
         }
         const row = rowOf(event);
@@ -117,7 +118,7 @@ export function createTerminalReporter(
         // Warnings go above the list, which is then drawn again below them.
         const up = drawn > 0 ? `\x1b[${drawn}A\x1b[0J` : "";
         stream.write(
-          `${up}${color ? pc.yellow("!") : "!"} ${event.artifact_id}: ${event.message}\n`,
+          `${up}${color ? pc.yellow("!") : "!"} ${event.artifact_id}: ${oneLine(event.message)}\n`,
         );
         drawn = 0;
         schedule();

@@ -328,6 +328,12 @@ class FileSystemExecutionStore implements ExecutionStore {
     const file = this.systemFile(runId, "metadata.json");
     const value = parseJson(file, await this.readSystemFile(runId, "metadata.json"));
     if (!isRunRecord(value)) throw new CorruptDataError(file, "not a run record");
+    if (value.run_id !== runId) {
+      throw new CorruptDataError(
+        file,
+        `records run ${value.run_id}, not ${runId}: a run folder copied or renamed by hand`,
+      );
+    }
     const { runbook_path, completed_at, ...record } = value as RunRecord & {
       runbook_path?: unknown;
       completed_at?: unknown;
@@ -362,6 +368,13 @@ class FileSystemExecutionStore implements ExecutionStore {
       this.readEvents(record.run_id),
       record.status === "running" ? this.readLease(record.run_id) : null,
     ]);
+    // A record says how a run ended only once its log holds the run_finished event.
+    if (record.status !== "running" && !events.some((event) => event.type === "run_finished")) {
+      throw new CorruptDataError(
+        this.systemFile(record.run_id, "events.jsonl"),
+        `holds no run_finished event, though metadata.json says the run ended ${record.status}: the log lost events`,
+      );
+    }
     return viewRun(record, events, this.isLive(lease));
   }
 
@@ -465,8 +478,8 @@ class FileSystemExecutionStore implements ExecutionStore {
     runId: string,
   ): Promise<{ events: RunEvent[]; completeBytes: number; totalBytes: number }> {
     const file = this.systemFile(runId, "events.jsonl");
-    const bytes = await readIfExists(file);
-    if (!bytes) return { events: [], completeBytes: 0, totalBytes: 0 };
+    // Every run is created with its log: one that is gone lost the run's audit trail.
+    const bytes = await this.readSystemFile(runId, "events.jsonl");
     const completeBytes = bytes.lastIndexOf(0x0a) + 1;
     const lines = bytes.subarray(0, completeBytes).toString("utf8").split("\n");
     const events: RunEvent[] = [];
@@ -646,9 +659,10 @@ class FileSystemExecutionStore implements ExecutionStore {
   /**
    * Removes what crashes left behind, older than `olderThanMs`: hidden run folders being created
    * or deleted, artifact folders being cleared, and temp files. Age alone tells a leftover from
-   * work in progress, which takes seconds at most. Returns how many entries it removed.
+   * work in progress, which takes seconds at most. Returns how many entries it removed (with
+   * `dryRun`, would remove).
    */
-  async sweep(olderThanMs = DEFAULT_LEFTOVER_AGE_MS): Promise<number> {
+  async sweep(olderThanMs = DEFAULT_LEFTOVER_AGE_MS, dryRun = false): Promise<number> {
     let entries: Dirent[];
     try {
       entries = await fs.readdir(this.runsDir, { withFileTypes: true });
@@ -671,7 +685,7 @@ class FileSystemExecutionStore implements ExecutionStore {
     for (const leftover of leftovers) {
       try {
         if ((await fs.lstat(leftover)).mtimeMs > cutoff) continue;
-        await fs.rm(leftover, { recursive: true, force: true });
+        if (!dryRun) await fs.rm(leftover, { recursive: true, force: true });
         removed += 1;
       } catch (error) {
         // Another sweep or the crashed operation's own cleanup got there first.

@@ -50,10 +50,20 @@ describe("resolvePrefix", () => {
 
   it("lists at most 5 candidates when ambiguous", () => {
     const ids = Array.from({ length: 7 }, (_, i) => `run-${i}`);
-    expect(() => resolvePrefix("run", ids)).toThrow(
-      "Run ID prefix 'run' is ambiguous: it matches run-6, run-5, run-4, run-3, run-2 and 2 more.",
+    expect(() => resolvePrefix("run-", ids)).toThrow(
+      "Run ID prefix 'run-' is ambiguous: it matches run-6, run-5, run-4, run-3, run-2 and 2 more.",
     );
-    expect(() => resolvePrefix("x", ids)).toThrow(RunNotFoundError);
+    expect(() => resolvePrefix("xxxx", ids)).toThrow(RunNotFoundError);
+  });
+
+  it("refuses a prefix shorter than 4 characters, even when only one run matches", () => {
+    const ids = ["0a1b-only", "x"];
+    expect(() => resolvePrefix("0", ids)).toThrow(
+      "Run ID prefix '0' is too short: give at least 4 characters (or the whole run ID).",
+    );
+    expect(() => resolvePrefix("0a1", ids)).toThrow(InputError);
+    expect(resolvePrefix("0a1b", ids)).toBe("0a1b-only");
+    expect(resolvePrefix("x", ids)).toBe("x");
   });
 });
 

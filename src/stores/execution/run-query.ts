@@ -99,9 +99,13 @@ export function newestFirst(runIds: string[]): string[] {
   return [...runIds].sort((a, b) => (a < b ? 1 : a > b ? -1 : 0));
 }
 
+/** The shortest run ID prefix accepted in place of a whole run ID (as short as git's). */
+export const MIN_RUN_ID_PREFIX = 4;
+
 /**
  * The full run ID for `prefix` among `runIds`: an exact match, else the only ID starting with it.
- * Throws `RunNotFoundError` for none and `InputError` listing up to 5 candidates when ambiguous.
+ * Throws `RunNotFoundError` for none, and `InputError` for a prefix shorter than
+ * `MIN_RUN_ID_PREFIX` or, listing up to 5 candidates, an ambiguous one.
  */
 export function resolvePrefix(prefix: string, runIds: Iterable<string>): string {
   validateRunId(prefix);
@@ -109,6 +113,13 @@ export function resolvePrefix(prefix: string, runIds: Iterable<string>): string 
   for (const id of runIds) {
     if (id === prefix) return id;
     if (id.startsWith(prefix)) matches.push(id);
+  }
+  // `wct runs delete 0` must not pick the only run that happens to start with 0.
+  if (prefix.length < MIN_RUN_ID_PREFIX) {
+    throw new InputError(
+      `Run ID prefix '${prefix}' is too short: give at least ${MIN_RUN_ID_PREFIX} characters (or the whole run ID).`,
+      { code: "short_run_id_prefix" },
+    );
   }
   if (matches.length === 0) throw new RunNotFoundError(prefix);
   if (matches.length === 1) return matches[0]!;

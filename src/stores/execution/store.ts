@@ -230,9 +230,10 @@ export interface ExecutionStore {
   getLease(runId: string): Promise<{ lease: Lease; live: boolean } | null>;
   /**
    * Removes what crashed operations left behind (half-created or half-deleted runs, temp files)
-   * that is older than `olderThanMs`; returns how many entries it removed. Backends whose writes
-   * are transactional have nothing to sweep and leave it out.
+   * that is older than `olderThanMs`; returns how many entries it removed (with `dryRun`, counts
+   * them and removes nothing). Backends whose writes are transactional have nothing to sweep and
+   * leave it out.
    */
-  sweep?(olderThanMs?: number): Promise<number>;
+  sweep?(olderThanMs?: number, dryRun?: boolean): Promise<number>;
   close?(): Promise<void>;
 }

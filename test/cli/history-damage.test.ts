@@ -1,0 +1,264 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: runbooks here use ${VAR} placeholders
+/**
+ * Past runs whose files were damaged or removed by hand, and the edges of the history commands'
+ * arguments, as a user meets them: every case is one clear message and the right exit code.
+ */
+import { spawnSync } from "node:child_process";
+import { existsSync, readdirSync } from "node:fs";
+import { cp, mkdir, mkdtemp, rm, utimes, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { BIN, hasStackTrace, ROOT, runWct } from "../helpers/cli.js";
+
+let dir: string;
+let store: string;
+const wct = (args: string[], env: Record<string, string> = {}) =>
+  runWct(args, { cwd: dir, env: { WAIVERN_STORE_PATH: store, ...env } });
+
+const FILES = join(ROOT, "examples/data/files");
+const runbook = (name: string, extra = "") =>
+  `name: ${name}\ndescription: damage test\nartifacts:\n` +
+  `  files: {source: {type: filesystem, properties: {path: '${FILES}'}}}\n` +
+  `  findings: {inputs: files, process: {type: personal_data}, output: true}\n${extra}`;
+
+async function write(name: string, text: string): Promise<string> {
+  const file = join(dir, name);
+  await writeFile(file, text);
+  return file;
+}
+
+async function run(file: string, env: Record<string, string> = {}): Promise<string> {
+  const result = await wct(["run", file, "--json"], env);
+  expect(result.code, result.stderr).toBeLessThan(2);
+  return JSON.parse(result.stdout).run_id;
+}
+
+const runFile = (runId: string, ...parts: string[]) => join(store, "runs", runId, ...parts);
+const listed = async (args: string[] = []) =>
+  JSON.parse((await wct(["runs", "--json", ...args])).stdout) as {
+    run_id: string;
+    problem?: string;
+  }[];
+
+let plain: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "wct-damage-"));
+  store = join(dir, "store");
+  plain = await write("plain.yaml", runbook("plain"));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe("damaged runs", () => {
+  it("reports a lost or emptied event log instead of an intact run or an empty export", async () => {
+    const lost = await run(plain);
+    const emptied = await run(plain);
+    await rm(runFile(lost, "_system", "events.jsonl"));
+    await writeFile(runFile(emptied, "_system", "events.jsonl"), "");
+
+    const verify = await wct(["runs", "verify", lost]);
+    expect(verify.code).toBe(1);
+    expect(verify.stderr).toContain(`runs/${lost}/_system/events.jsonl: missing`);
+    const exported = await wct(["export", emptied, "-o", join(dir, "out.json")]);
+    expect(exported.code).toBe(1);
+    expect(exported.stderr).toContain(`runs/${emptied}/_system/events.jsonl`);
+    expect(exported.stderr).toContain("holds no run_finished event");
+    expect(existsSync(join(dir, "out.json"))).toBe(false);
+    expect(hasStackTrace(verify.stderr + exported.stderr)).toBe(false);
+  });
+
+  it("calls a recorded artifact whose file is gone damage (exit 1), naming the file once", async () => {
+    const runId = await run(plain);
+    await rm(runFile(runId, "artifacts", "findings.json"));
+    const inspect = await wct(["inspect", runId, "findings"]);
+    expect(inspect.code).toBe(1);
+    expect(inspect.stderr).toContain(
+      `runs/${runId}/artifacts/findings.json: missing, though the run recorded the artifact completed`,
+    );
+    const verify = await wct(["runs", "verify", runId]);
+    expect(verify.code).toBe(1);
+    expect(verify.stdout).toContain("  artifacts/findings.json: missing, though");
+    expect(verify.stdout).not.toContain("artifacts/findings.json: runs/");
+  });
+
+  it("flags a run whose record cannot be read, and prune leaves it to 'runs delete'", async () => {
+    const broken = await run(plain);
+    await writeFile(runFile(broken, "_system", "metadata.json"), "{garbage");
+    const table = await wct(["runs"]);
+    expect(table.stdout).toMatch(new RegExp(`${broken}\\s+unreadable`));
+    expect(table.stderr).toContain(`warning: run ${broken} cannot be read:`);
+    expect(table.stderr).toContain("metadata.json: not valid JSON");
+
+    const pruned = JSON.parse(
+      (await wct(["runs", "prune", "--status", "interrupted", "--json"])).stdout,
+    );
+    expect(pruned.deleted).not.toContain(broken);
+    expect(pruned.kept).toContainEqual({
+      run_id: broken,
+      reason: expect.stringMatching(/^cannot be read: .*metadata\.json/),
+    });
+    expect(existsSync(runFile(broken))).toBe(true);
+    expect((await wct(["runs", "delete", broken])).code).toBe(0);
+    expect(existsSync(runFile(broken))).toBe(false);
+  });
+
+  it("does not list a run folder copied by hand as a second copy of the run", async () => {
+    const original = await run(plain);
+    await cp(runFile(original), join(store, "runs", "zcopy"), { recursive: true });
+    const runs = await listed();
+    expect(runs.filter((r) => r.run_id === original)).toHaveLength(1);
+    expect(runs.find((r) => r.run_id === "zcopy")?.problem).toContain(
+      `records run ${original}, not zcopy`,
+    );
+    await rm(join(store, "runs", "zcopy"), { recursive: true });
+  });
+
+  it("previews with --dry-run the leftovers that prune sweeps", async () => {
+    const leftover = join(store, "runs", `.${"0".repeat(8)}-dead.creating-1234`);
+    await mkdir(join(leftover, "_system"), { recursive: true });
+    const old = new Date(Date.now() - 3600_000);
+    await utimes(leftover, old, old);
+    const dry = await wct(["runs", "prune", "--older-than", "3650d", "--dry-run", "--json"]);
+    expect(JSON.parse(dry.stdout)).toMatchObject({ dry_run: true, swept: 1 });
+    expect(existsSync(leftover)).toBe(true);
+    const real = await wct(["runs", "prune", "--older-than", "3650d", "--json"]);
+    expect(JSON.parse(real.stdout).swept).toBe(1);
+    expect(existsSync(leftover)).toBe(false);
+  });
+});
+
+describe("arguments of the history commands", () => {
+  it("refuses an empty --resume instead of starting a new run", async () => {
+    const before = readdirSync(join(store, "runs")).length;
+    const result = await wct(["run", plain, "--resume", ""]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain("Invalid run ID: it is empty");
+    expect(readdirSync(join(store, "runs"))).toHaveLength(before);
+  });
+
+  it("refuses run ID prefixes shorter than 4 characters", async () => {
+    const runId = await run(plain);
+    const result = await wct(["runs", "delete", runId.slice(0, 1)]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(`Run ID prefix '${runId.slice(0, 1)}' is too short`);
+    expect(existsSync(runFile(runId))).toBe(true);
+  });
+
+  it("takes numbers in decimal digits, real calendar dates, a known cursor and a store path", async () => {
+    for (const args of [
+      ["runs", "--limit", "0x2"],
+      ["runs", "--limit", "1e1"],
+      ["runs", "--limit", " 5"],
+      ["runs", "prune", "--keep-last", "0b1"],
+      ["runs", "--since", "2026-02-30"],
+      ["runs", "--cursor", "bogus"],
+      ["runs", "--cursor", ""],
+      ["runs", "--store-path", ""],
+    ]) {
+      const result = await wct(args);
+      expect(result.code, args.join(" ")).toBe(2);
+      expect(hasStackTrace(result.stderr)).toBe(false);
+    }
+    expect((await wct(["runs", "--limit", "2", "--since", "2026-02-28"])).code).toBe(0);
+    const big = await wct(["runs", "--limit", "99999999999999999999"]);
+    expect(big.stderr).toContain("got '99999999999999999999'");
+  });
+
+  it("refuses --events together with an artifact id", async () => {
+    const runId = await run(plain);
+    const result = await wct(["inspect", runId, "files", "--events"]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain("--events prints the whole run's audit trail");
+  });
+
+  it("finishes quietly when the reader of its output goes away", async () => {
+    const runId = await run(plain);
+    // The reader closes its end at once: every write of wct meets a closed pipe (EPIPE).
+    const piped = spawnSync(
+      "bash",
+      [
+        "-c",
+        `"${process.execPath}" "${BIN}" inspect ${runId} --events | (exec 0<&-; sleep 1); echo "rc=\${PIPESTATUS[0]}"`,
+      ],
+      { cwd: dir, env: { ...process.env, WAIVERN_STORE_PATH: store }, encoding: "utf8" },
+    );
+    expect(piped.stdout).toBe("rc=0\n");
+    expect(piped.stderr).toBe("");
+  });
+});
+
+describe("hints and messages", () => {
+  it("prints resume and next-page hints that keep the store path and the filters", async () => {
+    const elsewhere = join(dir, "elsewhere");
+    const failing = await write(
+      "failing.yaml",
+      runbook(
+        "failing",
+        "  late: {source: {type: filesystem, properties: {path: '${LATE_DIR}'}}}\n",
+      ),
+    );
+    const env = { LATE_DIR: join(dir, "not-there") };
+    for (let i = 0; i < 2; i++)
+      await runWct(["run", failing, "--store-path", elsewhere], { cwd: dir, env });
+    const failed = await runWct(["run", failing, "--store-path", elsewhere], { cwd: dir, env });
+    expect(failed.code).toBe(1);
+    const runId = failed.stdout.trim();
+    expect(failed.stderr).toContain(
+      `resume with: wct run ${failing} --store-path ${elsewhere} --resume ${runId}`,
+    );
+    const page = await runWct(
+      ["runs", "--store-path", elsewhere, "--status", "failed", "--limit", "1"],
+      { cwd: dir },
+    );
+    expect(page.stderr).toContain(
+      `more runs: wct runs --store-path ${elsewhere} --status failed --limit 1 --cursor ${runId}`,
+    );
+  });
+
+  it("shows control characters of a runbook name escaped, never as terminal commands", async () => {
+    const file = await write("evil.yaml", runbook('"Evil\\e[2J\\e[31mRED"'));
+    await run(file);
+    const table = await wct(["runs", "--runbook", "Evil\x1b[2J\x1b[31mRED"]);
+    expect(table.stdout).toContain("Evil\\u001b[2J\\u001b[31mRED");
+    expect(table.stdout).not.toContain("\x1b");
+  });
+
+  it("does not quote a substituted value in a property's validation error", async () => {
+    const file = await write(
+      "secret-property.yaml",
+      "name: secret\ndescription: d\nartifacts:\n" +
+        `  files: {source: {type: filesystem, properties: {path: '${FILES}', include_patterns: '\${PATTERN_SECRET}'}}}\n`,
+    );
+    const result = await wct(["run", file], { PATTERN_SECRET: "Qz9-secret-pattern" });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain("include_patterns");
+    expect(result.stderr).toContain("${PATTERN_SECRET}");
+    expect(result.stderr).not.toContain("Qz9-secret-pattern");
+  });
+
+  it("refuses to resume a run of a runbook under another name, naming the run's runbook", async () => {
+    const failing = await write(
+      "named.yaml",
+      runbook(
+        "first name",
+        "  late: {source: {type: filesystem, properties: {path: '${LATE_DIR}'}}}\n",
+      ),
+    );
+    const env = { LATE_DIR: join(dir, "still-not-there") };
+    const runId = await run(failing, env);
+    const renamed = await write(
+      "renamed.yaml",
+      runbook(
+        "second name",
+        "  late: {source: {type: filesystem, properties: {path: '${LATE_DIR}'}}}\n",
+      ),
+    );
+    const result = await wct(["run", renamed, "--resume", runId], env);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(
+      `it is a run of the runbook named 'first name' (${failing}), not 'second name'`,
+    );
+  });
+});
