@@ -131,12 +131,18 @@ export function printJson(io: CliIo, value: unknown): void {
   io.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }
 
-/** Fails early, before any work, when an output file could not be written (no such folder). */
+/**
+ * Fails early, before any work, when an output file could not be written: no such folder, or
+ * the name is a folder.
+ */
 export async function checkOutputTarget(io: CliIo, output: string): Promise<void> {
-  const folder = dirname(resolve(io.cwd, output));
+  const target = resolve(io.cwd, output);
+  const folder = dirname(target);
   const info = await stat(folder).catch(() => null);
   if (!info?.isDirectory())
     throw new InputError(`cannot write '${output}': folder '${folder}' does not exist`);
+  if ((await stat(target).catch(() => null))?.isDirectory())
+    throw new InputError(`cannot write '${output}': it is a folder; name a file`);
 }
 
 /** Writes a user-named output file; a failure names the file (and the run, which is stored anyway). */

@@ -61,6 +61,13 @@ describe("checkProperties", () => {
     ]);
   });
 
+  it("refuses an integer beyond 2^53, which YAML would not read back as written", () => {
+    expect(checkProperties({ path: "p", max_files: 2 ** 63 }, docs)).toEqual([
+      { path: "max_files", message: "must be at most 9007199254740991, got 9223372036854776000" },
+    ]);
+    expect(checkProperties({ path: "p", max_files: Number.MAX_SAFE_INTEGER }, docs)).toEqual([]);
+  });
+
   it("suggests the closest known name for an unknown one and applies the prefix", () => {
     const [issue] = checkProperties({ path: "x", max_file: 3 }, docs, "source.");
     expect(issue?.path).toBe("source.max_file");

@@ -78,7 +78,11 @@ function typeProblem(value: unknown, type: string): string | undefined {
         ? undefined
         : `must be a number, got ${shown}`;
     case "integer":
-      return Number.isInteger(value) ? undefined : `must be an integer, got ${shown}`;
+      if (!Number.isInteger(value)) return `must be an integer, got ${shown}`;
+      // Beyond 2^53 a YAML integer is no longer the number written (and SQLite refuses it).
+      return Number.isSafeInteger(value)
+        ? undefined
+        : `must be at most ${Number.MAX_SAFE_INTEGER}, got ${shown}`;
     case "string[]":
       return Array.isArray(value) && value.every((v) => typeof v === "string")
         ? undefined

@@ -128,6 +128,22 @@ describe("filesystem connector", () => {
     expect(sources(included)).toEqual(["config/settings.yaml", "src/app.py"]);
   });
 
+  it("matches names holding a line break with ** and negated patterns too", async () => {
+    write("odd/a.txt", "a");
+    write("odd/new\nline.txt", "email: x@example.com");
+    write("odd/sub/other\nname.md", "b");
+    const all = ["a.txt", "new\nline.txt", "sub/other\nname.md"];
+    expect(sources(await extract({ path: "odd", include_patterns: ["**"] }))).toEqual(all);
+    expect(sources(await extract({ path: "odd", include_patterns: ["!zzz"] }))).toEqual(all);
+    expect(sources(await extract({ path: "odd", include_patterns: ["sub/**"] }))).toEqual([
+      "sub/other\nname.md",
+    ]);
+    expect(sources(await extract({ path: "odd", exclude_patterns: ["*line*"] }))).toEqual([
+      "a.txt",
+      "sub/other\nname.md",
+    ]);
+  });
+
   it("anchors patterns with a slash to the root", async () => {
     write("tree/docs/a.md", "a");
     write("tree/src/docs/b.md", "b");

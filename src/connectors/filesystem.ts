@@ -484,11 +484,23 @@ function compilePatterns(patterns: string[]): (relativePath: string) => boolean 
     const { glob, isAnchored } = normalisePattern(pattern);
     (isAnchored ? anchored : anywhere).push(glob);
   }
-  const matchers = [
-    anywhere.length > 0 ? picomatch(anywhere, { dot: true, basename: true }) : undefined,
-    anchored.length > 0 ? picomatch(anchored, { dot: true }) : undefined,
-  ].filter((m) => m !== undefined);
-  return (relativePath) => matchers.some((match) => match(relativePath));
+  const nameMatchers = anywhere.map(globRegExp);
+  const pathMatchers = anchored.map(globRegExp);
+  return (relativePath) => {
+    const name = relativePath.slice(relativePath.lastIndexOf("/") + 1);
+    return (
+      nameMatchers.some((re) => re.test(name)) || pathMatchers.some((re) => re.test(relativePath))
+    );
+  };
+}
+
+/**
+ * picomatch's expression for a glob, where `.` also matches a line break: a file name may hold
+ * one, and `**` or a negated pattern must not skip that file (picomatch writes `**` with `.`).
+ */
+function globRegExp(glob: string): RegExp {
+  const re = picomatch.makeRe(glob, { dot: true });
+  return new RegExp(re.source, `${re.flags.replace("s", "")}s`);
 }
 
 /** Trailing slashes are dropped: folders match by path anyway, and their contents follow. */

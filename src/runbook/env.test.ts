@@ -84,6 +84,20 @@ describe("redactSubstitutions", () => {
     );
   });
 
+  it("redacts values under 4 characters only as whole words, so messages stay readable", () => {
+    const subs = [
+      { name: "ID", value: "a" },
+      { name: "CONC", value: "x" },
+      { name: "EXT", value: "zq" },
+    ];
+    expect(
+      redactSubstitutions("expected a positive integer, got a string ('x'); *.zq; zqa", subs),
+    ).toBe("expected ${ID} positive integer, got ${ID} string ('${CONC}'); *.${EXT}; zqa");
+    expect(redactSubstitutions("environment variable 'X' is not set", subs)).toBe(
+      "environment variable 'X' is not set",
+    );
+  });
+
   it("keeps placeholders already in the text, so redacting twice changes nothing", () => {
     const subs = [{ name: "TOKEN", value: "{TOKEN}" }];
     expect(redactSubstitutions("a ${TOKEN} b {TOKEN}", subs)).toBe("a ${TOKEN} b ${TOKEN}");

@@ -55,7 +55,8 @@ export function hasPlaceholder(text: string): boolean {
  * `withWrittenPlaceholders`). Longest value first, so that a value containing another is put back
  * whole; placeholders already in the text are left alone, so redacting twice changes nothing.
  * Every non-empty value is redacted, however short: nothing tells a secret from a setting, and a
- * message reading `line ${N}` is a small price for never storing one.
+ * message reading `line ${N}` is a small price for never storing one. Values of fewer than four
+ * characters are redacted where they stand as a word (see `WHOLE_WORD_BELOW`).
  */
 export function redactSubstitutions(value: unknown, subs: readonly Substitution[]): unknown {
   const byValue = new Map<string, string>();
@@ -66,7 +67,7 @@ export function redactSubstitutions(value: unknown, subs: readonly Substitution[
   const pattern =
     byValue.size === 0
       ? null
-      : new RegExp([PLACEHOLDER.source, ...[...byValue.keys()].map(escapeRegExp)].join("|"), "g");
+      : new RegExp([PLACEHOLDER.source, ...[...byValue.keys()].map(valuePattern)].join("|"), "gu");
   const redactText = (text: string): string =>
     pattern
       ? text.replace(pattern, (match) => {
@@ -85,6 +86,22 @@ export function redactSubstitutions(value: unknown, subs: readonly Substitution[
     return node;
   };
   return walk(value);
+}
+
+/**
+ * Values shorter than this are redacted only where they stand as a word of their own: replacing
+ * `a` or `x` inside every word would garble the message (`e${X}pected`) and, by where the
+ * placeholders land, show the value anyway. Longer values are redacted wherever they appear.
+ */
+const WHOLE_WORD_BELOW = 4;
+const WORD_CHAR = "[\\p{L}\\p{N}_]";
+
+function valuePattern(value: string): string {
+  const escaped = escapeRegExp(value);
+  if (value.length >= WHOLE_WORD_BELOW) return escaped;
+  const starts = new RegExp(`^${WORD_CHAR}`, "u").test(value) ? `(?<!${WORD_CHAR})` : "";
+  const ends = new RegExp(`${WORD_CHAR}$`, "u").test(value) ? `(?!${WORD_CHAR})` : "";
+  return `${starts}${escaped}${ends}`;
 }
 
 /** `issues` with substituted values in their messages put back as placeholders. */

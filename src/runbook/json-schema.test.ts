@@ -85,9 +85,11 @@ describe("runbookJsonSchema", () => {
     );
     expect(validate(runbook({ inputs: "b" }, { timeout: 0 }))).toBe(false);
     expect(validate(runbook({ inputs: "b", output_schema: "x/1.0" }))).toBe(false);
-    expect(validate({ name: "n", description: "d", artifacts: { "../x": { inputs: "b" } } })).toBe(
-      false,
-    );
+    const ids = (id: string) =>
+      validate({ name: "n", description: "d", artifacts: { [id]: { inputs: "b" } } });
+    expect(ids("../x")).toBe(false);
+    expect(ids("c:drive")).toBe(false);
+    expect(ids("db:customers")).toBe(true);
   });
 
   it("lists exactly the keys the parser accepts at each level", () => {

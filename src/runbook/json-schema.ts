@@ -184,7 +184,9 @@ export function runbookJsonSchema(): Record<string, unknown> {
         artifacts: {
           type: "object",
           description: "Artifact id -> definition, in execution-independent order",
-          propertyNames: { pattern: "^(?!/)(?!.*\\.\\.)[^\\s\\\\\\u0000-\\u001f\\u007f]+$" },
+          propertyNames: {
+            pattern: "^(?!/)(?![A-Za-z]:)(?!.*\\.\\.)[^\\s\\\\\\u0000-\\u001f\\u007f]+$",
+          },
           additionalProperties: artifact,
         },
       },

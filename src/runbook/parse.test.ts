@@ -199,6 +199,52 @@ describe("loadRunbook on unreadable files", () => {
     ]);
   });
 
+  it("shows the first YAML syntax error only, with a hint for a placeholder in a flow mapping", async () => {
+    expect(await issuesOf([...HEADER, "config: {timeout: ${TMO:-30}}", "artifacts: {}"])).toEqual([
+      expect.stringMatching(
+        /^runbook\.yaml:3:20: invalid YAML: .* \(and \d+ more after it\); inside \{ \} or \[ \], put a \$\{VAR\} placeholder in quotes/,
+      ),
+    ]);
+    expect(await issuesOf([...HEADER, "artifacts: {}", "---", "name: other"])).toEqual([
+      "runbook.yaml:4:1: invalid YAML: the file holds more than one YAML document (a '---' or '...' line); a runbook is one",
+    ]);
+  });
+
+  it("refuses a file that is not UTF-8, at the first bad byte", async () => {
+    const file = path.join(dir, "latin1.yaml");
+    const text =
+      "name: test\ndescription: d\nartifacts:\n  a: {source: {type: filesystem, properties: {path: 'caf\xe9'}}}\n";
+    await writeFile(file, Buffer.from(text, "latin1"));
+    await expect(loadRunbook(file, {})).rejects.toThrow(
+      new InputError(
+        `${file}:4:57: not valid UTF-8 (runbooks are UTF-8 text; re-save it as UTF-8)`,
+      ),
+    );
+  });
+
+  it("refuses nested aliases that expand beyond what the text could hold", async () => {
+    // Ten times ten times ... : a few hundred bytes standing for ten million values.
+    const layers = ["        l0: &l0 [x, x, x, x, x, x, x, x, x, x]"];
+    for (let i = 1; i <= 6; i++) {
+      const refs = Array.from({ length: 10 }, () => `*l${i - 1}`);
+      layers.push(`        l${i}: &l${i} [${refs.join(", ")}]`);
+    }
+    const lines = [...HEADER, "artifacts:", ...SOURCE, "      properties:", "        path: d"];
+    const issues = await issuesOf([...lines, ...layers]);
+    expect(issues).toEqual([
+      expect.stringMatching(/expands to more than \d+ values \(YAML aliases/),
+    ]);
+  });
+
+  it("reads a runbook of 15,000 artifacts, which has no aliases to expand", async () => {
+    const artifacts = Array.from(
+      { length: 15_000 },
+      (_, i) => `  a${i}: {source: {type: filesystem, properties: {path: data}}}`,
+    );
+    const file = await write(`${[...HEADER, "artifacts:", ...artifacts].join("\n")}\n`, "big.yaml");
+    expect(Object.keys((await loadRunbook(file, {})).runbook.artifacts)).toHaveLength(15_000);
+  });
+
   it("reports an empty file", async () => {
     expect(await issuesOf([""])).toEqual([
       "runbook.yaml: expected the runbook to be a mapping, got nothing",
@@ -318,6 +364,12 @@ describe("loadRunbook validation", () => {
     ]);
   });
 
+  it("reports an input listed twice, at the second mention", async () => {
+    expect(
+      await issuesOf([...HEADER, "artifacts:", ...SOURCE, "  b:", "    inputs: [files, files]"]),
+    ).toEqual(["runbook.yaml:8:21: artifacts.b.inputs.1: 'files' is listed twice"]);
+  });
+
   it("reports a collection of the wrong kind and an empty inputs list", async () => {
     expect(
       await issuesOf([...HEADER, "artifacts:", "  a:", "    inputs: []", "  b: just text"]),
@@ -423,7 +475,9 @@ describe("loadRunbook validation", () => {
         "  /abs: {inputs: x}",
         "  'back\\slash': {inputs: x}",
         "  'a//b': {inputs: x}",
+        "  'c:drive': {inputs: x}",
         "  nested/ok: {inputs: x}",
+        "  'db:customers': {inputs: x}",
       ]),
     ).toEqual([
       "runbook.yaml:4:3: artifacts.has space: invalid artifact id 'has space': it contains whitespace",
@@ -431,6 +485,7 @@ describe("loadRunbook validation", () => {
       "runbook.yaml:6:3: artifacts./abs: invalid artifact id '/abs': absolute paths are not allowed",
       "runbook.yaml:7:3: artifacts.back\\slash: invalid artifact id 'back\\slash': backslashes are not allowed",
       "runbook.yaml:8:3: artifacts.a//b: invalid artifact id 'a//b': empty or '.' path segments are not allowed",
+      "runbook.yaml:9:3: artifacts.c:drive: invalid artifact id 'c:drive': a letter and ':' at the start reads as a Windows drive (an absolute path)",
     ]);
   });
 });

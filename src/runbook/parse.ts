@@ -3,6 +3,7 @@
  * that reports every problem at once with `file:line:column` (ARCHITECTURE §2). Unlike upstream,
  * unknown keys are errors, never silently ignored.
  */
+import { isUtf8 } from "node:buffer";
 import { readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import {
@@ -87,9 +88,9 @@ const DEFAULT_CONFIG: RunbookConfig = { timeout: 300, max_concurrency: 10, templ
 const SCHEMA_REF = /^[^/\s]+(\/\d+\.\d+\.\d+)?$/;
 
 /**
- * Most values (mapping entries and nodes) a runbook may expand to. YAML aliases repeat what they
- * refer to, so a 1 KB file of nested aliases can stand for billions of values; a real runbook
- * stays far below this.
+ * Most values (mapping entries and nodes) a runbook may expand to beyond one per character of its
+ * text. YAML aliases repeat what they refer to, so a 1 KB file of nested aliases can stand for
+ * billions of values; without aliases every value takes at least one character of the text.
  */
 export const MAX_RUNBOOK_VALUES = 100_000;
 
@@ -112,13 +113,15 @@ export async function loadRunbook(
   const { root, errors, lineCounter, duplicateKeys } = parseYaml(text);
   const reader = new RunbookReader(absolute, text, root, lineCounter, env, duplicateKeys);
   if (errors.length > 0) {
-    throw new RunbookError(
-      errors.map((error) => ({
+    // The first syntax error is the mistake; the parser's later ones mostly follow from it.
+    const first = errors[0]!;
+    throw new RunbookError([
+      {
         path: "",
-        message: `invalid YAML: ${error.message.split("\n")[0]?.replace(/ at line \d+, column \d+:?$/, "")}`,
-        position: reader.positionAt(error.pos[0]),
-      })),
-    );
+        message: `invalid YAML: ${yamlProblem(first, text, errors.length - 1)}`,
+        position: reader.positionAt(first.pos[0]),
+      },
+    ]);
   }
   const runbook = reader.readRunbook();
   reader.reportUnreachedDuplicates();
@@ -159,6 +162,24 @@ function parseYaml(text: string): {
   return { root: doc.contents, errors: doc.errors, lineCounter };
 }
 
+/**
+ * The library's message for a syntax error, in the words of a runbook's author; `later` errors
+ * the parser found after it are counted, not shown.
+ */
+function yamlProblem(error: YAMLError, text: string, later: number): string {
+  if (error.code === "MULTIPLE_DOCS") {
+    return "the file holds more than one YAML document (a '---' or '...' line); a runbook is one";
+  }
+  const message =
+    error.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "") +
+    (later > 0 ? ` (and ${later} more after it)` : "");
+  // `{a: ${X}}`: inside a flow collection the placeholder's `{` opens a mapping.
+  const at = error.pos[0];
+  return text[at - 1] === "$" && text[at] === "{"
+    ? `${message}; inside { } or [ ], put a \${VAR} placeholder in quotes ('\${VAR}')`
+    : message;
+}
+
 async function readRunbookText(file: string): Promise<string> {
   let isDirectory: boolean;
   try {
@@ -172,13 +193,23 @@ async function readRunbookText(file: string): Promise<string> {
     });
   }
   if (isDirectory) throw new InputError(`Runbook path is a directory, not a file: ${file}`);
+  let bytes: Buffer;
   try {
-    return await readFile(file, "utf8");
+    bytes = await readFile(file);
   } catch (error) {
     throw new InputError(`Cannot read runbook file ${file}: ${(error as Error).message}`, {
       cause: error,
     });
   }
+  const text = bytes.toString("utf8");
+  // Read as UTF-8 regardless, a Latin-1 `é` would become U+FFFD, and a path or name silently wrong.
+  if (!isUtf8(bytes)) {
+    const before = text.slice(0, text.indexOf("\uFFFD")).split("\n");
+    throw new InputError(
+      `${file}:${before.length}:${before.at(-1)!.length + 1}: not valid UTF-8 (runbooks are UTF-8 text; re-save it as UTF-8)`,
+    );
+  }
+  return text;
 }
 
 /** One key of a YAML mapping, with its value node (YAML null when written without a value). */
@@ -207,7 +238,7 @@ class RunbookReader {
   private readonly aliasTargets = new Map<Alias, unknown>();
   /** Value paths `plain` has written, to refuse a path naming two values. */
   private readonly plainPaths = new Set<string>();
-  private valuesLeft = MAX_RUNBOOK_VALUES;
+  private valuesLeft: number;
 
   constructor(
     private readonly file: string,
@@ -218,6 +249,7 @@ class RunbookReader {
     /** Duplicate keys already found; a text read by the simple reader has no anchors or aliases. */
     duplicateKeys?: Scalar[],
   ) {
+    this.valuesLeft = MAX_RUNBOOK_VALUES + text.length;
     if (duplicateKeys) this.duplicateKeys.push(...duplicateKeys);
     else this.indexDocument();
   }
@@ -271,7 +303,7 @@ class RunbookReader {
     if (this.valuesLeft === -1) {
       this.issue(
         "",
-        `the runbook expands to more than ${MAX_RUNBOOK_VALUES} values (YAML aliases repeating each other?)`,
+        `the runbook expands to more than ${MAX_RUNBOOK_VALUES + this.text.length} values (YAML aliases repeating each other?)`,
         this.nodePosition(node),
       );
     }
@@ -633,6 +665,13 @@ class RunbookReader {
         "expected at least one artifact id",
         this.valuePositions.get(entry.path),
       );
+      return undefined;
+    }
+    // Listed twice, an input would be read twice: its findings counted double.
+    const repeated = list?.findIndex((id, index) => list.indexOf(id) !== index) ?? -1;
+    if (list && repeated !== -1) {
+      const path = `${entry.path}.${repeated}`;
+      this.issue(path, `'${list[repeated]}' is listed twice`, this.keyPositions.get(path));
       return undefined;
     }
     return list;

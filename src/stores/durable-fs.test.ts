@@ -7,6 +7,7 @@ import {
   fsyncDir,
   GroupCommitAppender,
   isTempFileName,
+  makeDirs,
   writeFileDurable,
 } from "./durable-fs.js";
 
@@ -153,6 +154,25 @@ describe("GroupCommitAppender with its file moved away", () => {
     expect(await fs.readFile(path.join(moved, "events.jsonl"), "utf8")).toBe("one\n");
     expect(await fs.readFile(file, "utf8")).toBe("two\n");
   });
+});
+
+describe("makeDirs", () => {
+  it("creates the missing folders and names the first one it created", async () => {
+    const root = await fs.mkdtemp(path.join(tmpdir(), "wct-mkdirs-"));
+    expect(await makeDirs(path.join(root, "a", "b", "c"))).toBe(path.join(root, "a"));
+    expect((await fs.stat(path.join(root, "a", "b", "c"))).mode & 0o777).toBe(0o700);
+    expect(await makeDirs(path.join(root, "a", "b"))).toBeUndefined();
+    await fs.writeFile(path.join(root, "file"), "");
+    await expect(makeDirs(path.join(root, "file", "x"))).rejects.toMatchObject({ code: "ENOTDIR" });
+    await fs.rm(root, { recursive: true });
+  });
+
+  it.runIf(process.platform === "linux")(
+    "fails where the kernel refuses a folder, instead of looping like fs.mkdir (/proc)",
+    async () => {
+      await expect(makeDirs("/proc/wct-no-such/x")).rejects.toMatchObject({ code: "ENOENT" });
+    },
+  );
 });
 
 describe("fsyncDir", () => {

@@ -173,6 +173,35 @@ function parentsToSync(dir: string, first: string): string[] {
 }
 
 /**
+ * `mkdir -p` (mode 0o700); resolves with the first folder it created, as `fs.mkdir(dir,
+ * { recursive: true })` does. That one, on Node 20, loops for ever where the kernel refuses a
+ * folder under an existing one with ENOENT (`/proc/x`); here that ENOENT is the error.
+ */
+export async function makeDirs(dir: string): Promise<string | undefined> {
+  const missing: string[] = [];
+  for (let current = path.resolve(dir); ; current = path.dirname(current)) {
+    try {
+      await fs.stat(current);
+      break;
+    } catch (error) {
+      if (!hasErrorCode(error, "ENOENT") || current === path.dirname(current)) throw error;
+      missing.push(current);
+    }
+  }
+  let first: string | undefined;
+  for (const folder of missing.reverse()) {
+    try {
+      await fs.mkdir(folder, { mode: PRIVATE_DIR_MODE });
+      first ??= folder;
+    } catch (error) {
+      // Made meanwhile by a concurrent call: its own fsyncs make it durable.
+      if (!hasErrorCode(error, "EEXIST") || !(await fs.stat(folder)).isDirectory()) throw error;
+    }
+  }
+  return first;
+}
+
+/**
  * `mkdir -p` (mode 0o700) that makes new folders durable: when folders are created, the folder
  * holding each new one is fsynced. A call that finds its folder already there still waits for the
  * concurrent calls that created it (or an ancestor) to finish their fsyncs, so that no call returns
@@ -180,7 +209,7 @@ function parentsToSync(dir: string, first: string): string[] {
  */
 export async function ensureDirDurable(dir: string): Promise<void> {
   const target = path.resolve(dir);
-  const created = fs.mkdir(target, { recursive: true, mode: PRIVATE_DIR_MODE });
+  const created = makeDirs(target);
   const synced = created.then(async (first) => {
     if (first !== undefined) {
       await Promise.all(parentsToSync(target, path.resolve(first)).map((p) => fsyncDir(p)));

@@ -57,8 +57,13 @@ function checkKeyText(what: string, key: string, maxLength: number): void {
   if (key.includes("\\")) {
     throw new InvalidKeyError(`Invalid ${what} ${show(key)}: backslashes are not allowed.`);
   }
-  if (key.startsWith("/") || /^[A-Za-z]:/.test(key)) {
+  if (key.startsWith("/")) {
     throw new InvalidKeyError(`Invalid ${what} ${show(key)}: absolute paths are not allowed.`);
+  }
+  if (/^[A-Za-z]:/.test(key)) {
+    throw new InvalidKeyError(
+      `Invalid ${what} ${show(key)}: a letter and ':' at the start reads as a Windows drive (an absolute path).`,
+    );
   }
 }
 

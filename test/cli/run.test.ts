@@ -142,6 +142,14 @@ describe("wct run", () => {
     expect(result.code).toBe(2);
     expect(result.stderr).toContain("cannot write 'no/such/folder/x.json'");
     expect(existsSync(join(ownStore, "runs"))).toBe(false);
+    // A folder is no output file either, for run, export and generate-schema alike.
+    const folder = await wct(["run", EXAMPLE, "-o", "."], { WAIVERN_STORE_PATH: ownStore });
+    expect(folder.code).toBe(2);
+    expect(folder.stderr).toContain("cannot write '.': it is a folder; name a file");
+    expect(existsSync(join(ownStore, "runs"))).toBe(false);
+    const schema = await wct(["generate-schema", "-o", "no/such/folder/s.json"]);
+    expect(schema.code).toBe(2);
+    expect(schema.stderr).toContain("cannot write 'no/such/folder/s.json': folder");
   });
 
   it("rejects an unknown exporter before running anything", async () => {

@@ -10,7 +10,14 @@ import { formatSchemaRef } from "../../message.js";
 import { prepareRunbook } from "../../plan/prepare.js";
 import { listRulesets } from "../../rulesets/loader.js";
 import { runbookJsonSchema } from "../../runbook/json-schema.js";
-import { type CliIo, openStores, printJson, type StoreFlags, writeOutputFile } from "../io.js";
+import {
+  type CliIo,
+  checkOutputTarget,
+  openStores,
+  printJson,
+  type StoreFlags,
+  writeOutputFile,
+} from "../io.js";
 import { renderTable } from "../table.js";
 
 function describeComponents(components: Iterable<Component>, json: boolean, io: CliIo): void {
@@ -82,6 +89,7 @@ export async function generateSchemaCommand(
     io.stdout.write(text);
     return 0;
   }
+  await checkOutputTarget(io, options.output);
   await writeOutputFile(io, options.output, text);
   return 0;
 }

@@ -6,7 +6,13 @@ import { buildJsonExport, EXPORTERS } from "../../export/json.js";
 import type { PlanJson } from "../../plan/plan-json.js";
 import type { ArtifactStore } from "../../stores/artifact/store.js";
 import type { ExecutionStore } from "../../stores/execution/store.js";
-import { type CliIo, openStores, type StoreFlags, writeOutputFile } from "../io.js";
+import {
+  type CliIo,
+  checkOutputTarget,
+  openStores,
+  type StoreFlags,
+  writeOutputFile,
+} from "../io.js";
 
 /** Throws unless `format` names an installed exporter. */
 export function checkExporter(format: string): void {
@@ -34,6 +40,7 @@ export async function exportCommand(
   options: StoreFlags & { format?: string; output?: string },
   io: CliIo,
 ): Promise<number> {
+  if (options.output) await checkOutputTarget(io, options.output);
   const stores = openStores(options, io);
   try {
     const runId = await stores.executions.resolveRunId(runIdOrPrefix);

@@ -31,7 +31,7 @@ import {
   GroupCommitAppender,
   hasErrorCode,
   isTempFileName,
-  PRIVATE_DIR_MODE,
+  makeDirs,
   PRIVATE_FILE_MODE,
   storeError,
   writeFileDurable,
@@ -409,7 +409,7 @@ class FileSystemExecutionStore implements ExecutionStore {
     };
     try {
       await ensureDirDurable(this.runsDir);
-      await fs.mkdir(system, { recursive: true, mode: PRIVATE_DIR_MODE });
+      await makeDirs(system);
       await Promise.all(
         Object.entries(files).map(([name, text]) =>
           createFileSynced(path.join(system, name), text),
