@@ -175,6 +175,16 @@ describe("wct run", () => {
     const valid = await wct(["validate-runbook", EXAMPLE]);
     expect(valid.code).toBe(0);
     expect(valid.stdout).toContain("valid");
+    const broken = await runbook(
+      "broken.yaml",
+      "name: b\ndescription: d\nartifacts:\n  x: {inputs: nothere, process: {type: personal_data}}\n",
+    );
+    const invalid = await wct(["validate-runbook", broken, "--json"]);
+    expect(invalid.code).toBe(2);
+    expect(JSON.parse(invalid.stdout)).toEqual({
+      valid: false,
+      problems: [expect.objectContaining({ file: broken, line: 4, path: "artifacts.x.inputs" })],
+    });
     const schema = await wct(["generate-schema", "-o", "schema.json"]);
     expect(schema.code).toBe(0);
     expect(JSON.parse(await readFile(join(dir, "schema.json"), "utf8")).$schema).toContain(

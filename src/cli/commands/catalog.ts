@@ -5,6 +5,7 @@
 import { resolve } from "node:path";
 import { builtinRegistry } from "../../components/registry.js";
 import type { Component } from "../../components/types.js";
+import { RunbookError } from "../../errors.js";
 import { EXPORTERS } from "../../export/json.js";
 import { formatSchemaRef } from "../../message.js";
 import { prepareRunbook } from "../../plan/prepare.js";
@@ -101,12 +102,30 @@ export async function validateRunbookCommand(
 ): Promise<number> {
   const stores = openStores(options, io);
   try {
-    const { plan } = await prepareRunbook(
-      resolve(io.cwd, runbookPath),
-      builtinRegistry(),
-      stores.executions,
-      io.env,
-    );
+    let prepared: Awaited<ReturnType<typeof prepareRunbook>>;
+    try {
+      prepared = await prepareRunbook(
+        resolve(io.cwd, runbookPath),
+        builtinRegistry(),
+        stores.executions,
+        io.env,
+      );
+    } catch (error) {
+      // With --json the problems are data on stdout too (for editors and CI); exit 2 either way.
+      if (!options.json || !(error instanceof RunbookError)) throw error;
+      printJson(io, {
+        valid: false,
+        problems: error.issues.map((issue) => ({
+          file: issue.position?.file ?? null,
+          line: issue.position?.line ?? null,
+          column: issue.position?.column ?? null,
+          path: issue.path,
+          message: issue.message,
+        })),
+      });
+      return 2;
+    }
+    const { plan } = prepared;
     const artifacts = [...plan.artifacts.values()].map((a) => ({
       id: a.id,
       produces: formatSchemaRef(a.outputSchema),
