@@ -285,7 +285,7 @@ export async function main(argv: string[], partial: Partial<CliIo> = {}): Promis
     interrupts++;
     if (interrupts > 1 || !graceful) process.exit(130);
     io.stderr.write("\nstopping: finishing the run record (Ctrl-C again to quit at once)\n");
-    controller.abort("stopped by Ctrl-C (SIGINT)");
+    controller.abort("stopped by Ctrl-C");
   };
   if (!partial.signal) process.on("SIGINT", onSigint);
   tolerateClosedPipe(io.stdout);
