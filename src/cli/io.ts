@@ -113,13 +113,15 @@ export function positiveInt(
  * and filters it was typed with.
  */
 export function commandWith(argv: string[], flag: string, value: string): string {
+  const end = argv.includes("--") ? argv.indexOf("--") : argv.length;
   const kept: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
+  for (let i = 0; i < end; i++) {
     const arg = argv[i]!;
     if (arg === flag) i++;
     else if (!arg.startsWith(`${flag}=`)) kept.push(arg);
   }
-  return ["wct", ...kept, flag, value].map(shellQuote).join(" ");
+  // Before a `--`, after which everything is an argument.
+  return ["wct", ...kept, flag, value, ...argv.slice(end)].map(shellQuote).join(" ");
 }
 
 function shellQuote(arg: string): string {

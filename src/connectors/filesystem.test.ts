@@ -144,6 +144,17 @@ describe("filesystem connector", () => {
     ]);
   });
 
+  it("takes a pattern that is a name with glob characters as that name too", async () => {
+    write("dl/file (1).txt", "a");
+    write("dl/docs/report {draft}.md", "b");
+    write("dl/keep.txt", "c");
+    const excluded = await extract({
+      path: "dl",
+      exclude_patterns: ["file (1).txt", "docs/report {draft}.md"],
+    });
+    expect(sources(excluded)).toEqual(["keep.txt"]);
+  });
+
   it("anchors patterns with a slash to the root", async () => {
     write("tree/docs/a.md", "a");
     write("tree/src/docs/b.md", "b");

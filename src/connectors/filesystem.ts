@@ -484,23 +484,25 @@ function compilePatterns(patterns: string[]): (relativePath: string) => boolean 
     const { glob, isAnchored } = normalisePattern(pattern);
     (isAnchored ? anchored : anywhere).push(glob);
   }
-  const nameMatchers = anywhere.map(globRegExp);
-  const pathMatchers = anchored.map(globRegExp);
+  const nameMatchers = anywhere.map(globMatcher);
+  const pathMatchers = anchored.map(globMatcher);
   return (relativePath) => {
     const name = relativePath.slice(relativePath.lastIndexOf("/") + 1);
     return (
-      nameMatchers.some((re) => re.test(name)) || pathMatchers.some((re) => re.test(relativePath))
+      nameMatchers.some((match) => match(name)) || pathMatchers.some((match) => match(relativePath))
     );
   };
 }
 
 /**
- * picomatch's expression for a glob, where `.` also matches a line break: a file name may hold
- * one, and `**` or a negated pattern must not skip that file (picomatch writes `**` with `.`).
+ * A glob's matcher: the name itself (`file (1).txt` is no group), or picomatch's expression for
+ * it, where `.` also matches a line break: a file name may hold one, and `**` or a negated
+ * pattern must not skip that file (picomatch writes `**` with `.`).
  */
-function globRegExp(glob: string): RegExp {
-  const re = picomatch.makeRe(glob, { dot: true });
-  return new RegExp(re.source, `${re.flags.replace("s", "")}s`);
+function globMatcher(glob: string): (input: string) => boolean {
+  const made = picomatch.makeRe(glob, { dot: true });
+  const re = new RegExp(made.source, `${made.flags.replace("s", "")}s`);
+  return (input) => input === glob || re.test(input);
 }
 
 /** Trailing slashes are dropped: folders match by path anyway, and their contents follow. */

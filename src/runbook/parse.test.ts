@@ -211,15 +211,19 @@ describe("loadRunbook on unreadable files", () => {
   });
 
   it("refuses a file that is not UTF-8, at the first bad byte", async () => {
-    const file = path.join(dir, "latin1.yaml");
+    // A real U+FFFD and multi-byte letters before it do not move the position.
     const text =
-      "name: test\ndescription: d\nartifacts:\n  a: {source: {type: filesystem, properties: {path: 'caf\xe9'}}}\n";
-    await writeFile(file, Buffer.from(text, "latin1"));
-    await expect(loadRunbook(file, {})).rejects.toThrow(
-      new InputError(
-        `${file}:4:57: not valid UTF-8 (runbooks are UTF-8 text; re-save it as UTF-8)`,
-      ),
+      "name: 'x \uFFFD é'\ndescription: d\nartifacts:\n  a: {source: {type: filesystem, properties: {path: 'caf";
+    const file = path.join(dir, "latin1.yaml");
+    await writeFile(
+      file,
+      Buffer.concat([Buffer.from(text), Buffer.from([0xe9, 0x27, 0x7d, 0x7d, 0x7d, 0x0a])]),
     );
+    const error = await loadRunbook(file, {}).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RunbookError);
+    expect((error as RunbookError).issues.map(formatIssue)).toEqual([
+      `${file}:4:57: not valid UTF-8 (runbooks are UTF-8 text; re-save it as UTF-8)`,
+    ]);
   });
 
   it("refuses nested aliases that expand beyond what the text could hold", async () => {

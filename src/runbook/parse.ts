@@ -201,15 +201,36 @@ async function readRunbookText(file: string): Promise<string> {
       cause: error,
     });
   }
-  const text = bytes.toString("utf8");
   // Read as UTF-8 regardless, a Latin-1 `é` would become U+FFFD, and a path or name silently wrong.
   if (!isUtf8(bytes)) {
-    const before = text.slice(0, text.indexOf("\uFFFD")).split("\n");
-    throw new InputError(
-      `${file}:${before.length}:${before.at(-1)!.length + 1}: not valid UTF-8 (runbooks are UTF-8 text; re-save it as UTF-8)`,
-    );
+    const before = bytes.subarray(0, firstInvalidUtf8(bytes)).toString("utf8").split("\n");
+    throw new RunbookError([
+      {
+        path: "",
+        message: "not valid UTF-8 (runbooks are UTF-8 text; re-save it as UTF-8)",
+        position: { file, line: before.length, column: before.at(-1)!.length + 1 },
+      },
+    ]);
   }
-  return text;
+  return bytes.toString("utf8");
+}
+
+/** Offset of the first byte that starts no valid UTF-8 sequence (the buffer is known to hold one). */
+function firstInvalidUtf8(bytes: Buffer): number {
+  // Lines are whole sequences: find the first bad line, then its longest valid prefix.
+  for (let start = 0; ; ) {
+    const newline = bytes.indexOf(0x0a, start);
+    const end = newline === -1 ? bytes.length : newline;
+    if (!isUtf8(bytes.subarray(start, end))) {
+      let valid = start;
+      // A prefix ending inside a sequence is invalid too, so look up to 4 bytes past the last good one.
+      for (let at = start + 1; at <= end && at - valid <= 4; at++) {
+        if (isUtf8(bytes.subarray(start, at))) valid = at;
+      }
+      return valid;
+    }
+    start = end + 1;
+  }
 }
 
 /** One key of a YAML mapping, with its value node (YAML null when written without a value). */

@@ -164,6 +164,7 @@ describe("makeDirs", () => {
     expect(await makeDirs(path.join(root, "a", "b"))).toBeUndefined();
     await fs.writeFile(path.join(root, "file"), "");
     await expect(makeDirs(path.join(root, "file", "x"))).rejects.toMatchObject({ code: "ENOTDIR" });
+    await expect(makeDirs(path.join(root, "file"))).rejects.toMatchObject({ code: "ENOTDIR" });
     await fs.rm(root, { recursive: true });
   });
 

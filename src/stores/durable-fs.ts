@@ -180,13 +180,19 @@ function parentsToSync(dir: string, first: string): string[] {
 export async function makeDirs(dir: string): Promise<string | undefined> {
   const missing: string[] = [];
   for (let current = path.resolve(dir); ; current = path.dirname(current)) {
+    let info: import("node:fs").Stats;
     try {
-      await fs.stat(current);
-      break;
+      info = await fs.stat(current);
     } catch (error) {
       if (!hasErrorCode(error, "ENOENT") || current === path.dirname(current)) throw error;
       missing.push(current);
+      continue;
     }
+    if (info.isDirectory()) break;
+    throw Object.assign(new Error(`ENOTDIR: not a directory, mkdir '${current}'`), {
+      code: "ENOTDIR",
+      path: current,
+    });
   }
   let first: string | undefined;
   for (const folder of missing.reverse()) {

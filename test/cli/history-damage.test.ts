@@ -5,7 +5,7 @@
  */
 import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
-import { cp, mkdir, mkdtemp, rm, utimes, writeFile } from "node:fs/promises";
+import { cp, mkdir, mkdtemp, readFile, rm, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -115,6 +115,19 @@ describe("damaged runs", () => {
     await rm(join(store, "runs", "zcopy"), { recursive: true });
   });
 
+  it("shows a run that never got to its first event and has no log as interrupted", async () => {
+    // Earlier builds made the log with the first event: a crash before it left none.
+    const runId = await run(plain);
+    const metadata = runFile(runId, "_system", "metadata.json");
+    const record = JSON.parse(await readFile(metadata, "utf8"));
+    await writeFile(metadata, JSON.stringify({ ...record, status: "running", finished_at: null }));
+    await rm(runFile(runId, "_system", "events.jsonl"));
+    await rm(runFile(runId, "_system", "lease.json"), { force: true });
+    const inspect = await wct(["inspect", runId, "--json"]);
+    expect(inspect.code, inspect.stderr).toBe(0);
+    expect(JSON.parse(inspect.stdout).status).toBe("interrupted");
+  });
+
   it("previews with --dry-run the leftovers that prune sweeps", async () => {
     const leftover = join(store, "runs", `.${"0".repeat(8)}-dead.creating-1234`);
     await mkdir(join(leftover, "_system"), { recursive: true });
@@ -164,6 +177,15 @@ describe("arguments of the history commands", () => {
     expect((await wct(["runs", "--limit", "2", "--since", "2026-02-28"])).code).toBe(0);
     const big = await wct(["runs", "--limit", "99999999999999999999"]);
     expect(big.stderr).toContain("got '99999999999999999999'");
+  });
+
+  it("pages on from a cursor whose run was deleted since", async () => {
+    const runs = await listed();
+    expect(runs.length).toBeGreaterThan(2);
+    const cursor = runs[0]!.run_id;
+    expect((await wct(["runs", "delete", cursor])).code).toBe(0);
+    const page = await listed(["--cursor", cursor]);
+    expect(page.map((r) => r.run_id)).toEqual(runs.slice(1).map((r) => r.run_id));
   });
 
   it("refuses --events together with an artifact id", async () => {

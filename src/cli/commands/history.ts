@@ -172,12 +172,18 @@ export async function runsCommand(options: RunsOptions, io: CliIo): Promise<numb
   });
 }
 
-/** A `--cursor` is the run ID that `wct runs` printed after `more runs:`: a run of the store. */
+const GENERATED_RUN_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/**
+ * A `--cursor` is the run ID that `wct runs` printed after `more runs:`. That run may have been
+ * deleted since (paging while pruning): a run ID as wct makes them still serves.
+ */
 async function cursorRunId(executions: ExecutionStore, cursor: string): Promise<string> {
   try {
     return await executions.resolveRunId(cursor);
   } catch (error) {
     if (!(error instanceof RunNotFoundError)) throw error;
+    if (GENERATED_RUN_ID.test(cursor)) return cursor;
     throw new InputError(
       `--cursor '${cursor}' is no run of this store: give the run ID printed after 'more runs:'`,
     );
@@ -310,7 +316,7 @@ export async function verifyCommand(
         `run ${runId}: ${problems.length} of ${checked} artifacts are missing or do not match their recorded sha256\n`,
       );
       for (const p of problems)
-        io.stdout.write(`  artifacts/${p.artifact_id}.json: ${p.problem}\n`);
+        io.stdout.write(`  artifacts/${p.artifact_id}.json: ${oneLine(p.problem)}\n`);
     }
     return problems.length === 0 ? 0 : 1;
   });
@@ -409,7 +415,7 @@ export async function pruneCommand(options: PruneOptions, io: CliIo): Promise<nu
     else {
       const verb = options.dryRun ? "would delete" : "deleted";
       for (const id of deleted) io.stdout.write(`${verb} ${id}\n`);
-      for (const k of kept) io.stdout.write(`kept ${k.run_id} (${k.reason})\n`);
+      for (const k of kept) io.stdout.write(`kept ${k.run_id} (${oneLine(k.reason)})\n`);
       io.stderr.write(`${verb} ${deleted.length} run(s)\n`);
       if (swept > 0) {
         io.stderr.write(

@@ -328,7 +328,8 @@ class FileSystemExecutionStore implements ExecutionStore {
     const file = this.systemFile(runId, "metadata.json");
     const value = parseJson(file, await this.readSystemFile(runId, "metadata.json"));
     if (!isRunRecord(value)) throw new CorruptDataError(file, "not a run record");
-    if (value.run_id !== runId) {
+    // Compared ignoring case: on a case-insensitive disk (macOS, Windows) `01A2...` opens `01a2...`.
+    if (value.run_id.toLowerCase() !== runId.toLowerCase()) {
       throw new CorruptDataError(
         file,
         `records run ${value.run_id}, not ${runId}: a run folder copied or renamed by hand`,
@@ -478,8 +479,16 @@ class FileSystemExecutionStore implements ExecutionStore {
     runId: string,
   ): Promise<{ events: RunEvent[]; completeBytes: number; totalBytes: number }> {
     const file = this.systemFile(runId, "events.jsonl");
-    // Every run is created with its log: one that is gone lost the run's audit trail.
-    const bytes = await this.readSystemFile(runId, "events.jsonl");
+    // Every run is created with its log: one that is gone lost the run's audit trail, unless the
+    // run never got to its first event (earlier builds of wct made the log with that event).
+    let bytes: Buffer;
+    try {
+      bytes = await this.readSystemFile(runId, "events.jsonl");
+    } catch (error) {
+      if (!(error instanceof CorruptDataError)) throw error;
+      if ((await this.readRecord(runId)).status !== "running") throw error;
+      return { events: [], completeBytes: 0, totalBytes: 0 };
+    }
     const completeBytes = bytes.lastIndexOf(0x0a) + 1;
     const lines = bytes.subarray(0, completeBytes).toString("utf8").split("\n");
     const events: RunEvent[] = [];
