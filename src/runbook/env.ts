@@ -95,12 +95,14 @@ export function redactSubstitutions(value: unknown, subs: readonly Substitution[
  */
 const WHOLE_WORD_BELOW = 4;
 const WORD_CHAR = "[\\p{L}\\p{N}_]";
+const STARTS_WITH_WORD_CHAR = new RegExp(`^${WORD_CHAR}`, "u");
+const ENDS_WITH_WORD_CHAR = new RegExp(`${WORD_CHAR}$`, "u");
 
 function valuePattern(value: string): string {
   const escaped = escapeRegExp(value);
   if (value.length >= WHOLE_WORD_BELOW) return escaped;
-  const starts = new RegExp(`^${WORD_CHAR}`, "u").test(value) ? `(?<!${WORD_CHAR})` : "";
-  const ends = new RegExp(`${WORD_CHAR}$`, "u").test(value) ? `(?!${WORD_CHAR})` : "";
+  const starts = STARTS_WITH_WORD_CHAR.test(value) ? `(?<!${WORD_CHAR})` : "";
+  const ends = ENDS_WITH_WORD_CHAR.test(value) ? `(?!${WORD_CHAR})` : "";
   return `${starts}${escaped}${ends}`;
 }
 

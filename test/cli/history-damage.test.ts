@@ -5,34 +5,17 @@
  */
 import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
-import { cp, mkdir, mkdtemp, readFile, rm, utimes, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { cp, mkdir, readFile, rm, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BIN, hasStackTrace, ROOT, runWct } from "../helpers/cli.js";
+import { BIN, hasStackTrace, runWct } from "../helpers/cli.js";
+import { EXAMPLE_FILES, StoreSandbox, scanRunbook } from "../helpers/history.js";
 
+const sandbox = new StoreSandbox();
+const { wct, write, run } = sandbox;
 let dir: string;
 let store: string;
-const wct = (args: string[], env: Record<string, string> = {}) =>
-  runWct(args, { cwd: dir, env: { WAIVERN_STORE_PATH: store, ...env } });
-
-const FILES = join(ROOT, "examples/data/files");
-const runbook = (name: string, extra = "") =>
-  `name: ${name}\ndescription: damage test\nartifacts:\n` +
-  `  files: {source: {type: filesystem, properties: {path: '${FILES}'}}}\n` +
-  `  findings: {inputs: files, process: {type: personal_data}, output: true}\n${extra}`;
-
-async function write(name: string, text: string): Promise<string> {
-  const file = join(dir, name);
-  await writeFile(file, text);
-  return file;
-}
-
-async function run(file: string, env: Record<string, string> = {}): Promise<string> {
-  const result = await wct(["run", file, "--json"], env);
-  expect(result.code, result.stderr).toBeLessThan(2);
-  return JSON.parse(result.stdout).run_id;
-}
+const runbook = (name: string, extra = "") => scanRunbook(name, "damage test", extra);
 
 const runFile = (runId: string, ...parts: string[]) => join(store, "runs", runId, ...parts);
 const listed = async (args: string[] = []) =>
@@ -43,13 +26,11 @@ const listed = async (args: string[] = []) =>
 
 let plain: string;
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), "wct-damage-"));
-  store = join(dir, "store");
+  await sandbox.open("wct-damage-");
+  ({ dir, store } = sandbox);
   plain = await write("plain.yaml", runbook("plain"));
 });
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
+afterAll(() => sandbox.close());
 
 describe("damaged runs", () => {
   it("reports a lost or emptied event log instead of an intact run or an empty export", async () => {
@@ -251,7 +232,7 @@ describe("hints and messages", () => {
     const file = await write(
       "secret-property.yaml",
       "name: secret\ndescription: d\nartifacts:\n" +
-        `  files: {source: {type: filesystem, properties: {path: '${FILES}', include_patterns: '\${PATTERN_SECRET}'}}}\n`,
+        `  files: {source: {type: filesystem, properties: {path: '${EXAMPLE_FILES}', include_patterns: '\${PATTERN_SECRET}'}}}\n`,
     );
     const result = await wct(["run", file], { PATTERN_SECRET: "Qz9-secret-pattern" });
     expect(result.code).toBe(2);

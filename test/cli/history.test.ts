@@ -3,40 +3,24 @@
  * `runs delete`, `runs prune`, `--resume` — in a subprocess, on a temporary filesystem store.
  */
 import { readdirSync } from "node:fs";
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { hasStackTrace, ROOT, runWct } from "../helpers/cli.js";
+import { hasStackTrace, runWct } from "../helpers/cli.js";
+import { StoreSandbox, scanRunbook } from "../helpers/history.js";
 
+const sandbox = new StoreSandbox();
+const { wct, write, run } = sandbox;
 let dir: string;
 let store: string;
-const wct = (args: string[], env: Record<string, string> = {}) =>
-  runWct(args, { cwd: dir, env: { WAIVERN_STORE_PATH: store, ...env } });
-
-const FILES = join(ROOT, "examples/data/files");
-const rb = (name: string, extra = "") =>
-  `name: ${name}\ndescription: history test\nartifacts:\n` +
-  `  files: {source: {type: filesystem, properties: {path: '${FILES}'}}}\n` +
-  `  findings: {inputs: files, process: {type: personal_data}, output: true}\n${extra}`;
-
-async function write(name: string, text: string): Promise<string> {
-  const file = join(dir, name);
-  await writeFile(file, text);
-  return file;
-}
-
-async function run(file: string, env: Record<string, string> = {}): Promise<string> {
-  const result = await wct(["run", file, "--json"], env);
-  return JSON.parse(result.stdout).run_id;
-}
+const rb = (name: string, extra = "") => scanRunbook(name, "history test", extra);
 
 let first: string;
 let second: string;
 let failed: string;
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), "wct-history-"));
-  store = join(dir, "store");
+  await sandbox.open("wct-history-");
+  ({ dir, store } = sandbox);
   first = await run(await write("alpha.yaml", rb("alpha")));
   second = await run(await write("beta.yaml", rb("beta")));
   failed = await run(
@@ -47,9 +31,7 @@ beforeAll(async () => {
     { GAMMA_DIR: join(dir, "not-there-yet") },
   );
 });
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
+afterAll(() => sandbox.close());
 
 describe("wct runs", () => {
   it("lists runs newest first with full run IDs, filtered by status and runbook", async () => {

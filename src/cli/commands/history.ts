@@ -19,7 +19,7 @@ import {
   type RunRecord,
   type RunStatus,
 } from "../../stores/execution/store.js";
-import { validateArtifactKey } from "../../stores/keys.js";
+import { runIdTimestamp, validateArtifactKey } from "../../stores/keys.js";
 import { readRecordedMessage, verifyRecorded } from "../../stores/recorded.js";
 import {
   type CliIo,
@@ -172,8 +172,6 @@ export async function runsCommand(options: RunsOptions, io: CliIo): Promise<numb
   });
 }
 
-const GENERATED_RUN_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
 /**
  * A `--cursor` is the run ID that `wct runs` printed after `more runs:`. That run may have been
  * deleted since (paging while pruning): a run ID as wct makes them still serves.
@@ -183,7 +181,7 @@ async function cursorRunId(executions: ExecutionStore, cursor: string): Promise<
     return await executions.resolveRunId(cursor);
   } catch (error) {
     if (!(error instanceof RunNotFoundError)) throw error;
-    if (GENERATED_RUN_ID.test(cursor)) return cursor;
+    if (runIdTimestamp(cursor) !== null) return cursor;
     throw new InputError(
       `--cursor '${cursor}' is no run of this store: give the run ID printed after 'more runs:'`,
     );
