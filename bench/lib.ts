@@ -30,6 +30,11 @@ export function requireBuild(): void {
     console.error("dist/ is missing: run `npm run build` first (or `npm run bench`).");
     process.exit(1);
   }
+  if (AMBIENT_CA_CERTS) {
+    console.log(
+      "NODE_EXTRA_CA_CERTS is set here; the processes a benchmark starts run without it (see CHILD_ENV)",
+    );
+  }
   const built = statSync(main).mtimeMs;
   const newer = newestMtime(path.join(REPO_ROOT, "src"));
   if (newer > built + 1000) {
@@ -333,6 +338,33 @@ export interface CliRun {
   stderr: string;
 }
 
+const AMBIENT_CA_CERTS = Boolean(process.env.NODE_EXTRA_CA_CERTS);
+
+/**
+ * The environment of the processes a benchmark starts: this one's without NODE_EXTRA_CA_CERTS.
+ * Node 20 reads that certificate bundle at every start, before V8 runs (40-50 ms on this project's
+ * VM, whose sandbox sets it for the npm registry); no benchmark makes a TLS connection, so the
+ * cost belongs to the machine's set-up, not to wct. `extraCaCertsCost` measures what it adds.
+ */
+const CHILD_ENV: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: "1" };
+delete CHILD_ENV.NODE_EXTRA_CA_CERTS;
+
+/**
+ * What this machine's NODE_EXTRA_CA_CERTS adds to every Node start (median `node -e 0` with it
+ * minus without, in ms), or null when it is not set.
+ */
+export async function extraCaCertsCost(times = 7): Promise<number | null> {
+  if (!AMBIENT_CA_CERTS) return null;
+  const start = (env: NodeJS.ProcessEnv) => () => runCommand(process.execPath, ["-e", "0"], env);
+  const withCerts = { NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS };
+  const timed: [number[], number[]] = [[], []];
+  for (let i = 0; i < times; i++) {
+    timed[0].push(...(await timeRepeated(1, start(withCerts))));
+    timed[1].push(...(await timeRepeated(1, start({}))));
+  }
+  return median(timed[0]) - median(timed[1]);
+}
+
 /** Runs `node bin/wct.js ...args` and times it (wall clock, node start-up included). */
 export function runWct(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliRun> {
   return runCommand(process.execPath, [WCT_BIN, ...args], env);
@@ -348,7 +380,7 @@ export function runCommand(
     const started = performance.now();
     const child = spawn(command, args, {
       cwd: REPO_ROOT,
-      env: { ...process.env, NO_COLOR: "1", ...env },
+      env: { ...CHILD_ENV, ...env },
       stdio: ["ignore", "pipe", "pipe"],
     });
     const out: Buffer[] = [];
