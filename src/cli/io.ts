@@ -3,7 +3,7 @@
  * functions that tests can call directly.
  */
 import { readFileSync } from "node:fs";
-import { stat, writeFile } from "node:fs/promises";
+import { realpath, stat, writeFile } from "node:fs/promises";
 import { hostname, userInfo } from "node:os";
 import { dirname, resolve } from "node:path";
 import type { Writable } from "node:stream";
@@ -11,6 +11,7 @@ import type { WorkerRunner } from "../components/types.js";
 import { InputError, StoreError } from "../errors.js";
 import { packageFile } from "../paths.js";
 import { resolveStores } from "../stores/config.js";
+import { writeFileDurable } from "../stores/durable-fs.js";
 
 export interface CliIo {
   stdout: Writable & { isTTY?: boolean };
@@ -147,15 +148,23 @@ export async function checkOutputTarget(io: CliIo, output: string): Promise<void
     throw new InputError(`cannot write '${output}': it is a folder; name a file`);
 }
 
-/** Writes a user-named output file; a failure names the file (and the run, which is stored anyway). */
+/**
+ * Writes a user-named output file as the store writes its own: a temp file beside it (mode 0600:
+ * exports hold personal data), fsync, rename. A failure leaves the file that was there untouched
+ * and no fragment. A symlink is followed, not replaced; a device or FIFO (`-o /dev/stdout`) is
+ * written as it is. A failure names the file (and the run, which is stored anyway).
+ */
 export async function writeOutputFile(
   io: CliIo,
   output: string,
   text: string,
   runId?: string,
 ): Promise<void> {
+  const target = resolve(io.cwd, output);
   try {
-    await writeFile(resolve(io.cwd, output), text);
+    const info = await stat(target).catch(() => null);
+    if (info && !info.isFile()) await writeFile(target, text);
+    else await writeFileDurable(info ? await realpath(target) : target, text);
   } catch (error) {
     const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
     const stored = runId

@@ -1,7 +1,7 @@
 /**
  * @module The `wct` command line: commander wiring and the one top-level catch that maps errors
  * to exit codes (ARCHITECTURE §5): 0 success, 1 run failed/interrupted or store failure, 2 invalid
- * input, 130 SIGINT. User errors print one message, never a stack trace.
+ * input, 130 SIGINT, 143 SIGTERM. User errors print one message, never a stack trace.
  */
 import { Command, CommanderError, Option } from "commander";
 import {
@@ -16,7 +16,7 @@ import {
 } from "../errors.js";
 import type { CliIo } from "./io.js";
 import { toolVersion } from "./io.js";
-import { printable } from "./table.js";
+import { plural, printable } from "./table.js";
 
 /** Exit code for an error that reached the top. */
 export function exitCodeOf(error: unknown): number {
@@ -35,7 +35,7 @@ export function exitCodeOf(error: unknown): number {
 export function describeError(error: unknown, debug: boolean): string {
   if (error instanceof RunbookError) {
     const lines = error.issues.map(formatIssue);
-    return `invalid runbook (${lines.length} problem${lines.length === 1 ? "" : "s"}):\n${lines.map((l) => `  ${l}`).join("\n")}`;
+    return `invalid runbook (${plural(lines.length, "problem")}):\n${lines.map((l) => `  ${l}`).join("\n")}`;
   }
   if (error instanceof CorruptDataError) return `corrupt data: ${error.message}`;
   if (error instanceof WctError) return error.message;
@@ -86,7 +86,7 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
     })
     .addHelpText(
       "after",
-      `\n${STORE_HELP}\nExit codes: 0 ok, 1 run failed or interrupted, 2 invalid input, 130 stopped by Ctrl-C.`,
+      `\n${STORE_HELP}\nExit codes: 0 ok, 1 run failed or interrupted, 2 invalid input, 130 stopped by Ctrl-C, 143 stopped by SIGTERM (the run is recorded interrupted and can be resumed).`,
     )
     .exitOverride();
 
@@ -266,6 +266,12 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
   return program;
 }
 
+/** How each stop signal ends a run: its exit code (128 + its number) and the recorded reason. */
+const STOP_SIGNALS = {
+  SIGINT: { code: 130, reason: "stopped by Ctrl-C", again: "Ctrl-C again" },
+  SIGTERM: { code: 143, reason: "stopped by SIGTERM", again: "a second SIGTERM" },
+} as const;
+
 /** Runs the CLI; resolves with the process exit code. */
 export async function main(argv: string[], partial: Partial<CliIo> = {}): Promise<number> {
   const controller = new AbortController();
@@ -280,14 +286,17 @@ export async function main(argv: string[], partial: Partial<CliIo> = {}): Promis
   };
   // Only `run` has a run record to finish; every other command stops at once.
   const graceful = argv.find((arg) => !arg.startsWith("-")) === "run";
-  let interrupts = 0;
-  const onSigint = () => {
-    interrupts++;
-    if (interrupts > 1 || !graceful) process.exit(130);
-    io.stderr.write("\nstopping: finishing the run record (Ctrl-C again to quit at once)\n");
-    controller.abort("stopped by Ctrl-C");
+  // The first SIGINT or SIGTERM stops a run gracefully (recorded interrupted, resumable); a
+  // second one, or one during any other command, exits at once.
+  let stoppedWith: number | undefined;
+  const onStop = (signal: NodeJS.Signals) => {
+    const stop = STOP_SIGNALS[signal as keyof typeof STOP_SIGNALS];
+    if (stoppedWith !== undefined || !graceful) process.exit(stop.code);
+    stoppedWith = stop.code;
+    io.stderr.write(`\nstopping: finishing the run record (${stop.again} to quit at once)\n`);
+    controller.abort(stop.reason);
   };
-  if (!partial.signal) process.on("SIGINT", onSigint);
+  if (!partial.signal) for (const signal of Object.keys(STOP_SIGNALS)) process.on(signal, onStop);
   tolerateClosedPipe(io.stdout);
   tolerateClosedPipe(io.stderr);
   let code = 0;
@@ -295,7 +304,8 @@ export async function main(argv: string[], partial: Partial<CliIo> = {}): Promis
     await buildProgram(io, (c) => {
       code = c;
     }).parseAsync(argv, { from: "user" });
-    return code;
+    // `run` answers 130 for a stopped run; SIGTERM's own code is 143.
+    return code === STOP_SIGNALS.SIGINT.code && stoppedWith !== undefined ? stoppedWith : code;
   } catch (error) {
     if (error instanceof CommanderError) {
       return error.code === "commander.helpDisplayed" ||
@@ -308,7 +318,7 @@ export async function main(argv: string[], partial: Partial<CliIo> = {}): Promis
     io.stderr.write(`wct: ${printable(describeError(error, Boolean(io.env.WCT_DEBUG)))}\n`);
     return exitCodeOf(error);
   } finally {
-    process.off("SIGINT", onSigint);
+    for (const signal of Object.keys(STOP_SIGNALS)) process.off(signal, onStop);
   }
 }
 

@@ -24,6 +24,11 @@ export function printable(text: string): string {
   return text.replace(CONTROL_BUT_NEWLINE, escapeControl);
 }
 
+/** `1 artifact`, `2 artifacts`. */
+export function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? "" : "s"}`;
+}
+
 /** Renders rows under a header, each column padded to its widest cell. */
 export function renderTable(header: string[], rows: string[][]): string {
   // Colour codes take no room on screen.

@@ -1,6 +1,7 @@
 /**
- * Ctrl-C: a real `wct run` process gets SIGINT mid-run, exits 130, records the run interrupted,
- * and `--resume` finishes it.
+ * Ctrl-C and SIGTERM (`docker stop`, `timeout`, a CI job cancelled): a real `wct run` process
+ * gets the signal mid-run, exits 130 or 143, prints its run ID and the resume command, records
+ * the run interrupted, and `--resume` finishes it.
  */
 import { spawn } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
@@ -35,52 +36,68 @@ beforeAll(async () => {
 });
 afterAll(() => rm(dir, { recursive: true, force: true }));
 
-describe("SIGINT", () => {
-  it("exits 130, records the run interrupted, and the run can be resumed", async () => {
-    const store = join(dir, "store");
-    const child = spawn(
-      process.execPath,
-      [BIN, "run", join(dir, "slow.yaml"), "--store-path", store],
-      {
-        env: { ...process.env, NO_COLOR: "1" },
-      },
-    );
-    let stdout = "";
-    child.stdout.on("data", (d) => {
-      stdout += d;
-    });
-    const exited = new Promise<number | null>((resolve) =>
-      child.on("close", (code) => resolve(code)),
-    );
-    // Interrupt once the run has started executing artifacts.
-    const deadline = Date.now() + 20_000;
-    const runsDir = join(store, "runs");
-    while (Date.now() < deadline) {
-      const runs = existsSync(runsDir) ? readdirSync(runsDir) : [];
-      if (runs[0] && existsSync(join(runsDir, runs[0], "artifacts", "src_a.json"))) break;
-      await new Promise((r) => setTimeout(r, 10));
-    }
-    child.kill("SIGINT");
-    expect(await exited).toBe(130);
-    const runId = stdout.trim();
-    const inspect = JSON.parse(
-      (await runWct(["inspect", runId, "--json", "--store-path", store])).stdout,
-    );
-    expect(inspect.status).toBe("interrupted");
-    expect(inspect.counts.completed).toBeLessThan(8);
+describe("stop signals", () => {
+  it.each([
+    ["SIGINT", 130, "stopped by Ctrl-C"],
+    ["SIGTERM", 143, "stopped by SIGTERM"],
+  ] as const)(
+    "%s: exits %i, records the run interrupted, and the run can be resumed",
+    async (signal, exitCode, reason) => {
+      const store = join(dir, `store-${signal}`);
+      const child = spawn(
+        process.execPath,
+        [BIN, "run", join(dir, "slow.yaml"), "--store-path", store],
+        {
+          env: { ...process.env, NO_COLOR: "1" },
+        },
+      );
+      let stdout = "";
+      let stderr = "";
+      child.stdout.on("data", (d) => {
+        stdout += d;
+      });
+      child.stderr.on("data", (d) => {
+        stderr += d;
+      });
+      const exited = new Promise<number | null>((resolve) =>
+        child.on("close", (code) => resolve(code)),
+      );
+      // Interrupt once the run has started executing artifacts.
+      const deadline = Date.now() + 20_000;
+      const runsDir = join(store, "runs");
+      while (Date.now() < deadline) {
+        const runs = existsSync(runsDir) ? readdirSync(runsDir) : [];
+        if (runs[0] && existsSync(join(runsDir, runs[0], "artifacts", "src_a.json"))) break;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      child.kill(signal);
+      expect(await exited).toBe(exitCode);
+      const runId = stdout.trim();
+      expect(stderr).toContain(`resume with: `);
+      expect(stderr).toContain(`--resume ${runId}`);
+      const inspect = JSON.parse(
+        (await runWct(["inspect", runId, "--json", "--store-path", store])).stdout,
+      );
+      expect(inspect.status).toBe("interrupted");
+      const events = JSON.parse(
+        (await runWct(["inspect", runId, "--events", "--json", "--store-path", store])).stdout,
+      ) as { type: string; reason?: string }[];
+      expect(events.find((e) => e.type === "run_finished")?.reason).toBe(reason);
+      expect(inspect.counts.completed).toBeLessThan(8);
 
-    const resumed = await runWct([
-      "run",
-      join(dir, "slow.yaml"),
-      "--resume",
-      runId,
-      "--store-path",
-      store,
-      "--json",
-    ]);
-    expect(resumed.code).toBe(0);
-    const record = JSON.parse(resumed.stdout);
-    expect(record).toMatchObject({ run_id: runId, status: "completed", attempt: 2 });
-    expect(record.kept).toContain("src_a");
-  });
+      const resumed = await runWct([
+        "run",
+        join(dir, "slow.yaml"),
+        "--resume",
+        runId,
+        "--store-path",
+        store,
+        "--json",
+      ]);
+      expect(resumed.code).toBe(0);
+      const record = JSON.parse(resumed.stdout);
+      expect(record).toMatchObject({ run_id: runId, status: "completed", attempt: 2 });
+      expect(record.kept).toContain("src_a");
+    },
+  );
 });

@@ -185,10 +185,28 @@ describe("wct run", () => {
       valid: false,
       problems: [expect.objectContaining({ file: broken, line: 4, path: "artifacts.x.inputs" })],
     });
+    // A runbook that cannot be read at all is a problem of the file, as data too.
+    const missing = join(dir, "nowhere.yaml");
+    const unread = await wct(["validate-runbook", missing, "--json"]);
+    expect(unread.code).toBe(2);
+    expect(JSON.parse(unread.stdout)).toEqual({
+      valid: false,
+      problems: [
+        expect.objectContaining({ file: missing, message: expect.stringContaining("not found") }),
+      ],
+    });
     const schema = await wct(["generate-schema", "-o", "schema.json"]);
     expect(schema.code).toBe(0);
     expect(JSON.parse(await readFile(join(dir, "schema.json"), "utf8")).$schema).toContain(
       "json-schema.org",
+    );
+  });
+
+  it("names the store it read when it holds no runs (a mistyped path is not an empty history)", async () => {
+    const empty = await wct(["runs", "--store-path", "typo"]);
+    expect(empty.code).toBe(0);
+    expect(empty.stderr).toBe(
+      `No runs recorded in the filesystem store at ${join(dir, "typo")}.\n`,
     );
   });
 

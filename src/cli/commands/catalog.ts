@@ -5,7 +5,7 @@
 import { resolve } from "node:path";
 import { builtinRegistry } from "../../components/registry.js";
 import type { Component } from "../../components/types.js";
-import { RunbookError } from "../../errors.js";
+import { InputError, RunbookError } from "../../errors.js";
 import { EXPORTERS } from "../../export/json.js";
 import { formatSchemaRef } from "../../message.js";
 import { prepareRunbook } from "../../plan/prepare.js";
@@ -19,7 +19,7 @@ import {
   type StoreFlags,
   writeOutputFile,
 } from "../io.js";
-import { renderTable } from "../table.js";
+import { plural, renderTable } from "../table.js";
 
 function describeComponents(components: Iterable<Component>, json: boolean, io: CliIo): void {
   const list = [...components];
@@ -103,19 +103,20 @@ export async function validateRunbookCommand(
   const stores = openStores(options, io);
   try {
     let prepared: Awaited<ReturnType<typeof prepareRunbook>>;
+    const file = resolve(io.cwd, runbookPath);
     try {
-      prepared = await prepareRunbook(
-        resolve(io.cwd, runbookPath),
-        builtinRegistry(),
-        stores.executions,
-        io.env,
-      );
+      prepared = await prepareRunbook(file, builtinRegistry(), stores.executions, io.env);
     } catch (error) {
       // With --json the problems are data on stdout too (for editors and CI); exit 2 either way.
-      if (!options.json || !(error instanceof RunbookError)) throw error;
+      // A runbook that cannot be read at all (missing, a folder) is one problem of the file.
+      if (!options.json || !(error instanceof InputError)) throw error;
+      const issues =
+        error instanceof RunbookError
+          ? error.issues
+          : [{ path: "", message: error.message, position: { file } }];
       printJson(io, {
         valid: false,
-        problems: error.issues.map((issue) => ({
+        problems: issues.map((issue) => ({
           file: issue.position?.file ?? null,
           line: issue.position?.line ?? null,
           column: issue.position?.column ?? null,
@@ -140,8 +141,9 @@ export async function validateRunbookCommand(
       printJson(io, { valid: true, name: plan.runbook.name, artifacts });
       return 0;
     }
+    const outputs = artifacts.some((a) => a.output) ? " (* marks the outputs)" : "";
     io.stdout.write(
-      `${runbookPath}: valid — '${plan.runbook.name}', ${artifacts.length} artifacts\n`,
+      `${runbookPath}: valid — '${plan.runbook.name}', ${plural(artifacts.length, "artifact")}${outputs}\n`,
     );
     io.stdout.write(
       renderTable(

@@ -29,7 +29,7 @@ import {
   printJson,
   type StoreFlags,
 } from "../io.js";
-import { oneLine, renderTable } from "../table.js";
+import { oneLine, plural, renderTable } from "../table.js";
 
 /** A run record as printed by `--json`: the runbook by name, its text left out. */
 export function publicRunRecord(record: RunRecord) {
@@ -121,7 +121,7 @@ export async function runsCommand(options: RunsOptions, io: CliIo): Promise<numb
   const status = parseStatus(options.status);
   const since = parseSince(options.since);
   const limit = positiveInt("--limit", options.limit) ?? 100;
-  return withStores(options, io, async ({ executions }) => {
+  return withStores(options, io, async ({ executions, describe }) => {
     const page = await executions.listRuns({
       limit,
       ...(status ? { status } : {}),
@@ -147,7 +147,7 @@ export async function runsCommand(options: RunsOptions, io: CliIo): Promise<numb
     }
     if (page.runs.length === 0) {
       io.stderr.write(
-        status || options.runbook || since ? "No runs match.\n" : "No runs recorded.\n",
+        `${status || options.runbook || since ? "No runs match" : "No runs recorded"} in the ${oneLine(describe)}.\n`,
       );
       return 0;
     }
@@ -308,7 +308,7 @@ export async function verifyCommand(
     if (options.json)
       printJson(io, { run_id: runId, checked, ok: problems.length === 0, problems });
     else if (problems.length === 0)
-      io.stdout.write(`run ${runId}: ${checked} artifacts verified, all intact\n`);
+      io.stdout.write(`run ${runId}: ${plural(checked, "artifact")} verified, all intact\n`);
     else {
       io.stdout.write(
         `run ${runId}: ${problems.length} of ${checked} artifacts are missing or do not match their recorded sha256\n`,

@@ -21,7 +21,7 @@ import {
 } from "node:fs";
 import { hostname } from "node:os";
 import path from "node:path";
-import { ConflictError, CorruptDataError, RunNotFoundError } from "../../errors.js";
+import { ConflictError, CorruptDataError, RunNotFoundError, StoreError } from "../../errors.js";
 import {
   type AppendGuard,
   createFileExclusiveDurable,
@@ -645,13 +645,28 @@ class FileSystemExecutionStore implements ExecutionStore {
     // Held while the folder is renamed away, so that no resume can start meanwhile; refused
     // (ConflictError) while another process executes the run.
     const deleter = { pid: process.pid, host: hostname(), token: randomUUID() };
-    await this.takeLease(runId, deleter);
+    let held = true;
+    try {
+      await this.takeLease(runId, deleter);
+    } catch (error) {
+      // A full disk has no room for a lease file, and deleting runs is how space is freed. No
+      // resume can start there either (it too must write its lease): a lease that is not live
+      // is enough.
+      if (!(error instanceof StoreError) || !hasErrorCode(error.cause, "ENOSPC", "EDQUOT")) {
+        throw error;
+      }
+      const current = await this.readLease(runId);
+      if (current !== null && current !== "corrupt" && this.isLive(current)) {
+        throw leaseHeldError(runId, current);
+      }
+      held = false;
+    }
     // Renamed away first: the run disappears at once, and a crash leaves only a hidden folder.
     const doomed = path.join(this.runsDir, `.${runId}.${randomBytes(6).toString("hex")}.deleting`);
     try {
       await fs.rename(dir, doomed);
     } catch (error) {
-      await this.releaseLease(runId, deleter).catch(() => undefined);
+      if (held) await this.releaseLease(runId, deleter).catch(() => undefined);
       if (hasErrorCode(error, "ENOENT")) throw new RunNotFoundError(runId);
       throw storeError("delete", dir, error);
     }
@@ -752,7 +767,14 @@ class FileSystemExecutionStore implements ExecutionStore {
     // A few rounds: another process may release, break or take the lease between our steps.
     for (let round = 0; round < 10; round++) {
       const lease = newLease(runId, owner);
-      if (await createFileExclusiveDurable(file, toJson(lease))) {
+      let created: boolean;
+      try {
+        created = await createFileExclusiveDurable(file, toJson(lease));
+      } catch (error) {
+        if (hasErrorCode(error, "ENOENT")) throw new RunNotFoundError(runId);
+        throw storeError("take the lease of run", file, error);
+      }
+      if (created) {
         // A new holder: whatever this process knew about the log may be out of date.
         this.logs.delete(runId);
         this.held.hold(runId, file, owner.token);
