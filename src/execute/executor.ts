@@ -406,8 +406,11 @@ class Scheduler {
   /** Completed in an earlier attempt, their stored bytes still being checked: not yet startable. */
   readonly #verifying = new Set<string>();
   readonly #saves = new Set<Promise<StoredArtifact>>();
-  /** Artifacts kept from an earlier attempt, their stored bytes verified. */
+  /** Artifacts kept from an earlier attempt, their stored bytes verified, and their inputs kept. */
   readonly kept: string[] = [];
+  readonly #keptIds = new Set<string>();
+  /** Verified, still in `#verifying`: kept once their inputs are (`#decideKept`). */
+  readonly #intact = new Set<string>();
   readonly #cache = new Map<string, Message>();
   /**
    * Produced, with readers, and still being stored: each resolves true once the artifact is
@@ -449,18 +452,50 @@ class Scheduler {
       this.stop(`cannot check the stored artifact '${id}': ${errorMessage(problem)}`);
       return;
     }
-    this.#verifying.delete(id);
-    // Once the outcome is decided, the artifact keeps its earlier record.
-    if (!this.#closed) {
-      if (problem instanceof WctError) {
-        this.log.warn(id, `runs again: its stored file failed its check (${problem.message})`);
-      } else {
-        this.#waiting.delete(id);
-        this.#done.set(id, "completed");
-        this.kept.push(id);
+    if (problem instanceof WctError) {
+      this.#runAgain(id, `its stored file failed its check (${problem.message})`);
+    } else {
+      this.#intact.add(id);
+    }
+    this.#decideKept();
+    this.#wake();
+  }
+
+  /**
+   * An intact artifact is kept once every input of it is kept. One whose input runs again runs
+   * again too: what it holds was derived from bytes that are not the input's any more.
+   */
+  #decideKept(): void {
+    for (let changed = true; changed; ) {
+      changed = false;
+      for (const id of this.#intact) {
+        const { inputs } = this.#plan.artifacts.get(id)!;
+        const rerun = inputs.find((i) => !this.#verifying.has(i) && !this.#keptIds.has(i));
+        if (rerun !== undefined) {
+          this.#intact.delete(id);
+          this.#runAgain(id, `its input '${rerun}' runs again`);
+        } else if (inputs.every((i) => this.#keptIds.has(i))) {
+          this.#intact.delete(id);
+          this.#verifying.delete(id);
+          // Once the outcome is decided, the artifact keeps its earlier record.
+          if (!this.#closed) {
+            this.#waiting.delete(id);
+            this.#done.set(id, "completed");
+            this.kept.push(id);
+            this.#keptIds.add(id);
+          }
+        } else {
+          continue;
+        }
+        changed = true;
       }
     }
-    this.#wake();
+  }
+
+  /** A kept artifact that runs again, and why (its earlier record stays if the run is over). */
+  #runAgain(id: string, because: string): void {
+    this.#verifying.delete(id);
+    if (!this.#closed) this.log.warn(id, `runs again: ${because}`);
   }
 
   /** Stops the run: nothing new starts, running components are aborted. The first reason wins. */
