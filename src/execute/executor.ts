@@ -501,7 +501,8 @@ class Scheduler {
   /** Stops the run: nothing new starts, running components are aborted. The first reason wins. */
   stop(reason: string): void {
     if (this.#stopReason) return;
-    this.#stopReason = reason;
+    // `timed out after ${T} s`: the reason is stored, as every message is, redacted.
+    this.#stopReason = this.redact(reason);
     this.#controller.abort(new RunStopped(reason));
     this.#wake();
   }

@@ -3,6 +3,7 @@
  * back before anything derived from a runbook is persisted (ARCHITECTURE §4.4): runbook values
  * as written (by their path), and redaction of free text.
  */
+import { posix } from "node:path";
 import type { Issue } from "../errors.js";
 import type { Substitution } from "./model.js";
 
@@ -60,8 +61,9 @@ export function hasPlaceholder(text: string): boolean {
  */
 export function redactSubstitutions(value: unknown, subs: readonly Substitution[]): unknown {
   const byValue = new Map<string, string>();
-  for (const sub of [...subs].sort((a, b) => b.value.length - a.value.length)) {
-    if (sub.value !== "" && !byValue.has(sub.value)) byValue.set(sub.value, sub.name);
+  const forms = subs.flatMap((sub) => valueForms(sub.value).map((form) => ({ form, sub })));
+  for (const { form, sub } of forms.sort((a, b) => b.form.length - a.form.length)) {
+    if (!byValue.has(form)) byValue.set(form, sub.name);
   }
   // The placeholder alternative comes first: where one starts, it is matched and kept as it is.
   const pattern =
@@ -86,6 +88,21 @@ export function redactSubstitutions(value: unknown, subs: readonly Substitution[
     return node;
   };
   return walk(value);
+}
+
+/**
+ * A value as it is substituted, and as messages may show it once it was used as a path: a path
+ * is normalised before it is resolved (`./exports/` is looked for as `/base/exports`), so its
+ * normalised form, without `./` and trailing slashes, is redacted too.
+ */
+function valueForms(value: string): string[] {
+  if (value === "") return [];
+  const normal = posix
+    .normalize(value)
+    .replace(/^(?:\.\/)+/, "")
+    .replace(/(?<=.)\/+$/, "");
+  const trimmed = value.replace(/(?<=.)\/+$/, "");
+  return [...new Set([value, trimmed, normal])].filter((form) => form !== "" && form !== ".");
 }
 
 /**

@@ -261,4 +261,26 @@ describe("secrets", () => {
     const listed = JSON.parse((await wct(["runs", "--json", "--runbook", "Scan ${TEAM}"])).stdout);
     expect(listed.map((r: { run_id: string }) => r.run_id)).toContain(runId);
   });
+
+  it("keeps a path value out once it is normalised (./x/, x//), and a timeout out of its reason", async () => {
+    const file = await write(
+      "normalised-secret.yaml",
+      "name: normalised\ndescription: d\nconfig: {timeout: '${LIMIT}'}\nartifacts:\n" +
+        "  dotted: {source: {type: filesystem, properties: {path: '${DOTTED}'}}}\n" +
+        "  doubled: {source: {type: filesystem, properties: {path: '${DOUBLED}'}}}\n",
+    );
+    const values = { DOTTED: "./acme_exports_qz/", DOUBLED: "payroll_qz//2026//", LIMIT: "1" };
+    const result = await wct(["run", file, "--json", "-o", join(dir, "normalised.json")], values);
+    expect(result.code).toBe(1);
+    const runId = JSON.parse(result.stdout).run_id;
+    const files = readdirSync(join(store, "runs", runId), { recursive: true, withFileTypes: true })
+      .filter((e) => e.isFile())
+      .map((e) => join(e.parentPath, e.name));
+    for (const f of [...files, join(dir, "normalised.json")]) {
+      const text = await readFile(f, "utf8");
+      for (const form of ["acme_exports_qz", "payroll_qz/2026"])
+        expect(text, f).not.toContain(form);
+    }
+    expect(result.stderr).not.toContain("acme_exports_qz");
+  });
 });
