@@ -1,4 +1,5 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -54,13 +55,13 @@ const CRM = `
   CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT NOT NULL, phone TEXT, photo BLOB, note TEXT);
   INSERT INTO users VALUES (1, 'ada@example.com', '+44 20 7946 0001', x'89504e47', 'VIP');
   INSERT INTO users VALUES (2, 'bob@example.org', NULL, NULL, '   ');
-  INSERT INTO users VALUES (3, 'cy@example.net', '', NULL, NULL);
+  INSERT INTO users VALUES (3, 'cy@example.net', '', CAST('{"alt": "cy@example.org"}' AS BLOB), NULL);
   CREATE TABLE audit (at TEXT, big INTEGER, amount REAL);
   INSERT INTO audit VALUES ('2024-01-01', 9007199254740993, 12.5);
 `;
 
 describe("sqlite connector", () => {
-  it("emits one item per non-empty cell, skipping NULLs, blanks and BLOBs", async () => {
+  it("emits one item per non-empty cell, skipping NULLs, blanks and binary BLOBs", async () => {
     await createDatabase("crm.db", CRM);
     const content = await extract({ database_path: "crm.db" });
     expect(content.data.map((d) => d.content)).toEqual([
@@ -72,6 +73,7 @@ describe("sqlite connector", () => {
       "email: bob@example.org",
       "id: 3",
       "email: cy@example.net",
+      'photo: {"alt": "cy@example.org"}',
       "at: 2024-01-01",
       "big: 9007199254740993",
       "amount: 12.5",
@@ -85,7 +87,14 @@ describe("sqlite connector", () => {
     });
     expect(content.name).toBe("standard_input_from_crm.db");
     expect(content.source).toBe("crm.db");
-    expect(content.metadata.extraction_summary).toEqual({ tables: 2, rows: 4, items: 11 });
+    // The PNG header is not text: counted, not scanned.
+    expect(content.metadata.extraction_summary).toEqual({
+      tables: 2,
+      rows: 4,
+      items: 12,
+      binary_cells_skipped: 1,
+      skipped_tables: [],
+    });
     expect(content.metadata.database_schema.tables[0]).toEqual({
       name: "users",
       sampled_rows: 3,
@@ -102,7 +111,7 @@ describe("sqlite connector", () => {
   it("samples at most max_rows_per_table rows per table", async () => {
     await createDatabase("crm.db", CRM);
     const content = await extract({ database_path: join(base, "crm.db"), max_rows_per_table: 1 });
-    expect(content.metadata.extraction_summary).toEqual({ tables: 2, rows: 2, items: 7 });
+    expect(content.metadata.extraction_summary).toMatchObject({ tables: 2, rows: 2, items: 7 });
     expect(content.data.every((d) => d.metadata.row_number === 1)).toBe(true);
   });
 
@@ -124,13 +133,71 @@ describe("sqlite connector", () => {
   it("fails clearly on a missing file and on a file that is not SQLite", async () => {
     await expect(extract({ database_path: "missing.db" })).rejects.toThrow(
       new ComponentError(
-        `sqlite: database file 'missing.db' does not exist (looked for ${join(base, "missing.db")})`,
+        `sqlite: database file 'missing.db' (${join(base, "missing.db")}) does not exist`,
       ),
+    );
+    // A FIFO would block the read for ever.
+    execFileSync("mkfifo", [join(base, "pipe.db")]);
+    await expect(extract({ database_path: "pipe.db" })).rejects.toThrow(
+      /sqlite: 'pipe\.db' \(.*pipe\.db\) is not a regular file/,
     );
     writeFileSync(join(base, "notes.db"), "name,email\nAda,ada@example.com\n");
     await expect(extract({ database_path: "notes.db" })).rejects.toThrow(
       /sqlite: 'notes\.db' \(.*notes\.db\) is not a SQLite database/,
     );
+  });
+
+  it("reads what a WAL-mode database committed to its write-ahead log, and nothing torn", async () => {
+    // test/fixtures/sqlite-wal/make.py: one row checkpointed, two transactions only in the log.
+    const fixture = new URL("../../test/fixtures/sqlite-wal/", import.meta.url);
+    copyFileSync(new URL("app.db", fixture), join(base, "app.db"));
+    const contents = async () =>
+      (await extract({ database_path: "app.db" })).data.map((item) => item.content);
+    // Without its log: as of the last checkpoint.
+    expect(await contents()).toEqual(["id: 1", "email: checkpointed@example.com"]);
+    const wal = readFileSync(new URL("app.db-wal", fixture));
+    writeFileSync(join(base, "app.db-wal"), wal);
+    expect(await contents()).toEqual([
+      "id: 1",
+      "email: checkpointed@example.com",
+      "id: 2",
+      "email: in-the-log@example.com",
+      "body: call Jane Roe on +44 20 7946 0123",
+    ]);
+    // A damaged last frame: its transaction did not happen, the one before it did.
+    const torn = Buffer.from(wal);
+    torn[torn.length - 100]! ^= 0xff;
+    writeFileSync(join(base, "app.db-wal"), torn);
+    expect(await contents()).toEqual([
+      "id: 1",
+      "email: checkpointed@example.com",
+      "id: 2",
+      "email: in-the-log@example.com",
+    ]);
+  });
+
+  it("skips a virtual table of a module it lacks, and reads a full-text table once, not its shadow tables", async () => {
+    await createDatabase(
+      "search.db",
+      `CREATE TABLE people (email TEXT);
+       INSERT INTO people VALUES ('ada@example.com');
+       CREATE VIRTUAL TABLE docs USING fts4(body);
+       INSERT INTO docs VALUES ('ring Bob on +44 20 7946 0002');
+       PRAGMA writable_schema = ON;
+       INSERT INTO sqlite_master VALUES ('table', 'notes', 'notes', 0, 'CREATE VIRTUAL TABLE notes USING fts5(body)');`,
+    );
+    const warnings: string[] = [];
+    context.warn = (message) => warnings.push(message);
+    const content = await extract({ database_path: "search.db" });
+    expect(content.data.map((d) => d.content)).toEqual([
+      "email: ada@example.com",
+      "body: ring Bob on +44 20 7946 0002",
+    ]);
+    expect(content.metadata.database_schema.tables.map((t) => t.name)).toEqual(["people", "docs"]);
+    expect(content.metadata.extraction_summary).toMatchObject({
+      skipped_tables: [{ name: "notes", reason: "no such module: fts5" }],
+    });
+    expect(warnings).toEqual(["skipping table 'notes': no such module: fts5"]);
   });
 
   it("reports a corrupt database as a ComponentError", async () => {

@@ -6,7 +6,7 @@
  * is loaded into memory, which suits the databases this connector is meant for (it samples
  * `max_rows_per_table` rows per table).
  */
-import { readFile } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { basename, resolve } from "node:path";
 import { checkExtractCall, checkProperties } from "../components/properties.js";
@@ -18,6 +18,7 @@ import type {
 } from "../components/types.js";
 import { ComponentError, type Issue } from "../errors.js";
 import type { SchemaRef } from "../message.js";
+import { applyWalCommits, readWalCommits } from "./sqlite-wal.js";
 
 const STANDARD_INPUT: SchemaRef = { name: "standard_input", version: "1.0.0" };
 const DEFAULT_MAX_ROWS_PER_TABLE = 10;
@@ -109,19 +110,32 @@ export const sqliteConnector: Connector = {
       (properties.max_rows_per_table as number | undefined) ?? DEFAULT_MAX_ROWS_PER_TABLE;
 
     const file = resolve(context.baseDir, databasePath);
-    const bytes = await readFile(file).catch((error: NodeJS.ErrnoException) => {
+    const shown = file === databasePath ? `'${file}'` : `'${databasePath}' (${file})`;
+    const cannotRead = (error: NodeJS.ErrnoException, what = "database file") => {
       throw new ComponentError(
         error.code === "ENOENT"
-          ? `sqlite: database file '${databasePath}' does not exist (looked for ${file})`
-          : `sqlite: cannot read database file '${databasePath}' (${file}): ${error.code ?? error.message}`,
+          ? `sqlite: database file ${shown} does not exist`
+          : `sqlite: cannot read ${what} ${shown}: ${readError(error)}`,
         { cause: error },
       );
-    });
-    if (!bytes.subarray(0, SQLITE_HEADER.length).equals(SQLITE_HEADER)) {
+    };
+    // A FIFO or a device would block the read for ever, or never end.
+    const info = await stat(file).catch(cannotRead);
+    if (!info.isFile()) {
+      throw new ComponentError(`sqlite: ${shown} is not a regular file`);
+    }
+    let bytes: Uint8Array = await readFile(file).catch(cannotRead);
+    if (!Buffer.from(bytes.buffer, bytes.byteOffset, SQLITE_HEADER.length).equals(SQLITE_HEADER)) {
       throw new ComponentError(
-        `sqlite: '${databasePath}' (${file}) is not a SQLite database (it lacks the SQLite file header)`,
+        `sqlite: ${shown} is not a SQLite database (it lacks the SQLite file header; an encrypted database looks like this too)`,
       );
     }
+    // Transactions committed to its write-ahead log and not yet checkpointed are part of it.
+    const wal = await readFile(`${file}-wal`).catch((error: NodeJS.ErrnoException) =>
+      error.code === "ENOENT" ? null : cannotRead(error, "write-ahead log of"),
+    );
+    const commits = wal && readWalCommits(wal);
+    if (commits) bytes = applyWalCommits(bytes, commits);
 
     const { Database } = await loadSqlJs();
     const database = new Database(bytes);
@@ -131,13 +145,12 @@ export const sqliteConnector: Connector = {
         typeof context.writtenProperties.database_path === "string"
           ? context.writtenProperties.database_path
           : databasePath;
-      return await sample(database, basename(written), written, maxRows, context.signal);
+      return await sample(database, basename(written), written, maxRows, context);
     } catch (error) {
       if (error instanceof ComponentError || context.signal.aborted) throw error;
-      throw new ComponentError(
-        `sqlite: cannot read '${databasePath}' (${file}): ${(error as Error).message}`,
-        { cause: error },
-      );
+      throw new ComponentError(`sqlite: cannot read ${shown}: ${(error as Error).message}`, {
+        cause: error,
+      });
     } finally {
       database.close();
     }
@@ -152,17 +165,27 @@ async function sample(
   fileName: string,
   databasePath: string,
   maxRows: number,
-  signal: AbortSignal,
+  { signal, warn }: Pick<ComponentContext, "signal" | "warn">,
 ): Promise<ComponentOutput> {
   const tables: TableInfo[] = [];
   const data: Record<string, unknown>[] = [];
   let rows = 0;
+  let binaryCells = 0;
+  const skippedTables: { name: string; reason: string }[] = [];
   for (const table of listTables(database)) {
     signal.throwIfAborted();
-    const columns = listColumns(database, table);
-    const statement = database.prepare(`SELECT * FROM ${quoteIdentifier(table)} LIMIT ?`, [
-      maxRows,
-    ]);
+    let columns: ColumnInfo[];
+    let statement: ReturnType<Database["prepare"]>;
+    try {
+      columns = listColumns(database, table);
+      statement = database.prepare(`SELECT * FROM ${quoteIdentifier(table)} LIMIT ?`, [maxRows]);
+    } catch (error) {
+      // A virtual table of a module this SQLite lacks (fts5, rtree): the others are still read.
+      const reason = (error as Error).message;
+      skippedTables.push({ name: table, reason });
+      warn(`skipping table '${table}': ${reason}`);
+      continue;
+    }
     let rowNumber = 0;
     try {
       const columnNames = statement.getColumnNames();
@@ -178,7 +201,8 @@ async function sample(
         });
         values.forEach((value, index) => {
           const text = cellText(value);
-          if (text === undefined) return;
+          if (text === "binary") binaryCells++;
+          if (text === undefined || text === "binary") return;
           const column = columnNames[index]!;
           data.push({
             content: `${column}: ${text}`,
@@ -211,19 +235,47 @@ async function sample(
         database_file: fileName,
         max_rows_per_table: maxRows,
         database_schema: { tables },
-        extraction_summary: { tables: tables.length, rows, items: data.length },
+        extraction_summary: {
+          tables: tables.length,
+          rows,
+          items: data.length,
+          binary_cells_skipped: binaryCells,
+          skipped_tables: skippedTables,
+        },
       },
       data,
     },
   };
 }
 
+/** Tables a full-text or R*Tree virtual table keeps its data in: read through the table itself. */
+const SHADOW_SUFFIXES = [
+  "content",
+  "segments",
+  "segdir",
+  "docsize",
+  "stat",
+  "data",
+  "idx",
+  "config",
+  "node",
+  "rowid",
+  "parent",
+];
+
+/** The tables to sample, in creation order: not SQLite's own, nor virtual tables' shadow tables. */
 function listTables(database: Database): string[] {
   // substr, not LIKE 'sqlite_%': in LIKE the underscore is a wildcard.
   const [result] = database.exec(
-    "SELECT name FROM sqlite_master WHERE type = 'table' AND substr(name, 1, 7) <> 'sqlite_' ORDER BY rowid",
+    "SELECT name, sql FROM sqlite_master WHERE type = 'table' AND substr(name, 1, 7) <> 'sqlite_' ORDER BY rowid",
   );
-  return (result?.values ?? []).map(([name]) => String(name));
+  const rows = (result?.values ?? []).map(([name, sql]) => [String(name), String(sql ?? "")]);
+  const shadows = new Set(
+    rows
+      .filter(([, sql]) => /^\s*CREATE\s+VIRTUAL\s+TABLE/i.test(sql!))
+      .flatMap(([name]) => SHADOW_SUFFIXES.map((suffix) => `${name}_${suffix}`)),
+  );
+  return rows.map(([name]) => name!).filter((name) => !shadows.has(name));
 }
 
 function listColumns(database: Database, table: string): ColumnInfo[] {
@@ -237,11 +289,36 @@ function listColumns(database: Database, table: string): ColumnInfo[] {
   }));
 }
 
-/** The text of a cell worth scanning, or undefined for NULL, blank strings and BLOBs. */
-function cellText(value: SqlValue): string | undefined {
-  if (value === null || value instanceof Uint8Array) return undefined;
-  const text = String(value);
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+/** A control character other than tab and line breaks (NUL included): binary data, not text. */
+const BINARY_CHARACTER = /(?![\t\n\r])\p{Cc}/u;
+
+/**
+ * The text of a cell worth scanning, or undefined for NULL and blank strings. A BLOB holding
+ * UTF-8 text (JSON, CSV, a serialised profile) is scanned as text; any other BLOB is `binary`.
+ */
+function cellText(value: SqlValue): string | "binary" | undefined {
+  if (value === null) return undefined;
+  let text: string;
+  if (value instanceof Uint8Array) {
+    try {
+      text = strictUtf8.decode(value);
+    } catch {
+      return "binary";
+    }
+    if (BINARY_CHARACTER.test(text)) return "binary";
+  } else {
+    text = String(value);
+  }
   return text.trim() === "" ? undefined : text;
+}
+
+/** Why a file could not be read, in words where Node gives only a code. */
+function readError(error: NodeJS.ErrnoException): string {
+  if (error.code === "ERR_FS_FILE_TOO_LARGE") {
+    return "it is larger than 2 GiB, the most this connector reads into memory";
+  }
+  return error.code ?? error.message;
 }
 
 /** SQLite identifier quoting: wrap in double quotes, double any inside. */
