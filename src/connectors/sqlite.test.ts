@@ -193,7 +193,9 @@ describe("sqlite connector", () => {
       "email: ada@example.com",
       "body: ring Bob on +44 20 7946 0002",
     ]);
-    expect(content.metadata.database_schema.tables.map((t) => t.name)).toEqual(["people", "docs"]);
+    expect(
+      content.metadata.database_schema.tables.map((t) => (t as { name: string }).name),
+    ).toEqual(["people", "docs"]);
     expect(content.metadata.extraction_summary).toMatchObject({
       skipped_tables: [{ name: "notes", reason: "no such module: fts5" }],
     });

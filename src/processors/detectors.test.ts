@@ -157,6 +157,27 @@ describe("nhs_number", () => {
   it("rejects a wrong check digit and bare ten-digit runs", () => {
     expect(detect("nhs_number", "943 476 5918 and 9434765919")).toEqual([]);
   });
+  it("rejects phone numbers that pass modulus 11 (a country code before them) and one-digit runs", () => {
+    // 415 555 2671 passes the check: after +1 it is a phone number.
+    expect(nhsChecksumValid("4155552671")).toBe(true);
+    expect(
+      detect("nhs_number", "+1 415 555 2671, (+44) 415-555-2671, 000 000 0000, 111 111 1111"),
+    ).toEqual([]);
+    expect(detect("nhs_number", "NHS 415 555 2671")).toEqual(["415 555 2671"]);
+  });
+});
+
+describe("values right after a label", () => {
+  it("are found after ':' and '/', but not as the continuation of another number", () => {
+    const card = withLuhnDigit("411111111111111");
+    expect(detect("payment_card", `card:${card} pan/${card} 12:${card}`)).toEqual([card, card]);
+    expect(detect("phone", '<a href="tel:+442079460958">call</a> x:07700 900123')).toEqual([
+      "+442079460958",
+      "07700 900123",
+    ]);
+    expect(detect("us_ssn", "ssn:219-09-9999 and 5/219-09-9999")).toEqual(["219-09-9999"]);
+    expect(detect("nhs_number", "nhs:943 476 5919")).toEqual(["943 476 5919"]);
+  });
 });
 
 describe("us_ssn and nhs_number together", () => {
@@ -192,6 +213,10 @@ describe("date_of_birth", () => {
     expect(
       detect("date_of_birth", "Released 12/03/1985. DOB: 12/03/2999. Birthday 45/13/1985."),
     ).toEqual([]);
+    // No 31 February in either reading; 29 February only in a leap year.
+    expect(detect("date_of_birth", "born 31/02/1985, born 29/02/1985, born 29/02/1984")).toEqual([
+      "29/02/1984",
+    ]);
   });
 });
 
@@ -209,6 +234,20 @@ describe("ipv4", () => {
         'version 1.2.3.4, "version": "4.3.2.1", v10.0.0.1, [assembly: AssemblyVersion("1.0.0.0")] 999.1.1.1 1.2.3.4.5 01.02.03.04',
       ),
     ).toEqual([]);
+    expect(
+      detect(
+        "ipv4",
+        "__version__ = '4.0.2.1' <version>3.1.0.2</version> firmware 2.0.1.5 snmp oid 1.3.6.1",
+      ),
+    ).toEqual([]);
+  });
+  it("ignores addresses that name no device: unspecified, loopback, netmasks, CIDR networks", () => {
+    expect(
+      detect(
+        "ipv4",
+        "bind 0.0.0.0 and 127.0.0.1, mask 255.255.255.0, allow 10.0.0.0/8 10.1.2.3/32",
+      ),
+    ).toEqual(["10.1.2.3"]);
   });
 });
 

@@ -56,10 +56,17 @@ function isHex(c: number): boolean {
   );
 }
 
-/** True when the value at `[start, end)` stands alone: no word char or numeric continuation around it. */
+/**
+ * True when the value at `[start, end)` stands alone: no word char or numeric continuation around
+ * it. A joiner is a continuation only between digits: `12:4111…` or `1.2.3.4.5` are, while
+ * `card:4111…`, `tel:+44…` and `/orders/…` put a value right after a label.
+ */
 function standsAlone(text: string, start: number, end: number, joiners: string): boolean {
-  const before = text.charCodeAt(start - 1);
-  if (start > 0 && (isWordChar(before) || joiners.includes(text[start - 1]!))) return false;
+  if (start > 0) {
+    const before = text.charCodeAt(start - 1);
+    if (isWordChar(before)) return false;
+    if (joiners.includes(text[start - 1]!) && isDigit(text.charCodeAt(start - 2))) return false;
+  }
   const after = text.charCodeAt(end);
   if (end >= text.length) return true;
   if (isWordChar(after)) return false;
@@ -488,10 +495,20 @@ const detectUsSsn: Detector = (text, emit) => {
 
 // NHS number: ten digits written 3-3-4 with spaces or dashes, with its modulus 11 check digit.
 
+/** `+44 `, `+1-`, `(+353) `: the digits after it are a phone number's. */
+const COUNTRY_CODE_BEFORE = /\(?\+\d{1,3}\)?[ -]?$/;
+
 const detectNhsNumber: Detector = (text, emit) => {
   for (const { start, value } of digitGroups(text).nhs) {
     const end = start + value.length;
-    if (nhsChecksumValid(value.replace(/[- ]/g, "")) && standsAlone(text, start, end, ".-/:")) {
+    const digits = value.replace(/[- ]/g, "");
+    if (
+      nhsChecksumValid(digits) &&
+      // `000 000 0000` passes modulus 11, as does every ten-digit run of one digit.
+      !/^(\d)\1{9}$/.test(digits) &&
+      !COUNTRY_CODE_BEFORE.test(text.slice(Math.max(0, start - 7), start)) &&
+      standsAlone(text, start, end, ".-/:")
+    ) {
       emit(start, end);
     }
   }
@@ -559,8 +576,10 @@ function isPlausibleBirthDate(groups: Record<string, string | undefined>): boole
     groups.m3 !== undefined || groups.m4 !== undefined
       ? monthNumber((groups.m3 ?? groups.m4)!)
       : Number(groups.m1 ?? groups.m2);
-  // Day-first and month-first are both common; accept when either reading is a real date.
-  const valid = (d: number, m: number): boolean => m >= 1 && m <= 12 && d >= 1 && d <= 31;
+  // Day-first and month-first are both common; accept when either reading is a real date
+  // (no 31 February).
+  const valid = (d: number, m: number): boolean =>
+    m >= 1 && m <= 12 && d >= 1 && d <= new Date(Date.UTC(year, m, 0)).getUTCDate();
   const thisYear = new Date().getUTCFullYear();
   return (
     year >= 1900 &&
@@ -573,7 +592,8 @@ function isPlausibleBirthDate(groups: Record<string, string | undefined>): boole
 // IPv4: four octets <= 255, not a version number (`version 1.2.3.4`, `v1.2.3.4`, `@1.2.3.4`).
 
 const IPV4_CANDIDATE = /\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}/g;
-const VERSION_CONTEXT = /(?:version|\b(?:ver|release|build|v)|@|==|>=|<=|~|\^)[\s:="'(]*$/i;
+const VERSION_CONTEXT =
+  /(?:version_*|\b(?:ver|release|build|firmware|oid|v)|@|==|>=|<=|~|\^)[\s:="'(>]*$/i;
 
 const detectIpv4: Detector = (text, emit) => {
   IPV4_CANDIDATE.lastIndex = 0;
@@ -582,14 +602,27 @@ const detectIpv4: Detector = (text, emit) => {
     const end = start + m[0].length;
     if (
       octetsValid(m[0]) &&
-      m[0] !== "0.0.0.0" &&
+      !isInfrastructureAddress(text, m[0], end) &&
       standsAlone(text, start, end, ".") &&
-      !VERSION_CONTEXT.test(text.slice(Math.max(0, start - 12), start))
+      !VERSION_CONTEXT.test(text.slice(Math.max(0, start - 20), start))
     ) {
       emit(start, end);
     }
   }
 };
+
+/**
+ * Addresses that never name a person's device: unspecified `0.0.0.0`, loopback `127.x`, netmasks
+ * (`255.x`) and network addresses written as CIDR (`10.0.0.0/8`).
+ */
+function isInfrastructureAddress(text: string, candidate: string, end: number): boolean {
+  return (
+    candidate === "0.0.0.0" ||
+    candidate.startsWith("127.") ||
+    candidate.startsWith("255.") ||
+    (candidate.endsWith(".0") && text[end] === "/")
+  );
+}
 
 /** Every dotted part is at most 255 and has no leading zero. */
 function octetsValid(candidate: string): boolean {

@@ -77,6 +77,7 @@ describe("gdpr_personal_data_classifier", () => {
         indicator([
           finding("biometric", "faces.db"),
           finding("government_id", "hr.csv", { require_review: true }),
+          finding("precise_location", "stores.csv"),
         ]),
       ],
       {},
@@ -91,6 +92,8 @@ describe("gdpr_personal_data_classifier", () => {
         ["health", "health_data", true],
         ["biometric", "biometric_data", true],
         ["government_id", "identification_data", false],
+        // Not among Article 9's categories, however sensitive.
+        ["precise_location", "location_data", false],
       ],
     );
     expect(findings[1]!.article_references).toContain("Article 9(1)");
@@ -103,7 +106,7 @@ describe("gdpr_personal_data_classifier", () => {
     expect(findings[0]).not.toHaveProperty("category");
     expect(findings[3]!.require_review).toBe(true);
     expect(result.content.summary).toEqual({
-      total_findings: 4,
+      total_findings: 5,
       special_category_count: 2,
       requires_review_count: 1,
     });

@@ -123,6 +123,15 @@ describe("evidence", () => {
     expect(full?.evidence).toEqual([text]);
   });
 
+  it("never cuts an emoji in half at a snippet's edges", () => {
+    // 😀 is two UTF-16 units: "email" at 63 puts both edges, 50 units away, in mid-pair.
+    const text = `${"😀".repeat(30)}xy email ${"😀".repeat(30)}`;
+    const [small] = matcher.scan(text, { ...options, contextSize: "small" });
+    const snippet = small!.evidence[0]!;
+    expect(snippet.isWellFormed()).toBe(true);
+    expect(snippet).toBe(`...${text.slice(12, 119)}...`);
+  });
+
   it("gives nearby matches one snippet and caps the snippets", () => {
     const close = `email ${filler(1)} email`;
     expect(matcher.scan(close, options)[0]?.evidence).toHaveLength(1);
@@ -164,6 +173,18 @@ export async function loadConfig(path: string, name = "default"): Promise<Config
 }
 `;
     expect(scan(code)).toEqual([]);
+  });
+
+  it("finds nothing in words that only look like special-category or identity data", () => {
+    const text = [
+      "const passport = require('passport'); app.use(passport.initialize());",
+      "// a genetic algorithm breeds the schedule; the team's DNA is shipping",
+      "coin_denomination = 50  # the denomination of the banknote, accepted in good faith",
+      "MEDICAL_DEVICE_CLASS = 'IIa'",
+      "import gpsd  # the gps daemon",
+      "__version__ = '4.0.2.1'; listen 127.0.0.1 and 0.0.0.0, netmask 255.255.255.0",
+    ].join("\n");
+    expect(scan(text)).toEqual([]);
   });
 
   it("finds nothing in an application log with versions, UUIDs and timestamps", () => {

@@ -296,12 +296,20 @@ function evidenceFor(
   const context = EVIDENCE_CONTEXT_CHARS[options.contextSize];
   const snippets: string[] = [];
   for (const { start, end } of picked) {
-    const from = Math.max(0, start - context);
-    const to = Math.min(text.length, end + context);
+    // Never cut between the two halves of a surrogate pair (an emoji): the stored JSON would
+    // hold a lone surrogate, which strict readers (PostgreSQL jsonb) refuse.
+    let from = Math.max(0, start - context);
+    let to = Math.min(text.length, end + context);
+    if (from > 0 && isLowSurrogate(text.charCodeAt(from))) from--;
+    if (to < text.length && isLowSurrogate(text.charCodeAt(to))) to++;
     const snippet = `${from > 0 ? "..." : ""}${text.slice(from, to)}${to < text.length ? "..." : ""}`;
     if (!snippets.includes(snippet)) snippets.push(snippet);
   }
   return snippets;
+}
+
+function isLowSurrogate(code: number): boolean {
+  return code >= 0xdc00 && code <= 0xdfff;
 }
 
 const compiled = new WeakMap<DetectionRuleset, PatternMatcher>();
