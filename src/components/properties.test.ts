@@ -61,6 +61,22 @@ describe("checkProperties", () => {
     ]);
   });
 
+  it("takes text that spells the number or boolean expected (an environment value), converted", () => {
+    const properties: Record<string, unknown> = {
+      path: "42",
+      max_files: "50",
+      ratio: "0.5",
+      follow: "true",
+    };
+    expect(checkProperties(properties, docs)).toEqual([]);
+    // A string property keeps its text.
+    expect(properties).toEqual({ path: "42", max_files: 50, ratio: 0.5, follow: true });
+    expect(checkProperties({ path: "p", max_files: "5.5", follow: "yes" }, docs)).toEqual([
+      { path: "max_files", message: "must be an integer, got '5.5'" },
+      { path: "follow", message: "must be true or false, got 'yes'" },
+    ]);
+  });
+
   it("refuses an integer beyond 2^53, which YAML would not read back as written", () => {
     expect(checkProperties({ path: "p", max_files: 2 ** 63 }, docs)).toEqual([
       { path: "max_files", message: "must be at most 9007199254740991, got 9223372036854776000" },

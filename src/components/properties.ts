@@ -14,6 +14,8 @@ import type { Connector, PropertyDoc } from "./types.js";
 /**
  * Issues for `properties` against `docs`: unknown names (with a suggestion), missing required
  * ones, and values of the wrong type. `prefix` is prepended to paths, for nested objects.
+ * Text that spells the number or boolean a property takes (`max_files: ${MAX}` with `MAX=50`:
+ * environment values are always text) is converted in place first, as upstream's pydantic does.
  */
 export function checkProperties(
   properties: Record<string, unknown>,
@@ -36,7 +38,9 @@ export function checkProperties(
       if (doc.required) issues.push({ path: prefix + doc.name, message: "is required" });
       continue;
     }
-    const problem = typeProblem(value, doc.type);
+    const converted = typeof value === "string" ? fromText(value, doc.type) : undefined;
+    if (converted !== undefined) properties[doc.name] = converted;
+    const problem = typeProblem(converted ?? value, doc.type);
     if (problem) issues.push({ path: prefix + doc.name, message: problem });
   }
   return issues;
@@ -64,6 +68,14 @@ export function assertValidProperties(componentType: string, issues: Issue[]): v
   if (issues.length === 0) return;
   const lines = issues.map((i) => formatIssue({ ...i, path: `properties.${i.path}` }));
   throw new ComponentError(`Invalid properties for '${componentType}':\n${lines.join("\n")}`);
+}
+
+/** The number or boolean that `text` spells, for a property of `type`; undefined otherwise. */
+function fromText(text: string, type: string): number | boolean | undefined {
+  if (type === "integer" && /^-?\d+$/.test(text)) return Number(text);
+  if (type === "number" && /^-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?$/.test(text)) return Number(text);
+  if (type === "boolean" && (text === "true" || text === "false")) return text === "true";
+  return undefined;
 }
 
 function typeProblem(value: unknown, type: string): string | undefined {

@@ -128,7 +128,8 @@ describe("evidence", () => {
     const text = `${"😀".repeat(30)}xy email ${"😀".repeat(30)}`;
     const [small] = matcher.scan(text, { ...options, contextSize: "small" });
     const snippet = small!.evidence[0]!;
-    expect(snippet.isWellFormed()).toBe(true);
+    // A lone surrogate does not survive UTF-8 (it becomes U+FFFD).
+    expect(Buffer.from(snippet).toString()).toBe(snippet);
     expect(snippet).toBe(`...${text.slice(12, 119)}...`);
   });
 
