@@ -27,12 +27,41 @@ export interface JsonExport {
   pending: string[];
 }
 
-/** Upstream's export status: a run with skipped artifacts but no failure is `partial`. */
+/**
+ * Upstream's export status: the run's own for a failed or interrupted run. A completed run that
+ * lacks something (an optional artifact failed, or was skipped) is `partial`.
+ */
 function exportStatus(run: RunDetails): string {
   if (run.status === "interrupted" || run.status === "running") return "interrupted";
-  if (run.counts.failed > 0) return "failed";
-  if (run.counts.skipped > 0) return "partial";
+  if (run.status === "failed") return "failed";
+  if (run.counts.failed > 0 || run.counts.skipped > 0) return "partial";
   return "completed";
+}
+
+/**
+ * What did not finish: in a run that was stopped (or whose process died), every artifact neither
+ * completed nor failed is pending, unless it was skipped because an input of it failed.
+ */
+function unfinished(run: RunDetails, plan: PlanJson): { skipped: string[]; pending: string[] } {
+  const status = new Map(run.artifacts.map((a) => [a.id, a.status]));
+  const skipped = run.artifacts.filter((a) => a.status === "skipped").map((a) => a.id);
+  if (run.status !== "interrupted" && run.status !== "running") return { skipped, pending: [] };
+  const failedAbove = new Map<string, boolean>();
+  const hasFailedInput = (id: string): boolean => {
+    let known = failedAbove.get(id);
+    if (known === undefined) {
+      failedAbove.set(id, false);
+      const inputs = plan.artifacts[id]?.inputs ?? [];
+      known = inputs.some((input) => status.get(input) === "failed" || hasFailedInput(input));
+      failedAbove.set(id, known);
+    }
+    return known;
+  };
+  const open = run.artifacts.filter((a) => a.status !== "completed" && a.status !== "failed");
+  return {
+    skipped: open.filter((a) => hasFailedInput(a.id)).map((a) => a.id),
+    pending: open.filter((a) => !hasFailedInput(a.id)).map((a) => a.id),
+  };
 }
 
 /** Builds the export of a stored run; `plan` says which artifacts are outputs. */
@@ -59,6 +88,7 @@ export async function buildJsonExport(
     });
   }
   const finished = run.finished_at ? Date.parse(run.finished_at) : null;
+  const { skipped, pending } = unfinished(run, plan);
   return {
     format_version: "2.0.0",
     run: {
@@ -73,18 +103,18 @@ export async function buildJsonExport(
       contact: plan.runbook.contact,
     },
     summary: {
-      total: run.counts.completed + run.counts.failed + run.counts.skipped,
+      total: run.counts.completed + run.counts.failed + skipped.length + pending.length,
       succeeded: run.counts.completed,
       failed: run.counts.failed,
-      skipped: run.counts.skipped,
-      pending: 0,
+      skipped: skipped.length,
+      pending: pending.length,
     },
     outputs,
     errors: run.artifacts
       .filter((a) => a.status === "failed")
       .map((a) => ({ artifact_id: a.id, error: a.error ?? "Unknown error" })),
-    skipped: run.artifacts.filter((a) => a.status === "skipped").map((a) => a.id),
-    pending: [],
+    skipped,
+    pending,
   };
 }
 

@@ -83,6 +83,13 @@ describe("stop signals", () => {
         (await runWct(["inspect", runId, "--events", "--json", "--store-path", store])).stdout,
       ) as { type: string; reason?: string }[];
       expect(events.find((e) => e.type === "run_finished")?.reason).toBe(reason);
+      // The export lists what did not finish as pending, and counts every artifact.
+      const exported = JSON.parse((await runWct(["export", runId, "--store-path", store])).stdout);
+      expect(exported.run.status).toBe("interrupted");
+      expect(exported.summary.total).toBe(8);
+      expect(exported.summary.pending).toBe(8 - exported.summary.succeeded);
+      expect(exported.pending).toContain("pd_d");
+      expect(exported.skipped).toEqual([]);
       expect(inspect.counts.completed).toBeLessThan(8);
 
       const resumed = await runWct([

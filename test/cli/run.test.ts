@@ -132,6 +132,27 @@ describe("wct run", () => {
       findings: "completed",
       lost: "skipped",
     });
+    const exported = JSON.parse((await wct(["export", record.run_id])).stdout);
+    expect(exported.run.status).toBe("failed");
+    expect(exported.summary).toEqual({ total: 4, succeeded: 2, failed: 1, skipped: 1, pending: 0 });
+  });
+
+  it("exports a completed run whose optional artifact failed as partial, not failed", async () => {
+    const file = await runbook(
+      "optional.yaml",
+      "name: optional\ndescription: an optional branch fails\nartifacts:\n" +
+        "  missing: {source: {type: filesystem, properties: {path: does-not-exist}}, optional: true}\n" +
+        `  files: {source: {type: filesystem, properties: {path: '${join(ROOT, "examples/data/files")}'}}}\n`,
+    );
+    const result = await wct(["run", file, "--json"]);
+    expect(result.code).toBe(0);
+    const record = JSON.parse(result.stdout);
+    expect(record.status).toBe("completed");
+    const exported = JSON.parse((await wct(["export", record.run_id])).stdout);
+    expect(exported.run.status).toBe("partial");
+    expect(exported.errors).toEqual([
+      { artifact_id: "missing", error: expect.stringContaining("does not exist") },
+    ]);
   });
 
   it("rejects an output file in a missing folder before running anything", async () => {
