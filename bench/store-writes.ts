@@ -120,7 +120,6 @@ async function execute(
       registry,
       ...stores,
       workers,
-      baseDir: path.dirname(runbook),
       substitutions: [],
       origin: { tool_version: "bench", user: userInfo().username, host: hostname(), argv: [] },
     });

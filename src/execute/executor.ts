@@ -52,8 +52,6 @@ export interface ExecuteOptions {
   artifacts: ArtifactStore;
   executions: ExecutionStore;
   workers: WorkerRunner;
-  /** Folder relative paths in component properties are resolved against. */
-  baseDir: string;
   /** Environment values substituted into the runbook; put back as placeholders before persisting. */
   substitutions: Substitution[];
   origin: RunOrigin;
@@ -720,7 +718,7 @@ class Scheduler {
     return {
       signal: this.#controller.signal,
       workers: this.options.workers,
-      baseDir: this.options.baseDir,
+      baseDir: this.#plan.artifacts.get(id)!.baseDir,
       writtenProperties: (written?.source ?? written?.process)?.properties ?? {},
       warn: (message) => this.log.warn(id, this.redact(message)),
     };

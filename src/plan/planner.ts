@@ -4,6 +4,7 @@
  * single-schema inputs are checked against the processor's declared inputs too. All problems are
  * collected and thrown together as one RunbookError.
  */
+import path from "node:path";
 import type { ComponentRegistry } from "../components/types.js";
 import { type Issue, RunbookError, type SourcePosition, WctError } from "../errors.js";
 import { formatSchemaRef, parseSchemaRef, type SchemaRef, sameSchema } from "../message.js";
@@ -27,6 +28,8 @@ export interface PlannedArtifact {
   origin: string;
   /** The alias a child runbook output is known by in the parent, if any. */
   alias: string | null;
+  /** The folder of the runbook defining it: its components' relative paths resolve there. */
+  baseDir: string;
 }
 
 export interface ExecutionPlan {
@@ -114,6 +117,7 @@ export async function planRunbook(
       inputs: def.inputs ?? [],
       origin: flat.origins[id] ?? "parent",
       alias: reversedAliases.get(id) ?? null,
+      baseDir: flat.folders[id] ?? path.dirname(loaded.path),
     });
   }
   if (issues.length > 0) throw new RunbookError(issues);

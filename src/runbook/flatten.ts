@@ -35,6 +35,8 @@ export interface FlattenedRunbook {
   aliases: Record<string, string>;
   /** Artifact id -> `parent` or `child:<namespace>`. */
   origins: Record<string, string>;
+  /** Artifact id -> the folder of the runbook that defines it, which its relative paths are in. */
+  folders: Record<string, string>;
   /** Substitutions of the root and of every child runbook. */
   substitutions: Substitution[];
   /** Absolute paths of every runbook file read, root first. */
@@ -90,6 +92,7 @@ class Flattener {
   private readonly issues: Issue[] = [];
   private readonly artifacts: Record<string, ArtifactDefinition> = {};
   private readonly origins: Record<string, string> = {};
+  private readonly folders: Record<string, string> = {};
   private readonly definers = new Map<string, Definer>();
   private readonly aliasDeclarations = new Map<string, AliasDeclaration>();
   private readonly schemaChecks: PendingSchemaCheck[] = [];
@@ -125,6 +128,7 @@ class Flattener {
       artifacts: this.artifacts,
       aliases,
       origins: this.origins,
+      folders: this.folders,
       substitutions: uniqueSubstitutions([...this.loaded.values()].flatMap((r) => r.substitutions)),
       files: [...new Set([...this.loaded.values()].map((r) => r.path))],
       positionOf(artifactId, field) {
@@ -174,6 +178,7 @@ class Flattener {
       }
       this.artifacts[id] = copy;
       this.origins[id] = namespace === null ? "parent" : `child:${namespace}`;
+      this.folders[id] = path.dirname(loaded.path);
       this.definers.set(id, { runbook: loaded, localId });
     }
   }

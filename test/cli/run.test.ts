@@ -2,7 +2,7 @@
  * `wct run` and friends in a subprocess, exactly as a user types them, on a temporary store.
  */
 import { existsSync } from "node:fs";
-import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -153,6 +153,35 @@ describe("wct run", () => {
     expect(exported.errors).toEqual([
       { artifact_id: "missing", error: expect.stringContaining("does not exist") },
     ]);
+  });
+
+  it("resolves a child runbook's relative paths in the child's own folder", async () => {
+    await mkdir(join(dir, "family", "data"), { recursive: true });
+    await mkdir(join(dir, "family", "child", "data"), { recursive: true });
+    await writeFile(join(dir, "family", "data", "a.txt"), "parent: root@example.com\n");
+    await writeFile(join(dir, "family", "child", "data", "a.txt"), "child: kid@example.com\n");
+    await writeFile(
+      join(dir, "family", "child", "scan.yaml"),
+      "name: child\ndescription: reads its own data\noutputs:\n  found: {artifact: pd}\n" +
+        "artifacts:\n  own: {source: {type: filesystem, properties: {path: data}}}\n" +
+        "  pd: {inputs: own, process: {type: personal_data}}\n",
+    );
+    const parent = await runbook(
+      "family/parent.yaml",
+      "name: parent\ndescription: d\nartifacts:\n  files: {source: {type: filesystem, properties: {path: data}}}\n" +
+        "  scan: {inputs: files, child_runbook: {path: child/scan.yaml, input_mapping: {}, output: found}}\n",
+    );
+    const result = await wct(["run", parent, "--json"]);
+    expect(result.code, result.stderr).toBe(0);
+    const runId = JSON.parse(result.stdout).run_id;
+    const read = async (id: string) =>
+      JSON.stringify(
+        JSON.parse(await readFile(join(store, "runs", runId, "artifacts", `${id}.json`), "utf8"))
+          .content,
+      );
+    expect(await read("files")).toContain("root@example.com");
+    expect(await read("scan__own")).toContain("kid@example.com");
+    expect(await read("scan__own")).not.toContain("root@example.com");
   });
 
   it("rejects an output file in a missing folder before running anything", async () => {

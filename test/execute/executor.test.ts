@@ -116,7 +116,6 @@ async function setup(
     registry,
     ...stores,
     workers,
-    baseDir: dir,
     substitutions: prepared.substitutions,
     origin: { tool_version: "test", user: "tester", host: "localhost", argv: [] },
     onEvent: (e) => events.push(e),

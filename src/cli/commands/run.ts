@@ -1,7 +1,7 @@
 /**
  * @module `wct run RUNBOOK`: plan, execute and persist a run (or resume one), print its run ID.
  */
-import { dirname, resolve } from "node:path";
+import { resolve } from "node:path";
 import pc from "picocolors";
 import { builtinRegistry } from "../../components/registry.js";
 import { executePlan, type RunResult, startKeptChecks } from "../../execute/executor.js";
@@ -91,7 +91,6 @@ export async function runCommand(
         artifacts: stores.artifacts,
         executions: stores.executions,
         workers,
-        baseDir: dirname(loaded.path),
         substitutions,
         origin: {
           tool_version: toolVersion(),
