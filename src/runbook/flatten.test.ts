@@ -218,6 +218,25 @@ describe("flattenRunbook nesting and cycles", () => {
   });
 });
 
+describe("flattenRunbook namespaced ids", () => {
+  it("reports an id that namespacing makes too long for a file name, at the child's artifact", async () => {
+    const longId = `found_${"x".repeat(190)}`;
+    const root = await tree("long-id", {
+      "main.yaml": parent([
+        "path: child.yaml",
+        "input_mapping: {data: files}",
+        `output: ${longId}`,
+      ]),
+      "child.yaml": child("child").map((line) =>
+        line.replace("found", longId).replace("result", longId),
+      ),
+    });
+    expect(await issuesOf(path.join(root, "main.yaml"), root)).toEqual([
+      `child.yaml:8:3: artifacts.${longId}: the id '${longId}' gets in the parent, 'use__${longId}', is unusable: a '/'-separated part is longer than 200 bytes (in UTF-8)`,
+    ]);
+  });
+});
+
 describe("flattenRunbook child path security", () => {
   it("rejects parent traversal, absolute paths and backslashes", async () => {
     const root = await tree("unsafe", {

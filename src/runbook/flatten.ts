@@ -12,7 +12,7 @@ import { InputError, type Issue, RunbookError, type SourcePosition } from "../er
 import { formatSchemaRef, parseSchemaRef, type SchemaRef, sameSchema } from "../message.js";
 import { closestMatch } from "../suggest.js";
 import type { ArtifactDefinition, LoadedRunbook, Substitution } from "./model.js";
-import { loadRunbook } from "./parse.js";
+import { artifactIdProblem, loadRunbook } from "./parse.js";
 
 /** Separates a directive's id from its child's artifact ids. */
 export const NAMESPACE_SEPARATOR = "__";
@@ -155,6 +155,15 @@ class Flattener {
       if (def.child_runbook) {
         await this.expandDirective(loaded, namespace, localId, def, scope, chain);
         continue;
+      }
+      // Namespaced, the id may be one the store cannot name a file after (too long, nested deep).
+      const unusable = namespace === null ? undefined : artifactIdProblem(id);
+      if (unusable) {
+        this.issue(
+          loaded,
+          `artifacts.${localId}`,
+          `the id '${localId}' gets in the parent, '${id}', is unusable: ${unusable}`,
+        );
       }
       if (this.artifacts[id]) {
         this.issue(

@@ -489,6 +489,8 @@ describe("loadRunbook validation", () => {
         "  'c:drive': {inputs: x}",
         "  nested/ok: {inputs: x}",
         "  'db:customers': {inputs: x}",
+        `  ${"é".repeat(101)}: {inputs: x}`,
+        `  ${"é".repeat(100)}: {inputs: x}`,
       ]),
     ).toEqual([
       "runbook.yaml:4:3: artifacts.has space: invalid artifact id 'has space': it contains whitespace",
@@ -497,6 +499,8 @@ describe("loadRunbook validation", () => {
       "runbook.yaml:7:3: artifacts.back\\slash: invalid artifact id 'back\\slash': backslashes are not allowed",
       "runbook.yaml:8:3: artifacts.a//b: invalid artifact id 'a//b': empty or '.' path segments are not allowed",
       "runbook.yaml:9:3: artifacts.c:drive: invalid artifact id 'c:drive': a letter and ':' at the start reads as a Windows drive (an absolute path)",
+      // 202 bytes of UTF-8 in 101 characters: too long a file name.
+      `runbook.yaml:12:3: artifacts.${"é".repeat(101)}: invalid artifact id '${"é".repeat(101)}': a '/'-separated part is longer than 200 bytes (in UTF-8)`,
     ]);
   });
 });

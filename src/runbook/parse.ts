@@ -1021,8 +1021,9 @@ export function artifactIdProblem(id: string): string | undefined {
     // (checked above), so the reason starts after the first ": ". The issue names the id itself.
     return error.message.slice(error.message.indexOf(": ") + 2).replace(/\.$/, "");
   }
-  if (id.split("/").some((segment) => segment.length > MAX_ARTIFACT_ID_SEGMENT)) {
-    return `a '/'-separated part is longer than ${MAX_ARTIFACT_ID_SEGMENT} characters`;
+  // Bytes, not characters: the file name limit is in bytes (`é` takes two).
+  if (id.split("/").some((segment) => Buffer.byteLength(segment) > MAX_ARTIFACT_ID_SEGMENT)) {
+    return `a '/'-separated part is longer than ${MAX_ARTIFACT_ID_SEGMENT} bytes (in UTF-8)`;
   }
   return undefined;
 }
