@@ -34,6 +34,8 @@ export interface ResolvedStores {
   artifacts: ArtifactStore;
   executions: ExecutionStore;
   describe: string;
+  /** Whether runs outlive this process (false for the memory store): a later command sees them. */
+  persistent: boolean;
 }
 
 function pick(flag: string | undefined, variable: string | undefined): string | undefined {
@@ -63,6 +65,7 @@ export function resolveStores(
         artifacts: createMemoryArtifactStore(),
         executions: createMemoryExecutionStore(),
         describe: "memory store (nothing is kept after this process exits)",
+        persistent: false,
       };
     case "remote":
       throw new InputError("the remote store is not available yet");
@@ -75,6 +78,7 @@ export function resolveStores(
         }),
         executions: createFileSystemExecutionStore({ root }),
         describe: `filesystem store at ${root}`,
+        persistent: true,
       };
     }
   }

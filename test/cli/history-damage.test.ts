@@ -160,6 +160,22 @@ describe("arguments of the history commands", () => {
     expect(big.stderr).toContain("got '99999999999999999999'");
   });
 
+  it("reads a --since date-time without a zone as UTC, the zone `wct runs` shows", async () => {
+    const runId = await run(plain);
+    const [record] = await listed(["--limit", "1"]);
+    expect(record?.run_id).toBe(runId);
+    const started = (record as unknown as { started_at: string }).started_at;
+    // As the table shows it: `2026-12-03 12:09:39`, one second before the run started.
+    const shown = new Date(Date.parse(started) - 1000).toISOString().replace("T", " ").slice(0, 19);
+    const east = await wct(["runs", "--json", "--since", shown], { TZ: "Asia/Tokyo" });
+    expect(JSON.parse(east.stdout).map((r: { run_id: string }) => r.run_id)).toContain(runId);
+    const west = await wct(["runs", "--json", "--since", shown.replace(" ", "T")], {
+      TZ: "America/New_York",
+    });
+    expect(JSON.parse(west.stdout).map((r: { run_id: string }) => r.run_id)).toContain(runId);
+    expect((await wct(["runs"])).stdout).toContain("STARTED (UTC)");
+  });
+
   it("pages on from a cursor whose run was deleted since", async () => {
     const runs = await listed();
     expect(runs.length).toBeGreaterThan(2);
@@ -218,6 +234,24 @@ describe("hints and messages", () => {
     expect(page.stderr).toContain(
       `more runs: wct runs --store-path ${elsewhere} --status failed --limit 1 --cursor ${runId}`,
     );
+    // The record names the runbook by its absolute path, however it was typed.
+    const typed = await runWct(["run", "failing.yaml", "--store-path", elsewhere], {
+      cwd: dir,
+      env,
+    });
+    const record = JSON.parse(
+      (
+        await runWct(["inspect", typed.stdout.trim(), "--json", "--store-path", elsewhere], {
+          cwd: "/",
+        })
+      ).stdout,
+    );
+    expect(record.runbook_path).toBe(failing);
+    // A memory store keeps nothing: no resume command that could never work.
+    const forgotten = await runWct(["run", failing, "--store-type", "memory"], { cwd: dir, env });
+    expect(forgotten.code).toBe(1);
+    expect(forgotten.stderr).not.toContain("resume with:");
+    expect(forgotten.stderr).toContain("not resumable: the memory store keeps nothing");
   });
 
   it("shows control characters of a runbook name escaped, never as terminal commands", async () => {

@@ -65,7 +65,10 @@ function parseSince(value: string | undefined, now = Date.now()): string | undef
   if (value === undefined) return undefined;
   if (/^\d+[smhdw]$/.test(value.trim()))
     return new Date(now - parseAge("--since", value)).toISOString();
-  const time = Date.parse(value);
+  // Times are UTC, as `wct runs` shows them: a date-time without a zone is read as UTC too (a
+  // date alone already is), not in this machine's zone.
+  const zoneless = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?$/.test(value.trim());
+  const time = Date.parse(zoneless ? `${value.trim().replace(" ", "T")}Z` : value);
   if (Number.isNaN(time) || !isCalendarDate(value))
     throw new InputError(`--since takes an ISO date (2026-11-01) or an age (7d), got '${value}'`);
   return new Date(time).toISOString();
@@ -153,7 +156,7 @@ export async function runsCommand(options: RunsOptions, io: CliIo): Promise<numb
     }
     io.stdout.write(
       renderTable(
-        ["RUN ID", "STATUS", "RUNBOOK", "STARTED", "DURATION", "DONE", "FAILED", "SKIPPED"],
+        ["RUN ID", "STATUS", "RUNBOOK", "STARTED (UTC)", "DURATION", "DONE", "FAILED", "SKIPPED"],
         page.runs.map((r) => [
           r.run_id,
           paintStatus(r.problem ? "unreadable" : r.status, io),

@@ -83,7 +83,8 @@ export async function runCommand(
         runbook: {
           // As written: the name may hold a `${VAR}` placeholder, whose value is never stored.
           name: planJson.runbook.name,
-          path: runbookPath,
+          // Absolute: it still names the file when the run is viewed from another folder.
+          path: loaded.path,
           sha256: sha256(loaded.text),
           text: loaded.text,
         },
@@ -122,7 +123,9 @@ export async function runCommand(
         `run ID: ${result.runId}\n` +
         (result.status === "completed"
           ? ""
-          : `resume with: ${commandWith(io.argv, "--resume", result.runId)}\n`),
+          : stores.persistent
+            ? `resume with: ${commandWith(io.argv, "--resume", result.runId)}\n`
+            : "not resumable: the memory store keeps nothing once this process exits\n"),
     );
     if (options.json) {
       printJson(io, {
