@@ -1,9 +1,8 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { Ajv } from "ajv";
 import { afterAll, describe, expect, it } from "vitest";
+import { itUpstream, upstreamValidator } from "../../test/helpers/upstream.js";
 import { CorruptDataError, NotFoundError } from "../errors.js";
 import {
   createContentAjv,
@@ -13,16 +12,6 @@ import {
   SchemaRegistry,
   validateContent,
 } from "./registry.js";
-
-const UPSTREAM_SCHEMAS = fileURLToPath(
-  new URL("../../../shared/fixtures/upstream/schemas/", import.meta.url),
-);
-
-function upstreamValidator(name: string) {
-  const file = join(UPSTREAM_SCHEMAS, `${name}__1.0.0__${name}.json`);
-  const ajv = new Ajv({ allErrors: true, strict: false });
-  return ajv.compile(JSON.parse(readFileSync(file, "utf8")));
-}
 
 const standardInput = {
   schemaVersion: "1.0.0",
@@ -155,14 +144,14 @@ describe("bundled schemas", () => {
   });
 
   for (const [name, doc] of Object.entries(samples)) {
-    it(`accepts a realistic ${name} document, as does the upstream schema`, () => {
+    itUpstream(`accepts a realistic ${name} document, as does the upstream schema`, () => {
       expect(validateContent(v1(name), doc)).toEqual([]);
       const upstream = upstreamValidator(name);
       expect(upstream(doc), JSON.stringify(upstream.errors)).toBe(true);
     });
   }
 
-  it("rejects what the upstream schemas reject, with useful paths", () => {
+  itUpstream("rejects what the upstream schemas reject, with useful paths", () => {
     const bad = editable(personalDataIndicator);
     delete bad.findings[0]!.category;
     bad.findings[1]!.matched_patterns = [];
@@ -180,7 +169,7 @@ describe("bundled schemas", () => {
     );
   });
 
-  it("rejects gdpr findings without the classification fields", () => {
+  itUpstream("rejects gdpr findings without the classification fields", () => {
     const bad = editable(gdprPersonalData);
     delete bad.findings[0]!.privacy_category;
     bad.findings[1]!.special_category = "yes";
@@ -195,7 +184,7 @@ describe("bundled schemas", () => {
     );
   });
 
-  it("rejects standard_input items without content or source", () => {
+  itUpstream("rejects standard_input items without content or source", () => {
     const bad = {
       schemaVersion: "1.0.0",
       name: "x",

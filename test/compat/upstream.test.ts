@@ -3,15 +3,12 @@
  * from ../shared, never copied) runs unchanged, and every artifact validates against upstream's
  * own JSON Schemas.
  */
-import { readFileSync } from "node:fs";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Ajv } from "ajv";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ROOT, runWct } from "../helpers/cli.js";
-
-const UPSTREAM = join(ROOT, "../shared/fixtures/upstream");
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { runWct } from "../helpers/cli.js";
+import { describeUpstream, UPSTREAM, upstreamValidator } from "../helpers/upstream.js";
 
 // Written the way upstream's samples are: no config, llm validation off, exclude patterns.
 const RUNBOOK = `name: Upstream sample - files and database
@@ -57,16 +54,13 @@ artifacts:
     output: true
 `;
 
-const upstreamSchema = (name: string) =>
-  JSON.parse(readFileSync(join(UPSTREAM, "schemas", `${name}__1.0.0__${name}.json`), "utf8"));
-
 let dir: string;
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "wct-upstream-"));
 });
 afterAll(() => rm(dir, { recursive: true, force: true }));
 
-describe("upstream compatibility", () => {
+describeUpstream("upstream compatibility", () => {
   it("runs an upstream-format runbook unchanged; every artifact validates against upstream's schemas", async () => {
     const file = join(dir, "upstream.yaml");
     await writeFile(file, RUNBOOK);
@@ -79,7 +73,6 @@ describe("upstream compatibility", () => {
     expect(result.code).toBe(0);
     const { run_id: runId } = JSON.parse(result.stdout);
 
-    const ajv = new Ajv({ allErrors: true, strict: false, validateFormats: false });
     const expected: Record<string, string> = {
       file_content: "standard_input",
       database_content: "standard_input",
@@ -92,8 +85,8 @@ describe("upstream compatibility", () => {
         await readFile(join(store, "runs", runId, "artifacts", `${id}.json`), "utf8"),
       );
       expect(message.schema).toEqual({ name: schema, version: "1.0.0" });
-      const validate = ajv.compile(upstreamSchema(schema));
-      expect(validate(message.content), `${id}: ${ajv.errorsText(validate.errors)}`).toBe(true);
+      const validate = upstreamValidator(schema);
+      expect(validate(message.content), `${id}: ${JSON.stringify(validate.errors)}`).toBe(true);
     }
     const findings = JSON.parse(
       await readFile(join(store, "runs", runId, "artifacts", "file_personal_data.json"), "utf8"),
