@@ -2,7 +2,6 @@
  * @module `wct run RUNBOOK`: plan, execute and persist a run (or resume one), print its run ID.
  */
 import { resolve } from "node:path";
-import pc from "picocolors";
 import { builtinRegistry } from "../../components/registry.js";
 import { executePlan, type RunResult, startKeptChecks } from "../../execute/executor.js";
 import { createWorkerPool } from "../../execute/worker-pool.js";
@@ -23,7 +22,7 @@ import {
   toolVersion,
   writeOutputFile,
 } from "../io.js";
-import { createTerminalReporter } from "../reporters/terminal.js";
+import { createTerminalReporter, pc } from "../reporters/terminal.js";
 import { checkExporter, exportRun } from "./export.js";
 import { publicRunRecord } from "./history.js";
 

@@ -1,4 +1,5 @@
 import { Writable } from "node:stream";
+import { stripVTControlCharacters } from "node:util";
 import { describe, expect, it, vi } from "vitest";
 import type { EngineEvent } from "../../execute/events.js";
 import { createTerminalReporter } from "./terminal.js";
@@ -66,5 +67,25 @@ describe("terminal reporter", () => {
     } finally {
       vi.useRealTimers();
     }
+  });
+
+  it("cuts live rows to the terminal's width before colouring them, then shows failures whole", () => {
+    const out = sink();
+    Object.assign(out.stream, { columns: 24 });
+    const reporter = createTerminalReporter(out.stream, ["scan"], { live: true, color: true });
+    const error = "sqlite: 'bad.db' is not a SQLite database (it lacks the SQLite file header)";
+    reporter.listener({
+      ...base,
+      type: "artifact_failed",
+      artifact_id: "scan",
+      error,
+      duration_seconds: 0.1,
+    });
+    reporter.close();
+    const [row, full] = out.text().replace("\x1b[2K", "").split("\n");
+    // 23 visible characters, and every colour opened is closed.
+    expect(stripVTControlCharacters(row!)).toBe("✗ scan sqlite: 'bad.db…");
+    expect(row!.endsWith("\x1b[22m")).toBe(true);
+    expect(stripVTControlCharacters(full!)).toBe(`✗ scan: ${error}`);
   });
 });

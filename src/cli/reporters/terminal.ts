@@ -4,7 +4,7 @@
  * to `--json` output and the run ID.
  */
 import type { Writable } from "node:stream";
-import pc from "picocolors";
+import picocolors from "picocolors";
 import type { EngineEvent } from "../../execute/events.js";
 import { oneLine } from "../table.js";
 
@@ -27,6 +27,10 @@ const SYMBOL: Record<Row["status"], string> = {
   failed: "✗",
   skipped: "-",
 };
+
+// Colour is decided by the caller (stderr a TTY, no NO_COLOR), not by picocolors' look at stdout,
+// which `id=$(wct run ...)` captures.
+export const pc = picocolors.createColors(true);
 
 function paint(status: Row["status"], text: string, color: boolean): string {
   if (!color) return text;
@@ -82,8 +86,15 @@ export function createTerminalReporter(
   const rows = new Map<string, Row>(
     artifactIds.map((id) => [id, { id, status: "waiting", note: "" }]),
   );
-  const line = (row: Row) =>
-    `${paint(row.status, SYMBOL[row.status], color)} ${row.id}${row.note ? (color ? pc.dim(` ${row.note}`) : ` ${row.note}`) : ""}`;
+  /** A row's line, cut to `width` visible characters (with `…`) before colour codes go in. */
+  const line = (row: Row, width = Number.POSITIVE_INFINITY) => {
+    const symbol = SYMBOL[row.status];
+    const head = `${symbol} ${row.id}`;
+    let text = `${head}${row.note ? ` ${row.note}` : ""}`;
+    if (text.length > width) text = `${text.slice(0, Math.max(0, width - 1))}…`;
+    const note = text.slice(head.length);
+    return `${paint(row.status, symbol, color)}${text.slice(symbol.length, head.length)}${color && note ? pc.dim(note) : note}`;
+  };
 
   if (!options.live) {
     return {
@@ -103,8 +114,10 @@ export function createTerminalReporter(
   let timer: NodeJS.Timeout | null = null;
   const redraw = () => {
     timer = null;
-    const columns = (stream as { columns?: number }).columns ?? 100;
-    const text = [...rows.values()].map((row) => line(row).slice(0, columns + 20));
+    // One column short of the width: a full line would wrap on some terminals. A terminal that
+    // reports no width (0) gets 80.
+    const columns = (stream as { columns?: number }).columns || 80;
+    const text = [...rows.values()].map((row) => line(row, columns - 1));
     const up = drawn > 0 ? `\x1b[${drawn}A` : "";
     stream.write(`${up}${text.map((t) => `\x1b[2K${t}`).join("\n")}\n`);
     drawn = text.length;
@@ -132,6 +145,11 @@ export function createTerminalReporter(
     close() {
       if (timer) clearTimeout(timer);
       redraw();
+      // The list cuts long lines: each failure's whole reason is shown once the list is final.
+      for (const row of rows.values()) {
+        if (row.status === "failed")
+          stream.write(`${paint("failed", "✗", color)} ${row.id}: ${row.note}\n`);
+      }
     },
   };
 }
