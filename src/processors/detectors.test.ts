@@ -25,6 +25,12 @@ describe("email", () => {
     ]);
   });
 
+  it("ignores the user and password of a URL, which are no mailbox", () => {
+    const text =
+      "DATABASE_URL=postgres://app:s3cr3t@db.internal:5432/app and https://deploy@git.example.com/x; mail ops@example.com";
+    expect(detect("email", text)).toEqual(["ops@example.com"]);
+  });
+
   it("ignores decorators, scoped packages, versions and retina assets", () => {
     const text =
       "import x from '@types/node'; npm i left-pad@1.3.0; <img src='logo@2x.png'>; @Component({}) user@localhost";

@@ -13,6 +13,7 @@ export type Emit = (start: number, end: number) => void;
 export type Detector = (text: string, emit: Emit) => void;
 
 enum Char {
+  Space = 32,
   Percent = 37,
   OpenParen = 40,
   CloseParen = 41,
@@ -133,7 +134,12 @@ const detectEmail: Detector = (text, emit) => {
     let end = at + 1;
     while (end < length && isDomainChar(text.charCodeAt(end))) end++;
     while (end > at + 1 && !isAlnum(text.charCodeAt(end - 1))) end--;
-    if (start < at && text.charCodeAt(at - 1) !== Char.Dot && isValidDomain(text, at + 1, end)) {
+    if (
+      start < at &&
+      text.charCodeAt(at - 1) !== Char.Dot &&
+      isValidDomain(text, at + 1, end) &&
+      !isUrlCredentials(text, start)
+    ) {
       emit(start, end);
       at = text.indexOf("@", end);
     } else {
@@ -141,6 +147,17 @@ const detectEmail: Detector = (text, emit) => {
     }
   }
 };
+
+/**
+ * `postgres://app:s3cr3t@db`, `https://user@host`: the text before `@` is a URL's user and
+ * password, not a mailbox (and a password must not become evidence). Found by the `://` that
+ * starts the run of non-space characters the local part ends.
+ */
+function isUrlCredentials(text: string, localStart: number): boolean {
+  let i = localStart;
+  while (i > 0 && localStart - i < 256 && text.charCodeAt(i - 1) > Char.Space) i--;
+  return i < localStart && text.slice(i, localStart).includes("://");
+}
 
 function isValidDomain(text: string, start: number, end: number): boolean {
   if (end - start < 4 || end - start > 253) return false;
