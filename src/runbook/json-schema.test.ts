@@ -4,6 +4,7 @@ import path from "node:path";
 import { Ajv } from "ajv";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
+import { builtinRegistry } from "../components/registry.js";
 import { runbookJsonSchema } from "./json-schema.js";
 import { RUNBOOK_KEYS } from "./parse.js";
 
@@ -18,6 +19,65 @@ async function fixtureFiles(): Promise<string[]> {
 }
 
 const validate = new Ajv({ allErrors: true }).compile(runbookJsonSchema());
+
+const registry = builtinRegistry();
+const validateInstalled = new Ajv({ allErrors: true }).compile(
+  runbookJsonSchema({
+    connectors: registry.connectors.values(),
+    processors: registry.processors.values(),
+  }),
+);
+
+describe("runbookJsonSchema of the installed components", () => {
+  const runbook = (source: Record<string, unknown>) => ({
+    name: "n",
+    description: "d",
+    artifacts: { a: { source } },
+  });
+
+  it("accepts every runbook fixture and the example", async () => {
+    const files = [
+      ...(await fixtureFiles()),
+      path.resolve(FIXTURES, "../../../examples/personal-data-scan.yaml"),
+    ];
+    for (const file of files) {
+      const valid = validateInstalled(parse(await readFile(file, "utf8")));
+      expect({ file, errors: valid ? null : validateInstalled.errors }).toEqual({
+        file,
+        errors: null,
+      });
+    }
+  });
+
+  it("offers the component types and checks their properties", () => {
+    expect(validateInstalled(runbook({ type: "filesystem", properties: { path: "data" } }))).toBe(
+      true,
+    );
+    expect(validateInstalled(runbook({ type: "filesystm", properties: { path: "data" } }))).toBe(
+      false,
+    );
+    expect(validateInstalled(runbook({ type: "filesystem", properties: { paht: "data" } }))).toBe(
+      false,
+    );
+    expect(
+      validateInstalled(
+        runbook({ type: "filesystem", properties: { path: "d", max_files: "many" } }),
+      ),
+    ).toBe(false);
+    // A placeholder, or the text of a number, stands for one.
+    expect(
+      validateInstalled(
+        runbook({ type: "filesystem", properties: { path: "d", max_files: "${MAX}" } }),
+      ),
+    ).toBe(true);
+    expect(
+      validateInstalled(
+        runbook({ type: "sqlite", properties: { database_path: "x.db", max_rows_per_table: "5" } }),
+      ),
+    ).toBe(true);
+    expect(validateInstalled(runbook({ type: "sqlite", properties: {} }))).toBe(false);
+  });
+});
 
 type SchemaNode = { properties: Record<string, SchemaNode>; additionalProperties: SchemaNode };
 

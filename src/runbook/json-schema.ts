@@ -2,7 +2,14 @@
  * @module The JSON Schema (draft-07) of the runbook format, for editors (`wct generate-schema`).
  * It mirrors what `parse.ts` accepts: unknown keys are rejected wherever the parser rejects them.
  */
+import type { PropertyDoc } from "../components/types.js";
 import { RUNBOOK_KEYS } from "./parse.js";
+
+/** The components an editor may offer: their types and documented properties. */
+export interface ComponentCatalog {
+  connectors: Iterable<{ type: string; description: string; properties: PropertyDoc[] }>;
+  processors: Iterable<{ type: string; description: string; properties: PropertyDoc[] }>;
+}
 
 const DESCRIPTION =
   "A wct runbook: artifacts extracted by connectors and derived by processors. String values may use ${VAR} or ${VAR:-default}.";
@@ -42,18 +49,82 @@ function closed<K extends string>(
   return { type: "object", properties, additionalProperties: false, ...extra };
 }
 
-const component = (description: string) =>
-  closed(
+/** One documented property's value: its type, or a text that stands for it (`${VAR}`). */
+function propertySchema(doc: PropertyDoc): Record<string, unknown> {
+  const about = {
+    description: doc.description,
+    ...(doc.default === undefined ? {} : { default: doc.default }),
+  };
+  // Numbers and booleans may come as the text that spells them (environment values are text).
+  const spelled = (pattern: string) => ({ type: "string", pattern });
+  switch (doc.type) {
+    case "string":
+      return { ...about, type: "string" };
+    case "integer":
+      return { ...about, anyOf: [{ type: "integer" }, spelled("^-?\\d+$"), PLACEHOLDER] };
+    case "number":
+      return { ...about, anyOf: [{ type: "number" }, spelled("^-?\\d+(\\.\\d+)?$"), PLACEHOLDER] };
+    case "boolean":
+      return { ...about, anyOf: [{ type: "boolean" }, { enum: ["true", "false"] }, PLACEHOLDER] };
+    case "string[]":
+      return { ...about, type: "array", items: { type: "string" } };
+    case "object":
+      return { ...about, type: "object" };
+    default:
+      return { ...about, anyOf: [{ enum: doc.type.split("|") }, PLACEHOLDER] };
+  }
+}
+
+/**
+ * `source` or `process`: with a catalog, `type` is one of its components and `properties` are
+ * checked against that component's documented ones (an editor completes both); without one,
+ * any type and free-form properties.
+ */
+function component(
+  description: string,
+  kinds: Iterable<{ type: string; description: string; properties: PropertyDoc[] }> | undefined,
+): Record<string, unknown> {
+  const known = kinds ? [...kinds] : [];
+  const free = { anyOf: [{ type: "object" }, { type: "null" }] };
+  return closed(
     RUNBOOK_KEYS.component,
     {
-      type: { type: "string", description: "The registered component type" },
-      properties: {
-        description: "Component configuration, free-form",
-        anyOf: [{ type: "object" }, { type: "null" }],
-      },
+      type: kinds
+        ? { enum: known.map((c) => c.type), description: "The component type" }
+        : { type: "string", description: "The registered component type" },
+      properties: { description: "The component's settings", ...free },
     },
-    { description, required: ["type"] },
+    {
+      description,
+      required: ["type"],
+      ...(kinds
+        ? {
+            allOf: known.map((c) => ({
+              if: { properties: { type: { const: c.type } } },
+              then: {
+                description: c.description,
+                properties: {
+                  properties: {
+                    anyOf: [
+                      {
+                        type: "object",
+                        properties: Object.fromEntries(
+                          c.properties.map((doc) => [doc.name, propertySchema(doc)]),
+                        ),
+                        additionalProperties: false,
+                        required: c.properties.filter((doc) => doc.required).map((d) => d.name),
+                      },
+                      { type: "null" },
+                    ],
+                  },
+                },
+              },
+            })),
+          }
+        : {}),
+    },
   );
+}
 
 const stringMap = (description: string) => ({
   description,
@@ -61,63 +132,70 @@ const stringMap = (description: string) => ({
   additionalProperties: { type: "string" },
 });
 
-const artifact = closed(
-  RUNBOOK_KEYS.artifact,
-  {
-    name: text("Display name"),
-    description: text("What the artifact holds"),
-    contact: text("Who to ask about it"),
-    source: component("Extract the artifact with a connector"),
-    inputs: {
-      description: "The artifact id(s) this artifact is derived from",
-      anyOf: [{ type: "string" }, { type: "array", items: { type: "string" }, minItems: 1 }],
-    },
-    process: component("Derive the artifact from its inputs with a processor"),
-    reuse: closed(
-      RUNBOOK_KEYS.reuse,
-      {
-        from_run: { type: "string", description: "Run ID of an earlier run" },
-        artifact: { type: "string", description: "Artifact id in that run" },
+const artifact = (catalog: ComponentCatalog | undefined) =>
+  closed(
+    RUNBOOK_KEYS.artifact,
+    {
+      name: text("Display name"),
+      description: text("What the artifact holds"),
+      contact: text("Who to ask about it"),
+      source: component("Extract the artifact with a connector", catalog?.connectors),
+      inputs: {
+        description: "The artifact id(s) this artifact is derived from",
+        anyOf: [{ type: "string" }, { type: "array", items: { type: "string" }, minItems: 1 }],
       },
-      { description: "Copy the artifact from an earlier run", required: ["from_run", "artifact"] },
-    ),
-    child_runbook: closed(
-      RUNBOOK_KEYS.child_runbook,
-      {
-        path: {
-          type: "string",
-          description:
-            "Relative path of the child runbook (beside this runbook, else in config.template_paths)",
+      process: component(
+        "Derive the artifact from its inputs with a processor",
+        catalog?.processors,
+      ),
+      reuse: closed(
+        RUNBOOK_KEYS.reuse,
+        {
+          from_run: { type: "string", description: "Run ID of an earlier run" },
+          artifact: { type: "string", description: "Artifact id in that run" },
         },
-        input_mapping: stringMap("Child input name -> artifact id of this runbook"),
-        output: { type: "string", description: "The child output this artifact stands for" },
-        output_mapping: stringMap("Child output name -> alias usable in this runbook"),
-      },
-      {
-        description: "Expand a child runbook in place of this artifact",
-        required: ["path", "input_mapping"],
-        oneOf: [{ required: ["output"] }, { required: ["output_mapping"] }],
-      },
-    ),
-    output_schema: schemaRef("Schema of the artifact: 'name' or 'name/x.y.z'"),
-    output: boolean("Include the artifact in exports"),
-    optional: boolean("The artifact may fail without failing the run"),
-    merge: { enum: ["concatenate"], default: "concatenate" },
-    execute: closed(
-      RUNBOOK_KEYS.execute,
-      {
-        mode: { type: "string" },
-        timeout: positiveInteger("Seconds"),
-        cost_limit: { type: "number" },
-      },
-      { description: "Accepted for upstream compatibility; ignored" },
-    ),
-  },
-  {
-    oneOf: [{ required: ["source"] }, { required: ["inputs"] }, { required: ["reuse"] }],
-    not: { required: ["child_runbook", "process"] },
-  },
-);
+        {
+          description: "Copy the artifact from an earlier run",
+          required: ["from_run", "artifact"],
+        },
+      ),
+      child_runbook: closed(
+        RUNBOOK_KEYS.child_runbook,
+        {
+          path: {
+            type: "string",
+            description:
+              "Relative path of the child runbook (beside this runbook, else in config.template_paths)",
+          },
+          input_mapping: stringMap("Child input name -> artifact id of this runbook"),
+          output: { type: "string", description: "The child output this artifact stands for" },
+          output_mapping: stringMap("Child output name -> alias usable in this runbook"),
+        },
+        {
+          description: "Expand a child runbook in place of this artifact",
+          required: ["path", "input_mapping"],
+          oneOf: [{ required: ["output"] }, { required: ["output_mapping"] }],
+        },
+      ),
+      output_schema: schemaRef("Schema of the artifact: 'name' or 'name/x.y.z'"),
+      output: boolean("Include the artifact in exports"),
+      optional: boolean("The artifact may fail without failing the run"),
+      merge: { enum: ["concatenate"], default: "concatenate" },
+      execute: closed(
+        RUNBOOK_KEYS.execute,
+        {
+          mode: { type: "string" },
+          timeout: positiveInteger("Seconds"),
+          cost_limit: { type: "number" },
+        },
+        { description: "Accepted for upstream compatibility; ignored" },
+      ),
+    },
+    {
+      oneOf: [{ required: ["source"] }, { required: ["inputs"] }, { required: ["reuse"] }],
+      not: { required: ["child_runbook", "process"] },
+    },
+  );
 
 const config = closed(
   RUNBOOK_KEYS.config,
@@ -157,8 +235,11 @@ const outputDeclaration = closed(
   { required: ["artifact"] },
 );
 
-/** Draft-07 JSON Schema of the runbook format. */
-export function runbookJsonSchema(): Record<string, unknown> {
+/**
+ * Draft-07 JSON Schema of the runbook format; with `catalog`, component types and their
+ * properties are those of the installed components.
+ */
+export function runbookJsonSchema(catalog?: ComponentCatalog): Record<string, unknown> {
   return {
     $schema: "http://json-schema.org/draft-07/schema#",
     title: "wct runbook",
@@ -187,7 +268,7 @@ export function runbookJsonSchema(): Record<string, unknown> {
           propertyNames: {
             pattern: "^(?!/)(?![A-Za-z]:)(?!.*\\.\\.)[^\\s\\\\\\u0000-\\u001f\\u007f]+$",
           },
-          additionalProperties: artifact,
+          additionalProperties: artifact(catalog),
         },
       },
       { required: ["name", "description"] },

@@ -85,7 +85,12 @@ export async function generateSchemaCommand(
   options: { output?: string },
   io: CliIo,
 ): Promise<number> {
-  const text = `${JSON.stringify(runbookJsonSchema(), null, 2)}\n`;
+  const registry = builtinRegistry();
+  const catalog = {
+    connectors: registry.connectors.values(),
+    processors: registry.processors.values(),
+  };
+  const text = `${JSON.stringify(runbookJsonSchema(catalog), null, 2)}\n`;
   if (!options.output) {
     io.stdout.write(text);
     return 0;
