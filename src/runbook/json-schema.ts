@@ -101,6 +101,7 @@ function component(
         ? {
             allOf: known.map((c) => ({
               if: { properties: { type: { const: c.type } } },
+              // biome-ignore lint/suspicious/noThenProperty: JSON Schema's if/then, not a thenable
               then: {
                 description: c.description,
                 properties: {
