@@ -2,7 +2,7 @@
  * @module What a CLI command gets from the outside world, injected so commands are plain async
  * functions that tests can call directly.
  */
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { realpath, stat, writeFile } from "node:fs/promises";
 import { hostname, userInfo } from "node:os";
 import { dirname, resolve } from "node:path";
@@ -35,6 +35,11 @@ export function openStores(flags: StoreFlags, io: CliIo, workers?: WorkerRunner)
   if (flags.storePath === "") throw new InputError("--store-path is empty: give the store folder");
   // An empty variable counts as unset, as in most tools.
   const path = flags.storePath ?? (io.env.WAIVERN_STORE_PATH || undefined);
+  if (path !== undefined && statSync(resolve(io.cwd, path), { throwIfNoEntry: false })?.isFile()) {
+    throw new InputError(
+      `store path '${path}' (${flags.storePath !== undefined ? "--store-path" : "WAIVERN_STORE_PATH"}) is a file; name a folder`,
+    );
+  }
   return resolveStores(
     {
       ...(flags.storeType ? { type: flags.storeType } : {}),
@@ -128,6 +133,9 @@ export function commandWith(argv: string[], flag: string, value: string): string
 function shellQuote(arg: string): string {
   return /^[\w./,:=@%+-]+$/.test(arg) ? arg : `'${arg.replaceAll("'", "'\\''")}'`;
 }
+
+/** A runbook without artifacts is valid (upstream's schema allows it), but likely a mistake. */
+export const NO_ARTIFACTS_WARNING = "warning: the runbook has no artifacts: nothing is scanned\n";
 
 /** Writes one JSON document to stdout. */
 export function printJson(io: CliIo, value: unknown): void {

@@ -108,7 +108,21 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
       )
       .option("--json", "print the run record as JSON on stdout instead of the run ID")
       .option("-o, --output <file>", "also write the export of the run to FILE")
-      .option("--exporter <name>", "export format for --output", "json"),
+      .option("--exporter <name>", "export format for --output", "json")
+      .addHelpText(
+        "after",
+        [
+          "",
+          "Examples:",
+          "  wct run examples/personal-data-scan.yaml",
+          '  id=$(wct run scan.yaml) || wct run scan.yaml --resume "$id"',
+          "  wct run scan.yaml --json -o report.json --store-path /srv/wct",
+          "",
+          "Exit codes: 0 completed; 1 failed, timed out (interrupted) or a store failure; 2 invalid",
+          "input (runbook, arguments, a changed runbook on resume); 130 Ctrl-C, 143 SIGTERM (the run",
+          "is recorded interrupted and can be resumed).",
+        ].join("\n"),
+      ),
   ).action(
     lazy(async () => {
       const { runCommand } = await import("./commands/run.js");
@@ -122,7 +136,11 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
       .command("validate-runbook")
       .description("check a runbook without running it: structure, references, components, schemas")
       .argument("<runbook>", "runbook YAML file")
-      .option("--json", "print the plan summary as JSON"),
+      .option("--json", "print the plan summary as JSON")
+      .addHelpText(
+        "after",
+        "\nThe store options name the store in which `reuse.from_run` runs are looked up.\nExit codes: 0 valid, 2 invalid (with --json, {valid: false, problems} on stdout).",
+      ),
   ).action(
     lazy(async () => {
       const { validateRunbookCommand } = await import("./commands/catalog.js");

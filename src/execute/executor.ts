@@ -417,6 +417,8 @@ class Scheduler {
   readonly #recording = new Map<string, Promise<boolean>>();
   readonly #controller = new AbortController();
   #stopReason: string | null = null;
+  /** What was running when the run was stopped: recorded as cut short, not as never started. */
+  #runningAtStop = new Set<string>();
   /** Set once the outcome is decided; late results of abandoned components are then dropped. */
   #closed = false;
   #wake: () => void = () => {};
@@ -501,6 +503,7 @@ class Scheduler {
     if (this.#stopReason) return;
     // `timed out after ${T} s`: the reason is stored, as every message is, redacted.
     this.#stopReason = this.redact(reason);
+    this.#runningAtStop = new Set(this.#running.keys());
     this.#controller.abort(new RunStopped(reason));
     this.#wake();
   }
@@ -564,7 +567,11 @@ class Scheduler {
         // One still being verified keeps its earlier `completed` record for the next resume.
         if (this.#done.has(id) || this.#verifying.has(id)) continue;
         this.#done.set(id, "skipped");
-        this.log.append({ type: "artifact_skipped", artifact_id: id, because: this.#stopReason });
+        // One that was running is told from one that never started.
+        const because = this.#runningAtStop.has(id)
+          ? `${this.#stopReason} while it ran`
+          : this.#stopReason;
+        this.log.append({ type: "artifact_skipped", artifact_id: id, because });
       }
       return { status: "interrupted", reason: this.#stopReason };
     }

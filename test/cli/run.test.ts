@@ -260,6 +260,28 @@ describe("wct run", () => {
     );
   });
 
+  it("warns about a runbook without artifacts, which is valid but scans nothing", async () => {
+    const empty = await runbook(
+      "empty.yaml",
+      "name: empty\ndescription: nothing yet\nartifacts: {}\n",
+    );
+    for (const command of ["validate-runbook", "run"]) {
+      const result = await wct([command, empty]);
+      expect(result.code, command).toBe(0);
+      expect(result.stderr, command).toContain("warning: the runbook has no artifacts");
+    }
+  });
+
+  it("refuses a store path that is a file, naming where it came from", async () => {
+    await writeFile(join(dir, "afile"), "x");
+    const flag = await wct(["runs", "--store-path", "afile"]);
+    expect(flag.code).toBe(2);
+    expect(flag.stderr).toBe("wct: store path 'afile' (--store-path) is a file; name a folder\n");
+    const variable = await wct(["run", EXAMPLE], { WAIVERN_STORE_PATH: join(dir, "afile") });
+    expect(variable.code).toBe(2);
+    expect(variable.stderr).toContain("(WAIVERN_STORE_PATH) is a file; name a folder");
+  });
+
   it("answers bad arguments with exit 2 and usage help with exit 0", async () => {
     expect((await wct(["run"])).code).toBe(2);
     expect((await wct(["frobnicate"])).code).toBe(2);

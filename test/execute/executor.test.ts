@@ -415,6 +415,11 @@ describe("executor", () => {
     expect(details.status).toBe("interrupted");
     const byId = Object.fromEntries(details.artifacts.map((a) => [a.id, a.status]));
     expect(byId).toEqual({ slow: "skipped", quick: "completed", after: "skipped" });
+    const because = Object.fromEntries(details.artifacts.map((a) => [a.id, a.because]));
+    expect(because).toMatchObject({
+      slow: "timed out after ${LIMIT} s while it ran",
+      after: "timed out after ${LIMIT} s",
+    });
   });
 
   it("stops on an abort signal (SIGINT) and records the run interrupted", async () => {

@@ -14,6 +14,7 @@ import { runbookJsonSchema } from "../../runbook/json-schema.js";
 import {
   type CliIo,
   checkOutputTarget,
+  NO_ARTIFACTS_WARNING,
   openStores,
   printJson,
   type StoreFlags,
@@ -132,6 +133,7 @@ export async function validateRunbookCommand(
       return 2;
     }
     const { plan } = prepared;
+    if (plan.artifacts.size === 0) io.stderr.write(NO_ARTIFACTS_WARNING);
     const artifacts = [...plan.artifacts.values()].map((a) => ({
       id: a.id,
       produces: formatSchemaRef(a.outputSchema),

@@ -15,6 +15,7 @@ import {
   commandWith,
   currentHost,
   currentUser,
+  NO_ARTIFACTS_WARNING,
   openStores,
   printJson,
   redactArgv,
@@ -69,6 +70,7 @@ export async function runCommand(
       io.env,
     );
     const { loaded, plan, planJson, substitutions } = prepared;
+    if (plan.artifacts.size === 0) io.stderr.write(NO_ARTIFACTS_WARNING);
     const color = !io.env.NO_COLOR && Boolean(io.stderr.isTTY);
     const reporter = createTerminalReporter(io.stderr, [...plan.artifacts.keys()], {
       live: Boolean(io.stderr.isTTY),
