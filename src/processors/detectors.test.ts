@@ -52,6 +52,7 @@ describe("phone", () => {
     "555-123-4567",
     "555.123.4567",
     "1-800-555-0199",
+    "0044 20 7946 0958",
   ];
   it.each(valid)("detects %s", (number) => {
     expect(detect("phone", `Call ${number} today.`)).toEqual([number]);
@@ -125,10 +126,10 @@ describe("iban", () => {
 
 describe("uk_nino", () => {
   it("detects valid prefixes, compact or spaced", () => {
-    expect(detect("uk_nino", "NINO AB123456C, spaced: JG 10 37 52 D.")).toEqual([
-      "AB123456C",
-      "JG 10 37 52 D",
-    ]);
+    expect(
+      detect("uk_nino", "NINO AB123456C, spaced: JG 10 37 52 D, printed: AB 123456 C."),
+    ).toEqual(["AB123456C", "JG 10 37 52 D", "AB 123456 C"]);
+    expect(detect("uk_nino", "AB 1234 56 C")).toEqual([]);
   });
   it("rejects never-issued prefixes, bad suffixes and embedded codes", () => {
     expect(detect("uk_nino", "GB123456A DA123456A AB123456E XAB123456C")).toEqual([]);

@@ -195,14 +195,21 @@ const groupSizes: number[] = [];
  * phone numbers. Written as one pass over the characters: most candidates in logs fail early.
  */
 function isPhoneNumber(text: string, start: number, end: number): boolean {
-  const international = text.charCodeAt(start) === Char.Plus;
+  // `+44 …`, or `0044 …`: the international call prefix written out (grouped, below).
+  const plus = text.charCodeAt(start) === Char.Plus;
+  const doubleZero =
+    !plus &&
+    text.startsWith("00", start) &&
+    isDigit(text.charCodeAt(start + 2)) &&
+    text[start + 2] !== "0";
+  const prefix = plus ? 1 : doubleZero ? 2 : 0;
   let digits = 0;
   let groups = 0;
   let current = 0;
   let dots = false;
   let dashes = false;
   let previousWasSeparator = false;
-  for (let i = international ? start + 1 : start; i < end; i++) {
+  for (let i = start + prefix; i < end; i++) {
     const c = text.charCodeAt(i);
     if (isDigit(c)) {
       current++;
@@ -220,8 +227,9 @@ function isPhoneNumber(text: string, start: number, end: number): boolean {
   }
   if (current > 0) groupSizes[groups++] = current;
   if (digits < 8 || digits > 15) return false;
-  const first = text.charCodeAt(international ? start + 1 : start);
-  if (international) return first !== Char.Zero;
+  const first = text.charCodeAt(start + prefix);
+  if (plus) return first !== Char.Zero;
+  if (doubleZero) return groups >= 2;
   if (groups < 2 || (dots && dashes)) return false;
   const firstDigit = text[text.charCodeAt(start) === Char.OpenParen ? start + 1 : start];
   if (firstDigit === "0") {
@@ -447,7 +455,8 @@ const detectUkNino: Detector = (text, emit) => {
     const spaces = m[0].split(" ").length - 1;
     if (
       !NINO_INVALID_PREFIXES.has(m[0].slice(0, 2)) &&
-      (spaces === 0 || spaces === 4) &&
+      // `AB123456C`, `AB 12 34 56 C`, or as HMRC prints it, `AB 123456 C`.
+      (spaces === 0 || spaces === 4 || (spaces === 2 && m[0][2] === " " && m[0][9] === " ")) &&
       standsAlone(text, start, end, "")
     ) {
       emit(start, end);
