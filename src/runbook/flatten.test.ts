@@ -449,9 +449,15 @@ describe("flattenRunbook input and output mapping", () => {
     ]);
   });
 
-  it("reports a child runbook's own problems at their place in the child file", async () => {
+  it("reports a child runbook's own problems at their place in the child file, once", async () => {
     const root = await tree("child-invalid", {
-      "main.yaml": parent(useChild()),
+      // The child is used twice: its problem is still one problem.
+      "main.yaml": [
+        ...parent(useChild()),
+        "  again:",
+        "    inputs: files",
+        "    child_runbook: {path: child.yaml, input_mapping: {data: files}, output: result}",
+      ],
       "child.yaml": [...child("child"), "    ouput: true"],
     });
     expect(await issuesOf(path.join(root, "main.yaml"), root)).toEqual([

@@ -345,7 +345,7 @@ class Flattener {
       this.loaded.set(file, child);
       return child;
     } catch (error) {
-      if (error instanceof RunbookError) this.issues.push(...error.issues);
+      if (error instanceof RunbookError) for (const issue of error.issues) this.add(issue);
       else if (error instanceof InputError) this.issue(parent, fieldPath, error.message);
       else throw error;
       return undefined;
@@ -453,7 +453,18 @@ class Flattener {
     message: string,
     position: SourcePosition = runbook.positionOf(fieldPath),
   ): void {
-    this.issues.push({ path: fieldPath, message, position });
+    this.add({ path: fieldPath, message, position });
+  }
+
+  /** A child used by two directives is read once per use: its own problems are reported once. */
+  private add(issue: Issue): void {
+    const same = (i: Issue) =>
+      i.path === issue.path &&
+      i.message === issue.message &&
+      i.position?.file === issue.position?.file &&
+      i.position?.line === issue.position?.line &&
+      i.position?.column === issue.position?.column;
+    if (!this.issues.some(same)) this.issues.push(issue);
   }
 }
 
