@@ -30,11 +30,26 @@ export function defaultOutputSchema(registry: ComponentRegistry) {
   };
 }
 
-/** Reuse lookups against the execution store: the run must exist and the artifact have completed. */
-export function storeReuseResolver(executions: ExecutionStore): ReuseResolver {
+/**
+ * Reuse lookups against the execution store: the run must exist and the artifact have completed.
+ * On resume, a copy the resumed run already made and kept needs no source any more: a source
+ * run deleted since is then no obstacle.
+ */
+export function storeReuseResolver(
+  executions: ExecutionStore,
+  resumeRunId?: string,
+): ReuseResolver {
   return async (fromRun, artifact) => {
     validateArtifactKey(artifact);
-    const runId = await executions.resolveRunId(validateRunId(fromRun));
+    let runId: string;
+    try {
+      runId = await executions.resolveRunId(validateRunId(fromRun));
+    } catch (error) {
+      const copied =
+        resumeRunId && (await copiedBefore(executions, resumeRunId, fromRun, artifact));
+      if (!(error instanceof NotFoundError) || !copied) throw error;
+      return copied;
+    }
     const state = (await executions.getRunDetails(runId)).artifacts.find((a) => a.id === artifact);
     if (!state) throw new NotFoundError(`run ${runId} has no artifact '${artifact}'`);
     if (state.status !== "completed" || !state.schema) {
@@ -46,12 +61,33 @@ export function storeReuseResolver(executions: ExecutionStore): ReuseResolver {
   };
 }
 
+/** The source of a completed copy of `fromRun`'s `artifact` in the run `runId`, if it has one. */
+async function copiedBefore(
+  executions: ExecutionStore,
+  runId: string,
+  fromRun: string,
+  artifact: string,
+): Promise<{ runId: string; schema: SchemaRef } | null> {
+  const details = await executions.getRunDetails(runId).catch(() => null);
+  const copy = details?.artifacts.find(
+    (a) =>
+      a.status === "completed" &&
+      a.schema &&
+      a.provenance?.from_artifact === artifact &&
+      a.provenance.from_run.startsWith(fromRun),
+  );
+  return copy?.provenance && copy.schema
+    ? { runId: copy.provenance.from_run, schema: copy.schema }
+    : null;
+}
+
 /** Loads, flattens and plans a runbook; throws a RunbookError listing every problem. */
 export async function prepareRunbook(
   path: string,
   registry: ComponentRegistry,
   executions: ExecutionStore | null,
   env: Record<string, string | undefined> = process.env,
+  resumeRunId?: string,
 ): Promise<PreparedRunbook> {
   const loaded = await loadRunbook(path, env);
   const flat = await redactingIssues(loaded.substitutions, () =>
@@ -61,7 +97,7 @@ export async function prepareRunbook(
   const plan = await redactingIssues(flat.substitutions, () =>
     planRunbook(loaded, flat, {
       registry,
-      ...(executions ? { resolveReuse: storeReuseResolver(executions) } : {}),
+      ...(executions ? { resolveReuse: storeReuseResolver(executions, resumeRunId) } : {}),
     }),
   );
   return {

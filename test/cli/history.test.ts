@@ -129,6 +129,29 @@ describe("wct inspect", () => {
     expect(result.stderr).toContain("reuse.yaml:4:");
   });
 
+  it("resumes a run whose reused copy is kept, though the run it was copied from is deleted", async () => {
+    const source = await run(await write("source.yaml", rb("source")));
+    const copier = await write(
+      "copier.yaml",
+      "name: copier\ndescription: reuses and fails once\nartifacts:\n" +
+        `  copy: {reuse: {from_run: '${source}', artifact: files}}\n` +
+        "  late: {source: {type: filesystem, properties: {path: '${LATE_DIR}'}}}\n",
+    );
+    const failed = await run(copier, { LATE_DIR: join(dir, "not-yet") });
+    expect((await wct(["runs", "delete", source])).code).toBe(0);
+    await mkdir(join(dir, "not-yet"), { recursive: true });
+    await writeFile(join(dir, "not-yet", "note.txt"), "call +44 20 7946 0123\n");
+    const resumed = await wct(["run", copier, "--resume", failed, "--json"], {
+      LATE_DIR: join(dir, "not-yet"),
+    });
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(JSON.parse(resumed.stdout)).toMatchObject({ status: "completed", kept: ["copy"] });
+    // A new run still needs the source.
+    const fresh = await wct(["run", copier], { LATE_DIR: join(dir, "not-yet") });
+    expect(fresh.code).toBe(2);
+    expect(fresh.stderr).toContain(`Run '${source}' not found`);
+  });
+
   it("says clearly when a run does not exist", async () => {
     const result = await wct(["inspect", "0190a0b0-0000-7000-8000-000000000000"]);
     expect(result.code).toBe(2);

@@ -68,6 +68,7 @@ export async function runCommand(
       registry,
       stores.executions,
       io.env,
+      resumeRunId,
     );
     const { loaded, plan, planJson, substitutions } = prepared;
     if (plan.artifacts.size === 0) io.stderr.write(NO_ARTIFACTS_WARNING);
