@@ -24,6 +24,11 @@ export function printable(text: string): string {
   return text.replace(CONTROL_BUT_NEWLINE, escapeControl);
 }
 
+/** `text` cut to `width` characters, the last of them `…` when it was longer. */
+export function fitWidth(text: string, width: number): string {
+  return text.length <= width ? text : `${text.slice(0, Math.max(0, width - 1))}…`;
+}
+
 /** `1 artifact`, `2 artifacts`. */
 export function plural(count: number, noun: string): string {
   return `${count} ${noun}${count === 1 ? "" : "s"}`;

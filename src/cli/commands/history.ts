@@ -29,7 +29,7 @@ import {
   printJson,
   type StoreFlags,
 } from "../io.js";
-import { oneLine, plural, renderTable } from "../table.js";
+import { fitWidth, oneLine, plural, renderTable } from "../table.js";
 
 /** A run record as printed by `--json`: the runbook by name, its text left out. */
 export function publicRunRecord(record: RunRecord) {
@@ -119,6 +119,8 @@ export interface RunsOptions extends StoreFlags {
   json?: boolean;
 }
 
+const MAX_NAME_COLUMN = 40;
+
 /** `wct runs`: run history, newest first, full run IDs. */
 export async function runsCommand(options: RunsOptions, io: CliIo): Promise<number> {
   const status = parseStatus(options.status);
@@ -160,7 +162,10 @@ export async function runsCommand(options: RunsOptions, io: CliIo): Promise<numb
         page.runs.map((r) => [
           r.run_id,
           paintStatus(r.problem ? "unreadable" : r.status, io),
-          oneLine(r.runbook.name),
+          // On a terminal a long name would wrap every row; --json and pipes get it whole.
+          io.stdout.isTTY
+            ? fitWidth(oneLine(r.runbook.name), MAX_NAME_COLUMN)
+            : oneLine(r.runbook.name),
           r.started_at.replace("T", " ").slice(0, 19),
           duration(r),
           String(r.counts.completed),

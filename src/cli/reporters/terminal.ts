@@ -6,7 +6,7 @@
 import type { Writable } from "node:stream";
 import picocolors from "picocolors";
 import type { EngineEvent } from "../../execute/events.js";
-import { oneLine } from "../table.js";
+import { fitWidth, oneLine } from "../table.js";
 
 export interface Reporter {
   listener(event: EngineEvent): void;
@@ -90,8 +90,7 @@ export function createTerminalReporter(
   const line = (row: Row, width = Number.POSITIVE_INFINITY) => {
     const symbol = SYMBOL[row.status];
     const head = `${symbol} ${row.id}`;
-    let text = `${head}${row.note ? ` ${row.note}` : ""}`;
-    if (text.length > width) text = `${text.slice(0, Math.max(0, width - 1))}…`;
+    const text = fitWidth(`${head}${row.note ? ` ${row.note}` : ""}`, width);
     const note = text.slice(head.length);
     return `${paint(row.status, symbol, color)}${text.slice(symbol.length, head.length)}${color && note ? pc.dim(note) : note}`;
   };
