@@ -6,6 +6,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { setMaxListeners } from "node:events";
+import path from "node:path";
 import pLimit, { type LimitFunction } from "p-limit";
 import type {
   ComponentContext,
@@ -114,6 +115,18 @@ export async function executePlan(options: ExecuteOptions): Promise<RunResult> {
         const record = await executions.getRun(runId);
         throw new ConflictError(
           `cannot resume run ${runId}: it is a run of the runbook named '${stored.runbook.name}' (${record.runbook.path}), not '${options.planJson.runbook.name}'; start a new run instead`,
+          { code: "runbook_changed" },
+        );
+      }
+      // Relative paths resolve in the runbook's folder: a copy elsewhere reads other data.
+      const recorded = (await executions.getRun(runId)).runbook.path;
+      if (
+        path.isAbsolute(recorded) &&
+        path.isAbsolute(options.runbook.path) &&
+        path.dirname(recorded) !== path.dirname(options.runbook.path)
+      ) {
+        throw new ConflictError(
+          `cannot resume run ${runId}: it ran the runbook in ${path.dirname(recorded)}, not in ${path.dirname(options.runbook.path)}, and relative paths would now read other data; resume it from there, or start a new run`,
           { code: "runbook_changed" },
         );
       }

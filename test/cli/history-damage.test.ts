@@ -298,4 +298,21 @@ describe("hints and messages", () => {
       `it is a run of the runbook named 'first name' (${failing}), not 'second name'`,
     );
   });
+
+  it("refuses to resume with a copy of the runbook in another folder, whose relative paths read other data", async () => {
+    const text = runbook(
+      "moved",
+      "  late: {source: {type: filesystem, properties: {path: '${LATE_DIR}'}}}\n",
+    );
+    const original = await write("moved.yaml", text);
+    const env = { LATE_DIR: join(dir, "never-there") };
+    const runId = await run(original, env);
+    await mkdir(join(dir, "elsewhere"), { recursive: true });
+    const copy = await write("elsewhere/moved.yaml", text);
+    const result = await wct(["run", copy, "--resume", runId], env);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(
+      `it ran the runbook in ${dir}, not in ${join(dir, "elsewhere")}`,
+    );
+  });
 });
