@@ -465,6 +465,8 @@ class Scheduler {
       this.stop(`cannot check the stored artifact '${id}': ${errorMessage(problem)}`);
       return;
     }
+    // Already decided: it runs again, as an input of it does.
+    if (!this.#verifying.has(id)) return;
     if (problem instanceof WctError) {
       this.#runAgain(id, `its stored file failed its check (${problem.message})`);
     } else {
@@ -474,41 +476,45 @@ class Scheduler {
     this.#wake();
   }
 
-  /**
-   * An intact artifact is kept once every input of it is kept. One whose input runs again runs
-   * again too: what it holds was derived from bytes that are not the input's any more.
-   */
+  /** An intact artifact is kept once every input of it is kept. */
   #decideKept(): void {
     for (let changed = true; changed; ) {
       changed = false;
       for (const id of this.#intact) {
-        const { inputs } = this.#plan.artifacts.get(id)!;
-        const rerun = inputs.find((i) => !this.#verifying.has(i) && !this.#keptIds.has(i));
-        if (rerun !== undefined) {
-          this.#intact.delete(id);
-          this.#runAgain(id, `its input '${rerun}' runs again`);
-        } else if (inputs.every((i) => this.#keptIds.has(i))) {
-          this.#intact.delete(id);
-          this.#verifying.delete(id);
-          // Once the outcome is decided, the artifact keeps its earlier record.
-          if (!this.#closed) {
-            this.#waiting.delete(id);
-            this.#done.set(id, "completed");
-            this.kept.push(id);
-            this.#keptIds.add(id);
-          }
-        } else {
-          continue;
+        if (!this.#plan.artifacts.get(id)!.inputs.every((i) => this.#keptIds.has(i))) continue;
+        this.#intact.delete(id);
+        this.#verifying.delete(id);
+        // Once the outcome is decided, the artifact keeps its earlier record.
+        if (!this.#closed) {
+          this.#waiting.delete(id);
+          this.#done.set(id, "completed");
+          this.kept.push(id);
+          this.#keptIds.add(id);
         }
         changed = true;
       }
     }
   }
 
-  /** A kept artifact that runs again, and why (its earlier record stays if the run is over). */
+  /**
+   * A kept artifact runs again, and so does everything derived from it that completed earlier:
+   * its findings came from bytes that are not the input's any more. Those are recorded skipped
+   * at once, so that a crash or a stop before they run again cannot leave them completed.
+   */
   #runAgain(id: string, because: string): void {
     this.#verifying.delete(id);
-    if (!this.#closed) this.log.warn(id, `runs again: ${because}`);
+    this.#intact.delete(id);
+    // Once the outcome is decided, the artifacts keep their earlier records.
+    if (this.#closed) return;
+    this.log.warn(id, `runs again: ${because}`);
+    for (const dependent of transitiveDependents(this.#plan.dependents, id)) {
+      if (!this.#verifying.has(dependent)) continue;
+      this.#verifying.delete(dependent);
+      this.#intact.delete(dependent);
+      const reason = `'${id}', which it is derived from, runs again`;
+      this.log.warn(dependent, `runs again: ${reason}`);
+      this.log.append({ type: "artifact_skipped", artifact_id: dependent, because: reason });
+    }
   }
 
   /** Stops the run: nothing new starts, running components are aborted. The first reason wins. */

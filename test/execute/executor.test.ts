@@ -511,7 +511,7 @@ describe("executor", () => {
       }),
       expect.objectContaining({
         artifact_id: "c",
-        message: "runs again: its input 'a' runs again",
+        message: "runs again: 'a', which it is derived from, runs again",
       }),
     ]);
     const ran = timeline.filter((e) => e.at === "start").map((e) => e.id);
@@ -521,6 +521,52 @@ describe("executor", () => {
     const a = details.artifacts.find((x) => x.id === "a")!;
     const bytes = await stores.artifacts.getBytes(failed.runId, "a");
     expect(a.sha256).toBe(sha256(bytes));
+  });
+
+  it("records a dependent of an artifact that runs again as not done at once, so a stop cannot keep it", async () => {
+    const stores = {
+      artifacts: createMemoryArtifactStore(),
+      executions: createMemoryExecutionStore(),
+    };
+    const yaml = `${head()}${src("a", ", delay_ms: '${DELAY}'")}  c: {inputs: a, process: {type: concat, properties: {label: c}}}\n  d: {source: {type: emit, properties: {value: d, fail: '\${FAIL}'}}}\n`;
+    const first = await setup(yaml, stores, { FAIL: "boom", DELAY: "0" });
+    const failed = await executePlan(first.options);
+    expect(failed.status).toBe("failed");
+    const stored = await stores.artifacts.get(failed.runId, "a");
+    await stores.artifacts.save(failed.runId, "a", { ...stored, content: { tampered: true } });
+    // a runs again, slowly, and c's own check is slow (a big artifact): the run is stopped
+    // while c is still being checked.
+    const slowC = new Proxy(stores.artifacts, {
+      get(target, name) {
+        const value = Reflect.get(target, name) as unknown;
+        if (typeof value !== "function") return value;
+        if (name !== "digest") return value.bind(target);
+        return async (runId: string, key: string) => {
+          if (key === "c") await new Promise((r) => setTimeout(r, 600));
+          return value.call(target, runId, key);
+        };
+      },
+    });
+    const again = await setup(yaml, stores, { FAIL: "no", DELAY: "2000" });
+    const controller = new AbortController();
+    setTimeout(() => controller.abort("stopped by the test"), 300);
+    const stopped = await executePlan({
+      ...again.options,
+      artifacts: slowC,
+      resumeRunId: failed.runId,
+      signal: controller.signal,
+    });
+    expect(stopped.status).toBe("interrupted");
+    expect(stopped.kept).toEqual([]);
+    const states = (await stores.executions.getRunDetails(failed.runId)).artifacts;
+    expect(states.find((x) => x.id === "c")?.status).toBe("skipped");
+    // The next resume runs c again, on a's new bytes.
+    const third = await setup(yaml, stores, { FAIL: "no", DELAY: "0" });
+    timeline.length = 0;
+    const resumed = await executePlan({ ...third.options, resumeRunId: failed.runId });
+    expect(resumed.status).toBe("completed");
+    expect(resumed.kept).not.toContain("c");
+    expect(timeline.filter((e) => e.at === "start").map((e) => e.id)).toContain("c");
   });
 
   it("uses kept-artifact checks started before the lease, unless the artifact was recorded anew", async () => {
