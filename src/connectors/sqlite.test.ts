@@ -142,6 +142,8 @@ describe("sqlite connector", () => {
       /sqlite: 'pipe\.db' \(.*pipe\.db\) is not a regular file/,
     );
     writeFileSync(join(base, "notes.db"), "name,email\nAda,ada@example.com\n");
+    writeFileSync(join(base, "tiny.db"), "SQLi");
+    await expect(extract({ database_path: "tiny.db" })).rejects.toThrow(/is not a SQLite database/);
     await expect(extract({ database_path: "notes.db" })).rejects.toThrow(
       /sqlite: 'notes\.db' \(.*notes\.db\) is not a SQLite database/,
     );
@@ -184,7 +186,10 @@ describe("sqlite connector", () => {
        CREATE VIRTUAL TABLE docs USING fts4(body);
        INSERT INTO docs VALUES ('ring Bob on +44 20 7946 0002');
        PRAGMA writable_schema = ON;
-       INSERT INTO sqlite_master VALUES ('table', 'notes', 'notes', 0, 'CREATE VIRTUAL TABLE notes USING fts5(body)');`,
+       INSERT INTO sqlite_master VALUES ('table', 'notes', 'notes', 0, 'CREATE VIRTUAL TABLE notes USING fts5(body)');
+       PRAGMA writable_schema = OFF;
+       CREATE TABLE notes_content (id INTEGER PRIMARY KEY, c0 TEXT);
+       INSERT INTO notes_content VALUES (1, 'fts5 keeps cy@example.net here');`,
     );
     const warnings: string[] = [];
     context.warn = (message) => warnings.push(message);
@@ -192,10 +197,13 @@ describe("sqlite connector", () => {
     expect(content.data.map((d) => d.content)).toEqual([
       "email: ada@example.com",
       "body: ring Bob on +44 20 7946 0002",
+      // The text of the virtual table it could not read is in its shadow table: read there.
+      "id: 1",
+      "c0: fts5 keeps cy@example.net here",
     ]);
     expect(
       content.metadata.database_schema.tables.map((t) => (t as { name: string }).name),
-    ).toEqual(["people", "docs"]);
+    ).toEqual(["people", "docs", "notes_content"]);
     expect(content.metadata.extraction_summary).toMatchObject({
       skipped_tables: [{ name: "notes", reason: "no such module: fts5" }],
     });

@@ -125,7 +125,10 @@ export const sqliteConnector: Connector = {
       throw new ComponentError(`sqlite: ${shown} is not a regular file`);
     }
     let bytes: Uint8Array = await readFile(file).catch(cannotRead);
-    if (!Buffer.from(bytes.buffer, bytes.byteOffset, SQLITE_HEADER.length).equals(SQLITE_HEADER)) {
+    if (
+      bytes.length < SQLITE_HEADER.length ||
+      !SQLITE_HEADER.equals(bytes.subarray(0, SQLITE_HEADER.length))
+    ) {
       throw new ComponentError(
         `sqlite: ${shown} is not a SQLite database (it lacks the SQLite file header; an encrypted database looks like this too)`,
       );
@@ -172,8 +175,12 @@ async function sample(
   let rows = 0;
   let binaryCells = 0;
   const skippedTables: { name: string; reason: string }[] = [];
-  for (const table of listTables(database)) {
+  /** Virtual tables read: their shadow tables hold the same text and are not sampled again. */
+  const readVirtual = new Set<string>();
+  for (const { name: table, shadowOf, virtual } of listTables(database)) {
     signal.throwIfAborted();
+    // A shadow table of a virtual table that could not be read is read itself: it holds the text.
+    if (shadowOf !== undefined && readVirtual.has(shadowOf)) continue;
     let columns: ColumnInfo[];
     let statement: ReturnType<Database["prepare"]>;
     try {
@@ -221,6 +228,7 @@ async function sample(
     }
     rows += rowNumber;
     tables.push({ name: table, columns, sampled_rows: rowNumber });
+    if (virtual) readVirtual.add(table);
   }
 
   return {
@@ -263,19 +271,32 @@ const SHADOW_SUFFIXES = [
   "parent",
 ];
 
-/** The tables to sample, in creation order: not SQLite's own, nor virtual tables' shadow tables. */
-function listTables(database: Database): string[] {
+interface TableEntry {
+  name: string;
+  virtual: boolean;
+  /** The virtual table whose shadow table this is, if it is one. */
+  shadowOf?: string;
+}
+
+/** The tables to sample, in creation order (a virtual table before its shadow tables). */
+function listTables(database: Database): TableEntry[] {
   // substr, not LIKE 'sqlite_%': in LIKE the underscore is a wildcard.
   const [result] = database.exec(
     "SELECT name, sql FROM sqlite_master WHERE type = 'table' AND substr(name, 1, 7) <> 'sqlite_' ORDER BY rowid",
   );
-  const rows = (result?.values ?? []).map(([name, sql]) => [String(name), String(sql ?? "")]);
-  const shadows = new Set(
+  const rows = (result?.values ?? []).map(([name, sql]) => ({
+    name: String(name),
+    virtual: /^\s*CREATE\s+VIRTUAL\s+TABLE/i.test(String(sql ?? "")),
+  }));
+  const owners = new Map(
     rows
-      .filter(([, sql]) => /^\s*CREATE\s+VIRTUAL\s+TABLE/i.test(sql!))
-      .flatMap(([name]) => SHADOW_SUFFIXES.map((suffix) => `${name}_${suffix}`)),
+      .filter((row) => row.virtual)
+      .flatMap((row) => SHADOW_SUFFIXES.map((suffix) => [`${row.name}_${suffix}`, row.name])),
   );
-  return rows.map(([name]) => name!).filter((name) => !shadows.has(name));
+  return rows.map((row) => {
+    const owner = owners.get(row.name);
+    return owner === undefined ? row : { ...row, shadowOf: owner };
+  });
 }
 
 function listColumns(database: Database, table: string): ColumnInfo[] {

@@ -59,14 +59,18 @@ function isHex(c: number): boolean {
 
 /**
  * True when the value at `[start, end)` stands alone: no word char or numeric continuation around
- * it. A joiner is a continuation only between digits: `12:4111…` or `1.2.3.4.5` are, while
- * `card:4111…`, `tel:+44…` and `/orders/…` put a value right after a label.
+ * it (`1.2.3.4.5`, `/orders/4111…`), though it may follow a label's colon (`card:4111…`).
  */
 function standsAlone(text: string, start: number, end: number, joiners: string): boolean {
   if (start > 0) {
     const before = text.charCodeAt(start - 1);
     if (isWordChar(before)) return false;
-    if (joiners.includes(text[start - 1]!) && isDigit(text.charCodeAt(start - 2))) return false;
+    // `card:4111…`: a label. Any other joiner (`/orders/4111…`, `x-4111…`) keeps the value part
+    // of something else, as does a `:` between digits (`12:4111…`).
+    const joiner = text[start - 1]!;
+    if (joiners.includes(joiner) && (joiner !== ":" || isDigit(text.charCodeAt(start - 2)))) {
+      return false;
+    }
   }
   const after = text.charCodeAt(end);
   if (end >= text.length) return true;
@@ -150,13 +154,18 @@ const detectEmail: Detector = (text, emit) => {
 
 /**
  * `postgres://app:s3cr3t@db`, `https://user@host`: the text before `@` is a URL's user and
- * password, not a mailbox (and a password must not become evidence). Found by the `://` that
- * starts the run of non-space characters the local part ends.
+ * password, not a mailbox (and a password must not become evidence). Found by the `://` right
+ * before the characters a URL's user and password may hold.
  */
 function isUrlCredentials(text: string, localStart: number): boolean {
   let i = localStart;
-  while (i > 0 && localStart - i < 256 && text.charCodeAt(i - 1) > Char.Space) i--;
-  return i < localStart && text.slice(i, localStart).includes("://");
+  while (i > 0 && localStart - i < 256 && isUserInfoChar(text.charCodeAt(i - 1))) i--;
+  return i >= 3 && text.startsWith("://", i - 3);
+}
+
+/** RFC 3986 userinfo: unreserved, percent-encoded, sub-delims and `:`. */
+function isUserInfoChar(c: number): boolean {
+  return isAlnum(c) || "-._~%!$&'()*+,;=:".includes(String.fromCharCode(c));
 }
 
 function isValidDomain(text: string, start: number, end: number): boolean {
@@ -195,14 +204,8 @@ const groupSizes: number[] = [];
  * phone numbers. Written as one pass over the characters: most candidates in logs fail early.
  */
 function isPhoneNumber(text: string, start: number, end: number): boolean {
-  // `+44 …`, or `0044 …`: the international call prefix written out (grouped, below).
   const plus = text.charCodeAt(start) === Char.Plus;
-  const doubleZero =
-    !plus &&
-    text.startsWith("00", start) &&
-    isDigit(text.charCodeAt(start + 2)) &&
-    text[start + 2] !== "0";
-  const prefix = plus ? 1 : doubleZero ? 2 : 0;
+  const prefix = plus ? 1 : 0;
   let digits = 0;
   let groups = 0;
   let current = 0;
@@ -229,7 +232,6 @@ function isPhoneNumber(text: string, start: number, end: number): boolean {
   if (digits < 8 || digits > 15) return false;
   const first = text.charCodeAt(start + prefix);
   if (plus) return first !== Char.Zero;
-  if (doubleZero) return groups >= 2;
   if (groups < 2 || (dots && dashes)) return false;
   const firstDigit = text[text.charCodeAt(start) === Char.OpenParen ? start + 1 : start];
   if (firstDigit === "0") {
