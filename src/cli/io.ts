@@ -11,7 +11,7 @@ import type { WorkerRunner } from "../components/types.js";
 import { InputError, StoreError } from "../errors.js";
 import { packageFile } from "../paths.js";
 import { resolveStores } from "../stores/config.js";
-import { writeFileDurable } from "../stores/durable-fs.js";
+import { hasErrorCode, writeFileDurable } from "../stores/durable-fs.js";
 
 export interface CliIo {
   stdout: Writable & { isTTY?: boolean };
@@ -159,8 +159,10 @@ export async function checkOutputTarget(io: CliIo, output: string): Promise<void
 /**
  * Writes a user-named output file as the store writes its own: a temp file beside it (mode 0600:
  * exports hold personal data), fsync, rename. A failure leaves the file that was there untouched
- * and no fragment. A symlink is followed, not replaced; a device or FIFO (`-o /dev/stdout`) is
- * written as it is. A failure names the file (and the run, which is stored anyway).
+ * and no fragment. A symlink is followed, not replaced. Written in place instead: anything under
+ * `/dev` or `/proc` (`-o /dev/stdout`, even redirected to a file), a device or FIFO, a file with
+ * other hard links (they would be split off), and a file in a folder we may not create files in.
+ * A failure names the file (and the run, which is stored anyway).
  */
 export async function writeOutputFile(
   io: CliIo,
@@ -171,8 +173,16 @@ export async function writeOutputFile(
   const target = resolve(io.cwd, output);
   try {
     const info = await stat(target).catch(() => null);
-    if (info && !info.isFile()) await writeFile(target, text);
-    else await writeFileDurable(info ? await realpath(target) : target, text);
+    const inPlace =
+      /^\/(?:dev|proc)\//.test(target) || (info !== null && (!info.isFile() || info.nlink > 1));
+    if (inPlace) await writeFile(target, text);
+    else {
+      await writeFileDurable(info ? await realpath(target) : target, text).catch(async (error) => {
+        // A writable file in a folder we may not add to: it can still be rewritten in place.
+        if (!info || !hasErrorCode(error, "EACCES", "EPERM")) throw error;
+        await writeFile(target, text);
+      });
+    }
   } catch (error) {
     const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
     const stored = runId

@@ -84,6 +84,18 @@ describe("redactSubstitutions", () => {
     );
   });
 
+  it("redacts a path value's normalised form too, only where it stands as a word", () => {
+    const subs = [{ name: "DATA", value: "./data/" }];
+    expect(
+      redactSubstitutions(
+        "path './data/' does not exist (looked for /base/data); personal_data in the database",
+        subs,
+      ),
+    ).toBe(
+      "path '${DATA}' does not exist (looked for /base/${DATA}); personal_data in the database",
+    );
+  });
+
   it("redacts values under 4 characters only as whole words, so messages stay readable", () => {
     const subs = [
       { name: "ID", value: "a" },

@@ -60,21 +60,20 @@ export function hasPlaceholder(text: string): boolean {
  * characters are redacted where they stand as a word (see `WHOLE_WORD_BELOW`).
  */
 export function redactSubstitutions(value: unknown, subs: readonly Substitution[]): unknown {
-  const byValue = new Map<string, string>();
-  const forms = subs.flatMap((sub) => valueForms(sub.value).map((form) => ({ form, sub })));
-  for (const { form, sub } of forms.sort((a, b) => b.form.length - a.form.length)) {
-    if (!byValue.has(form)) byValue.set(form, sub.name);
+  const byValue = new Map<string, { name: string; wholeWord: boolean }>();
+  const forms = subs.flatMap((sub) => valueForms(sub.value).map((form) => ({ ...form, sub })));
+  for (const { form, wholeWord, sub } of forms.sort((a, b) => b.form.length - a.form.length)) {
+    if (!byValue.has(form)) byValue.set(form, { name: sub.name, wholeWord });
   }
   // The placeholder alternative comes first: where one starts, it is matched and kept as it is.
+  const alternatives = [...byValue].map(([form, { wholeWord }]) => valuePattern(form, wholeWord));
   const pattern =
-    byValue.size === 0
-      ? null
-      : new RegExp([PLACEHOLDER.source, ...[...byValue.keys()].map(valuePattern)].join("|"), "gu");
+    byValue.size === 0 ? null : new RegExp([PLACEHOLDER.source, ...alternatives].join("|"), "gu");
   const redactText = (text: string): string =>
     pattern
       ? text.replace(pattern, (match) => {
-          const name = byValue.get(match);
-          return name === undefined ? match : `\${${name}}`;
+          const form = byValue.get(match);
+          return form === undefined ? match : `\${${form.name}}`;
         })
       : text;
   const walk = (node: unknown): unknown => {
@@ -93,16 +92,23 @@ export function redactSubstitutions(value: unknown, subs: readonly Substitution[
 /**
  * A value as it is substituted, and as messages may show it once it was used as a path: a path
  * is normalised before it is resolved (`./exports/` is looked for as `/base/exports`), so its
- * normalised form, without `./` and trailing slashes, is redacted too.
+ * normalised form, without `./` and trailing slashes, is redacted too, but only where it stands
+ * as a word of its own (`./data/` must not turn `personal_data` into `personal_${DATA}`).
  */
-function valueForms(value: string): string[] {
+function valueForms(value: string): { form: string; wholeWord: boolean }[] {
   if (value === "") return [];
   const normal = posix
     .normalize(value)
     .replace(/^(?:\.\/)+/, "")
     .replace(/(?<=.)\/+$/, "");
   const trimmed = value.replace(/(?<=.)\/+$/, "");
-  return [...new Set([value, trimmed, normal])].filter((form) => form !== "" && form !== ".");
+  const variants = [...new Set([trimmed, normal])].filter(
+    (form) => form !== value && form !== "" && form !== ".",
+  );
+  return [
+    { form: value, wholeWord: value.length < WHOLE_WORD_BELOW },
+    ...variants.map((form) => ({ form, wholeWord: true })),
+  ];
 }
 
 /**
@@ -115,9 +121,9 @@ const WORD_CHAR = "[\\p{L}\\p{N}_]";
 const STARTS_WITH_WORD_CHAR = new RegExp(`^${WORD_CHAR}`, "u");
 const ENDS_WITH_WORD_CHAR = new RegExp(`${WORD_CHAR}$`, "u");
 
-function valuePattern(value: string): string {
+function valuePattern(value: string, wholeWord: boolean): string {
   const escaped = escapeRegExp(value);
-  if (value.length >= WHOLE_WORD_BELOW) return escaped;
+  if (!wholeWord) return escaped;
   const starts = STARTS_WITH_WORD_CHAR.test(value) ? `(?<!${WORD_CHAR})` : "";
   const ends = ENDS_WITH_WORD_CHAR.test(value) ? `(?!${WORD_CHAR})` : "";
   return `${starts}${escaped}${ends}`;

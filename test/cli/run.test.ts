@@ -1,12 +1,13 @@
 /**
  * `wct run` and friends in a subprocess, exactly as a user types them, on a temporary store.
  */
-import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { spawnSync } from "node:child_process";
+import { closeSync, existsSync, openSync } from "node:fs";
+import { link, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { hasStackTrace, ROOT, runWct } from "../helpers/cli.js";
+import { BIN, hasStackTrace, ROOT, runWct } from "../helpers/cli.js";
 
 const EXAMPLE = join(ROOT, "examples/personal-data-scan.yaml");
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
@@ -270,6 +271,29 @@ describe("wct run", () => {
       expect(result.code, command).toBe(0);
       expect(result.stderr, command).toContain("warning: the runbook has no artifacts");
     }
+  });
+
+  it("writes -o /dev/stdout into the file stdout is redirected to, and keeps hard links", async () => {
+    const runId = (await wct(["run", EXAMPLE])).stdout.trim();
+    const redirected = join(dir, "redirected.json");
+    const fd = openSync(redirected, "w");
+    try {
+      const result = spawnSync(process.execPath, [BIN, "export", runId, "-o", "/dev/stdout"], {
+        cwd: dir,
+        env: { ...process.env, WAIVERN_STORE_PATH: store },
+        stdio: ["ignore", fd, "pipe"],
+      });
+      expect(result.status, String(result.stderr)).toBe(0);
+    } finally {
+      closeSync(fd);
+    }
+    expect(JSON.parse(await readFile(redirected, "utf8")).run.id).toBe(runId);
+    // A report with a second name: both names see the new export.
+    const report = join(dir, "linked.json");
+    await writeFile(report, "old");
+    await link(report, join(dir, "linked-too.json"));
+    expect((await wct(["export", runId, "-o", report])).code).toBe(0);
+    expect(JSON.parse(await readFile(join(dir, "linked-too.json"), "utf8")).run.id).toBe(runId);
   });
 
   it("refuses a store path that is a file, naming where it came from", async () => {

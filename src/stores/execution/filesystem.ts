@@ -649,10 +649,10 @@ class FileSystemExecutionStore implements ExecutionStore {
     try {
       await this.takeLease(runId, deleter);
     } catch (error) {
-      // A full disk has no room for a lease file, and deleting runs is how space is freed. No
-      // resume can start there either (it too must write its lease): a lease that is not live
-      // is enough.
-      if (!(error instanceof StoreError) || !hasErrorCode(error.cause, "ENOSPC", "EDQUOT")) {
+      // A full disk has no room for a lease file, and deleting runs is how space is freed. A
+      // resume cannot start there either (it too must write its lease), so a lease that is not
+      // live is enough. (Not for a quota: another user might still write a lease.)
+      if (!(error instanceof StoreError) || !hasErrorCode(error.cause, "ENOSPC")) {
         throw error;
       }
       const current = await this.readLease(runId);
