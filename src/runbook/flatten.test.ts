@@ -218,6 +218,35 @@ describe("flattenRunbook nesting and cycles", () => {
   });
 });
 
+describe("flattenRunbook directive flags", () => {
+  it("carries output and optional over to the child's artifacts, and checks output_schema", async () => {
+    const root = await tree("flags", {
+      "main.yaml": [
+        ...parent(useChild()),
+        "    output: true",
+        "    optional: true",
+        "  typed:",
+        "    inputs: files",
+        "    output_schema: gdpr_personal_data",
+        "    child_runbook: {path: child.yaml, input_mapping: {data: files}, output: result}",
+      ],
+      "child.yaml": child("child"),
+    });
+    const error = await flattenFile(path.join(root, "main.yaml")).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RunbookError);
+    expect((error as RunbookError).issues.map((i) => i.message)).toEqual([
+      "output_schema 'gdpr_personal_data/1.0.0' does not match the child output 'typed__found', which produces 'personal_data_indicator/1.0.0'",
+    ]);
+    const ok = await tree("flags-ok", {
+      "main.yaml": [...parent(useChild()), "    output: true", "    optional: true"],
+      "child.yaml": child("child"),
+    });
+    const flat = await flattenFile(path.join(ok, "main.yaml"));
+    expect(flat.artifacts.use__found).toMatchObject({ output: true, optional: true });
+    expect(flat.artifacts.files).toMatchObject({ output: false, optional: false });
+  });
+});
+
 describe("flattenRunbook namespaced ids", () => {
   it("reports an id that namespacing makes too long for a file name, at the child's artifact", async () => {
     const longId = `found_${"x".repeat(190)}`;

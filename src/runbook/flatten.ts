@@ -266,6 +266,8 @@ class Flattener {
     }
 
     const outputs = child.runbook.outputs ?? {};
+    /** The child's artifacts the directive stands for, as flattened ids. */
+    const exposed: string[] = [];
     const declareOutput = (outputName: string, alias: string, fieldPath: string): void => {
       const output = outputs[outputName];
       if (!output) {
@@ -277,6 +279,7 @@ class Flattener {
         );
         return;
       }
+      exposed.push(namespaced(directiveId, output.artifact));
       this.declareAlias(parent, alias, namespaced(directiveId, output.artifact), fieldPath);
     };
     if (spec.output !== undefined)
@@ -290,6 +293,43 @@ class Flattener {
     const childScope: Scope = (ref) =>
       childInputs.has(ref) ? childInputs.get(ref)! : namespaced(directiveId, ref);
     await this.expand(child, childScope, directiveId, [...chain, childFile]);
+    this.applyDirectiveFlags(parent, localId, def, directiveId, exposed);
+  }
+
+  /**
+   * What a directive's own `output`, `optional` and `output_schema` mean for the artifacts that
+   * replace it: `output: true` makes the child outputs it exposes outputs of the run, `optional:
+   * true` lets any of the child's artifacts fail without failing the run, and `output_schema`
+   * must be the schema of what it exposes.
+   */
+  private applyDirectiveFlags(
+    parent: LoadedRunbook,
+    localId: string,
+    def: ArtifactDefinition,
+    directiveId: string,
+    exposed: string[],
+  ): void {
+    if (def.output)
+      for (const id of exposed) if (this.artifacts[id]) this.artifacts[id]!.output = true;
+    if (def.optional) {
+      const prefix = `${directiveId}${NAMESPACE_SEPARATOR}`;
+      for (const [id, artifact] of Object.entries(this.artifacts)) {
+        if (id.startsWith(prefix)) artifact.optional = true;
+      }
+    }
+    if (def.output_schema === undefined) return;
+    const declared = parseSchemaRef(def.output_schema);
+    for (const id of exposed) {
+      const artifact = this.artifacts[id];
+      const actual = artifact && this.options.outputSchemaOf(artifact);
+      if (actual && !sameSchema(actual, declared)) {
+        this.issue(
+          parent,
+          `artifacts.${localId}.output_schema`,
+          `output_schema '${formatSchemaRef(declared)}' does not match the child output '${id}', which produces '${formatSchemaRef(actual)}'`,
+        );
+      }
+    }
   }
 
   /**

@@ -431,11 +431,6 @@ describe("loadRunbook validation", () => {
         "      input_mapping: {}",
         "      output: a",
         "      output_mapping: {b: c}",
-        "  child3:",
-        "    inputs: x",
-        "    optional: true",
-        "    output: true",
-        "    child_runbook: {path: c.yaml, input_mapping: {}, output: a}",
       ]),
     ).toEqual([
       "runbook.yaml:4:3: artifacts.both: Artifact cannot have both 'source' and 'inputs' - they are mutually exclusive",
@@ -445,8 +440,6 @@ describe("loadRunbook validation", () => {
       "runbook.yaml:14:5: artifacts.child.child_runbook: Either 'output' or 'output_mapping' required",
       "runbook.yaml:17:3: artifacts.child2: Cannot combine 'child_runbook' with 'process'",
       "runbook.yaml:20:5: artifacts.child2.child_runbook: Cannot specify both 'output' and 'output_mapping'",
-      "runbook.yaml:27:5: artifacts.child3.optional: 'optional' has no effect on a 'child_runbook' directive, which is replaced by the child's artifacts; set it on the child runbook's artifacts",
-      "runbook.yaml:28:5: artifacts.child3.output: 'output' has no effect on a 'child_runbook' directive, which is replaced by the child's artifacts; set it on the child runbook's artifacts",
     ]);
   });
 

@@ -607,17 +607,6 @@ class RunbookReader {
     if (has("child_runbook") && has("process"))
       report("Cannot combine 'child_runbook' with 'process'");
     if (has("child_runbook") && !has("inputs")) report("'child_runbook' requires 'inputs'");
-    // The directive is replaced by the child's artifacts: these would silently do nothing.
-    if (has("child_runbook")) {
-      for (const key of ["output", "optional", "output_schema"]) {
-        if (!has(key)) continue;
-        this.issue(
-          `${artifactPath}.${key}`,
-          `'${key}' has no effect on a 'child_runbook' directive, which is replaced by the child's artifacts; set it on the child runbook's artifacts`,
-          this.keyPositions.get(`${artifactPath}.${key}`),
-        );
-      }
-    }
   }
 
   private component(entry: Entry): ComponentSpec | undefined {
