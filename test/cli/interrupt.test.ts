@@ -1,15 +1,9 @@
-/**
- * Ctrl-C and SIGTERM (`docker stop`, `timeout`, a CI job cancelled): a real `wct run` process
- * gets the signal mid-run, exits 130 or 143, prints its run ID and the resume command, records
- * the run interrupted, and `--resume` finishes it.
- */
-import { spawn } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BIN, runWct } from "../helpers/cli.js";
+import { runWct, startWct } from "../helpers/cli.js";
 
 let dir: string;
 beforeAll(async () => {
@@ -44,24 +38,7 @@ describe("stop signals", () => {
     "%s: exits %i, records the run interrupted, and the run can be resumed",
     async (signal, exitCode, reason) => {
       const store = join(dir, `store-${signal}`);
-      const child = spawn(
-        process.execPath,
-        [BIN, "run", join(dir, "slow.yaml"), "--store-path", store],
-        {
-          env: { ...process.env, NO_COLOR: "1" },
-        },
-      );
-      let stdout = "";
-      let stderr = "";
-      child.stdout.on("data", (d) => {
-        stdout += d;
-      });
-      child.stderr.on("data", (d) => {
-        stderr += d;
-      });
-      const exited = new Promise<number | null>((resolve) =>
-        child.on("close", (code) => resolve(code)),
-      );
+      const { child, result } = startWct(["run", join(dir, "slow.yaml"), "--store-path", store]);
       // Interrupt once the run has started executing artifacts.
       const deadline = Date.now() + 20_000;
       const runsDir = join(store, "runs");
@@ -71,7 +48,8 @@ describe("stop signals", () => {
         await new Promise((r) => setTimeout(r, 10));
       }
       child.kill(signal);
-      expect(await exited).toBe(exitCode);
+      const { code, stdout, stderr } = await result;
+      expect(code).toBe(exitCode);
       const runId = stdout.trim();
       expect(stderr).toContain(`resume with: `);
       expect(stderr).toContain(`--resume ${runId}`);
