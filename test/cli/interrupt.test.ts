@@ -1,3 +1,8 @@
+/**
+ * Ctrl-C and SIGTERM (`docker stop`, `timeout`, a CI job cancelled): a real `wct run` process
+ * gets the signal mid-run, exits 130 or 143, prints its run ID and the resume command, records
+ * the run interrupted, and `--resume` finishes it.
+ */
 import { existsSync, readdirSync } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
