@@ -419,7 +419,6 @@ class Scheduler {
   readonly #saves = new Set<Promise<StoredArtifact>>();
   /** Artifacts kept from an earlier attempt, their stored bytes verified, and their inputs kept. */
   readonly kept: string[] = [];
-  readonly #keptIds = new Set<string>();
   /** Verified, still in `#verifying`: kept once their inputs are (`#decideKept`). */
   readonly #intact = new Set<string>();
   readonly #cache = new Map<string, Message>();
@@ -481,7 +480,9 @@ class Scheduler {
     for (let changed = true; changed; ) {
       changed = false;
       for (const id of this.#intact) {
-        if (!this.#plan.artifacts.get(id)!.inputs.every((i) => this.#keptIds.has(i))) continue;
+        // A completed input is a kept one: the dependents of one that runs again left `#intact`.
+        const inputs = this.#plan.artifacts.get(id)!.inputs;
+        if (!inputs.every((i) => this.#done.get(i) === "completed")) continue;
         this.#intact.delete(id);
         this.#verifying.delete(id);
         // Once the outcome is decided, the artifact keeps its earlier record.
@@ -489,7 +490,6 @@ class Scheduler {
           this.#waiting.delete(id);
           this.#done.set(id, "completed");
           this.kept.push(id);
-          this.#keptIds.add(id);
         }
         changed = true;
       }
@@ -507,11 +507,11 @@ class Scheduler {
     // Once the outcome is decided, the artifacts keep their earlier records.
     if (this.#closed) return;
     this.log.warn(id, `runs again: ${because}`);
+    const reason = `'${id}', which it is derived from, runs again`;
     for (const dependent of transitiveDependents(this.#plan.dependents, id)) {
       if (!this.#verifying.has(dependent)) continue;
       this.#verifying.delete(dependent);
       this.#intact.delete(dependent);
-      const reason = `'${id}', which it is derived from, runs again`;
       this.log.warn(dependent, `runs again: ${reason}`);
       this.log.append({ type: "artifact_skipped", artifact_id: dependent, because: reason });
     }

@@ -45,9 +45,9 @@ export function storeReuseResolver(
     try {
       runId = await executions.resolveRunId(validateRunId(fromRun));
     } catch (error) {
-      const copied =
-        resumeRunId && (await copiedBefore(executions, resumeRunId, fromRun, artifact));
-      if (!(error instanceof NotFoundError) || !copied) throw error;
+      if (!(error instanceof NotFoundError) || !resumeRunId) throw error;
+      const copied = await copiedBefore(executions, resumeRunId, fromRun, artifact);
+      if (!copied) throw error;
       return copied;
     }
     const state = (await executions.getRunDetails(runId)).artifacts.find((a) => a.id === artifact);
