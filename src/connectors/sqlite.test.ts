@@ -1,5 +1,13 @@
 import { execFileSync } from "node:child_process";
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -166,6 +174,12 @@ describe("sqlite connector", () => {
       "email: in-the-log@example.com",
       "body: call Jane Roe on +44 20 7946 0123",
     ]);
+    // Reached through a symlink, the database's log is the one beside the file it leads to, as
+    // SQLite itself opens it.
+    mkdirSync(join(base, "links"));
+    symlinkSync(join(base, "app.db"), join(base, "links", "current.db"));
+    const linked = await extract({ database_path: "links/current.db" });
+    expect(linked.data.map((item) => item.content)).toContain("email: in-the-log@example.com");
     // A damaged last frame: its transaction did not happen, the one before it did.
     const torn = Buffer.from(wal);
     torn[torn.length - 100]! ^= 0xff;

@@ -6,7 +6,7 @@
  * is loaded into memory, which suits the databases this connector is meant for (it samples
  * `max_rows_per_table` rows per table).
  */
-import { readFile, stat } from "node:fs/promises";
+import { readFile, realpath, stat } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { basename, resolve } from "node:path";
 import { checkExtractCall, checkProperties } from "../components/properties.js";
@@ -133,8 +133,10 @@ export const sqliteConnector: Connector = {
         `sqlite: ${shown} is not a SQLite database (it lacks the SQLite file header; an encrypted database looks like this too)`,
       );
     }
-    // Transactions committed to its write-ahead log and not yet checkpointed are part of it.
-    const wal = await readFile(`${file}-wal`).catch((error: NodeJS.ErrnoException) =>
+    // Transactions committed to its write-ahead log and not yet checkpointed are part of it. The
+    // log lies beside the file a symlink leads to, where SQLite itself keeps it.
+    const real = await realpath(file).catch(() => file);
+    const wal = await readFile(`${real}-wal`).catch((error: NodeJS.ErrnoException) =>
       error.code === "ENOENT" ? null : cannotRead(error, "write-ahead log of"),
     );
     const commits = wal && readWalCommits(wal);

@@ -6,6 +6,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { setMaxListeners } from "node:events";
+import { promises as fs } from "node:fs";
 import path from "node:path";
 import pLimit, { type LimitFunction } from "p-limit";
 import type {
@@ -123,7 +124,7 @@ export async function executePlan(options: ExecuteOptions): Promise<RunResult> {
       if (
         path.isAbsolute(recorded) &&
         path.isAbsolute(options.runbook.path) &&
-        path.dirname(recorded) !== path.dirname(options.runbook.path)
+        !(await sameFolder(path.dirname(recorded), path.dirname(options.runbook.path)))
       ) {
         throw new ConflictError(
           `cannot resume run ${runId}: it ran the runbook in ${path.dirname(recorded)}, not in ${path.dirname(options.runbook.path)}, and relative paths would now read other data; resume it from there, or start a new run`,
@@ -315,6 +316,17 @@ export async function startKeptChecks(
     });
   }
   return checks;
+}
+
+/**
+ * Whether two folders are one: the same path, or paths that symlinks lead to the same folder. A
+ * folder that is gone is compared by its path.
+ */
+async function sameFolder(a: string, b: string): Promise<boolean> {
+  if (a === b) return true;
+  const real = (dir: string) => fs.realpath(dir).catch(() => dir);
+  const [first, second] = await Promise.all([real(a), real(b)]);
+  return first === second;
 }
 
 /** Whether a store refused a write because this process no longer holds the run's lease. */

@@ -5,7 +5,7 @@
  */
 import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
-import { cp, mkdir, readFile, rm, utimes, writeFile } from "node:fs/promises";
+import { cp, mkdir, readFile, rm, symlink, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BIN, hasStackTrace, runWct } from "../helpers/cli.js";
@@ -314,5 +314,25 @@ describe("hints and messages", () => {
     expect(result.stderr).toContain(
       `it ran the runbook in ${dir}, not in ${join(dir, "elsewhere")}`,
     );
+  });
+
+  it("resumes with the same runbook reached through a symlinked folder", async () => {
+    await mkdir(join(dir, "real"), { recursive: true });
+    const original = await write(
+      "real/linked.yaml",
+      runbook(
+        "linked",
+        "  late: {source: {type: filesystem, properties: {path: '${LATE_DIR}'}}}\n",
+      ),
+    );
+    const late = join(dir, "linked-late");
+    const env = { LATE_DIR: late };
+    const runId = await run(original, env);
+    await symlink(join(dir, "real"), join(dir, "alias"));
+    await mkdir(late, { recursive: true });
+    await writeFile(join(late, "contacts.txt"), "Write to jane.doe@example.org\n");
+    const result = await wct(["run", join(dir, "alias", "linked.yaml"), "--resume", runId], env);
+    expect(result.stderr).toContain("completed:");
+    expect(result.code).toBe(0);
   });
 });

@@ -49,7 +49,7 @@ type KillPoint = { afterMs: number } | { ofRun: number } | { afterCompleted: num
 function killPoints(): KillPoint[] {
   // Start-up (loading, planning) takes a few hundred ms: these land before the run record exists.
   const early = [5, 150, 350].map((afterMs) => ({ afterMs }));
-  const progress = [6, 9, 11].map((afterCompleted) => ({ afterCompleted }));
+  const progress = [3, 6, 9, 11].map((afterCompleted) => ({ afterCompleted }));
   const spread = Array.from({ length: 7 }, (_, i) => ({ ofRun: 0.3 + (0.65 * i) / 6 }));
   const random = Array.from({ length: 2 }, () => ({ ofRun: 0.3 + Math.random() * 0.65 }));
   return [...early, ...progress, ...spread, ...random];

@@ -297,16 +297,25 @@ export function describeExecutionStore(
         });
       });
 
-      it("reports a running run without a live lease as interrupted", async () => {
+      it("reports a running run without a live lease as interrupted, and what it ran as cut short", async () => {
         const run = sampleRun();
         const creator = owner();
         await store.createRun(run, creator);
         await store.appendEvents(run.run_id, [
           event({ type: "run_started", attempt: 1, resumed: false, pid: 1, host: "h" }),
+          event({ type: "artifact_started", artifact_id: "a" }),
         ]);
         expect((await store.getRun(run.run_id)).status).toBe("running");
+        expect((await store.getRunDetails(run.run_id)).artifacts[0]!.status).toBe("running");
         await store.releaseLease(run.run_id, creator);
         expect((await store.getRun(run.run_id)).status).toBe("interrupted");
+        const stopped = await store.getRunDetails(run.run_id);
+        expect(stopped.artifacts[0]).toMatchObject({
+          status: "skipped",
+          because: "the run was interrupted while it ran: no live process holds the run",
+        });
+        expect(stopped.counts).toMatchObject({ running: 0, skipped: 1, not_started: 2 });
+        expect((await store.getRun(run.run_id)).counts).toEqual(stopped.counts);
         const holder = owner();
         await store.acquireLease(run.run_id, holder);
         expect((await store.getRun(run.run_id)).status).toBe("running");

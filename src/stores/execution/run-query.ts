@@ -6,6 +6,7 @@ import { InputError, RunNotFoundError } from "../../errors.js";
 import { runIdTimestamp, validateRunId } from "../keys.js";
 import { deriveArtifactStates, deriveCounts } from "./derive.js";
 import {
+  type ArtifactState,
   RUN_STATUSES,
   type RunDetails,
   type RunEvent,
@@ -144,13 +145,25 @@ export function visibleStatus(status: RunStatus, leaseLive: boolean): RunStatus 
  * Counts and artifact states come from the log.
  */
 export function viewRun(record: RunRecord, events: RunEvent[], leaseLive: boolean): RunDetails {
-  const artifacts = deriveArtifactStates(record.artifact_ids, events);
+  const states = deriveArtifactStates(record.artifact_ids, events);
   const last = events.at(-1);
   const ending =
     record.status === "running" && last?.type === "run_finished"
       ? { status: last.status, finished_at: last.at }
       : { status: visibleStatus(record.status, leaseLive) };
+  // No process runs the artifacts of a run that no live lease backs: they ended with it, as
+  // those of a run stopped in time are recorded.
+  const artifacts = ending.status === "interrupted" ? states.map(cutShort) : states;
   return { ...record, ...ending, counts: deriveCounts(artifacts), artifacts };
+}
+
+function cutShort(state: ArtifactState): ArtifactState {
+  if (state.status !== "running") return state;
+  return {
+    ...state,
+    status: "skipped",
+    because: "the run was interrupted while it ran: no live process holds the run",
+  };
 }
 
 /** The run record part of a `viewRun` result. */
