@@ -35,9 +35,11 @@ export function openStores(flags: StoreFlags, io: CliIo, workers?: WorkerRunner)
   if (flags.storePath === "") throw new InputError("--store-path is empty: give the store folder");
   // An empty variable counts as unset, as in most tools.
   const path = flags.storePath ?? (io.env.WAIVERN_STORE_PATH || undefined);
-  if (path !== undefined && statSync(resolve(io.cwd, path), { throwIfNoEntry: false })?.isFile()) {
+  const found =
+    path === undefined ? undefined : statSync(resolve(io.cwd, path), { throwIfNoEntry: false });
+  if (found && !found.isDirectory()) {
     throw new InputError(
-      `store path '${path}' (${flags.storePath !== undefined ? "--store-path" : "WAIVERN_STORE_PATH"}) is a file; name a folder`,
+      `store path '${path}' (${flags.storePath !== undefined ? "--store-path" : "WAIVERN_STORE_PATH"}) is ${found.isFile() ? "a file" : "not a folder"}; name a folder`,
     );
   }
   return resolveStores(
@@ -116,15 +118,25 @@ export function positiveInt(
 /**
  * The command the user typed (`io.argv`) with `flag value` in place of any `flag` it had, quoted
  * for a POSIX shell: a hint to copy (`resume with: ...`, `more runs: ...`) keeps the store path
- * and filters it was typed with.
+ * and filters it was typed with, and names a store that WAIVERN_STORE_PATH chose, since the
+ * command may be copied to a shell without it.
  */
-export function commandWith(argv: string[], flag: string, value: string): string {
+export function commandWith(
+  io: Pick<CliIo, "argv" | "env" | "cwd">,
+  flag: string,
+  value: string,
+): string {
+  const { argv } = io;
   const end = argv.includes("--") ? argv.indexOf("--") : argv.length;
   const kept: string[] = [];
   for (let i = 0; i < end; i++) {
     const arg = argv[i]!;
     if (arg === flag) i++;
     else if (!arg.startsWith(`${flag}=`)) kept.push(arg);
+  }
+  const fromEnv = io.env.WAIVERN_STORE_PATH;
+  if (fromEnv && !kept.some((arg) => arg === "--store-path" || arg.startsWith("--store-path="))) {
+    kept.push("--store-path", resolve(io.cwd, fromEnv));
   }
   // Before a `--`, after which everything is an argument.
   return ["wct", ...kept, flag, value, ...argv.slice(end)].map(shellQuote).join(" ");

@@ -31,6 +31,11 @@ export interface ComponentContext {
   writtenProperties: Record<string, unknown>;
   /** A warning about the data (unreadable file, skipped binary); shown to the user, not fatal. */
   warn(message: string): void;
+  /**
+   * Absolute paths of folders a connector must never read: wct's own store, which would otherwise
+   * be scanned, run after run, by a connector whose path holds it. Unset: none.
+   */
+  ignoreDirs?: readonly string[];
 }
 
 /** The content a component produced, with the schema it claims; the executor wraps it in a Message. */

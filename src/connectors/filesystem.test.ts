@@ -1,9 +1,19 @@
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import { Writable } from "node:stream";
 import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
 import { countingRunner } from "../../test/helpers/workers.js";
+import { main } from "../cli/main.js";
 import type { ComponentContext, WorkerRunner } from "../components/types.js";
 import { ComponentError } from "../errors.js";
 import { createWorkerPool } from "../execute/worker-pool.js";
@@ -70,6 +80,24 @@ async function extract(properties: Record<string, unknown>): Promise<Content> {
 }
 
 const sources = (content: Content) => content.data.map((d) => d.metadata.source);
+const texts = (content: Content) => content.data.map((d) => d.content);
+
+/** UTF-16BE bytes of `text` (Node has no `utf16be` encoding). */
+const utf16be = (text: string) => Buffer.from(text, "utf16le").swap16();
+
+/** A stream that keeps what is written to it. */
+function output(): Writable & { text: string } {
+  const stream = Object.assign(
+    new Writable({
+      write(chunk, _encoding, done) {
+        stream.text += String(chunk);
+        done();
+      },
+    }),
+    { text: "" },
+  );
+  return stream;
+}
 
 describe("filesystem connector", () => {
   it("reads every text file, sorted, with paths relative to the root, and skips binaries", async () => {
@@ -122,7 +150,7 @@ describe("filesystem connector", () => {
 
     const included = await extract({
       path: "project",
-      include_patterns: ["*.py", "config"],
+      include_patterns: ["*.py", "config/"],
       exclude_patterns: ["**/nested"],
     });
     expect(sources(included)).toEqual(["config/settings.yaml", "src/app.py"]);
@@ -367,6 +395,241 @@ describe("filesystem connector", () => {
     await expect(
       filesystemConnector.extract({ path: "a" }, STANDARD_INPUT, { ...context, workers: closed }),
     ).rejects.toThrow("The worker pool is closed.");
+  });
+
+  it("never walks a folder of ignoreDirs (wct's store), however either path is written", async () => {
+    write("proj/data.txt", "contact: jane@example.com");
+    write("proj/.waivern/runs/r1/artifacts/files.json", '{"content": "jane@example.com"}');
+    write("proj/.waivern/runs/r1/_system/events.jsonl", "{}\n");
+    write("proj/sub/.waivern/notes.txt", "a folder of the same name, not the store");
+    symlinkSync(join(base, "proj"), join(base, "proj-link"));
+    symlinkSync(join(base, "proj/.waivern"), join(base, "store-link"));
+    for (const store of [`${base}/proj/./.waivern/`, join(base, "store-link")]) {
+      context.ignoreDirs = [join(base, "no-such-store"), store];
+      for (const path of ["proj", "./proj-link/"]) {
+        const content = await extract({ path });
+        expect(sources(content)).toEqual(["data.txt", "sub/.waivern/notes.txt"]);
+        expect(content.metadata).toMatchObject({ file_count: 2, unreadable: 0 });
+      }
+    }
+    expect(warnings).toEqual([]);
+    // Elsewhere the store is a folder like any other.
+    context.ignoreDirs = [join(base, "elsewhere")];
+    expect(sources(await extract({ path: "proj" }))).toEqual([
+      ".waivern/runs/r1/_system/events.jsonl",
+      ".waivern/runs/r1/artifacts/files.json",
+      "data.txt",
+      "sub/.waivern/notes.txt",
+    ]);
+  });
+
+  it("refuses a path that is an ignored folder itself", async () => {
+    write("store/runs/r1/artifacts/a.json", "{}");
+    context.ignoreDirs = [join(base, "store")];
+    await expect(extract({ path: "./store/" })).rejects.toThrow(
+      new ComponentError(
+        `filesystem: path './store/' (${join(base, "store")}) is wct's store, which is never read`,
+      ),
+    );
+  });
+
+  it("is not fed its own store by `wct run` with path '.', run after run", async () => {
+    write("scan/customers.txt", "jane@example.com");
+    write(
+      "scan/scan.yaml",
+      "name: Self scan\ndescription: the store is under the path\nartifacts:\n" +
+        "  files: {source: {type: filesystem, properties: {path: .}}, output: true}\n",
+    );
+    const cwd = join(base, "scan");
+    const run = async (args: string[], env: Record<string, string> = {}, store = ".waivern") => {
+      const stdout = output();
+      const stderr = output();
+      const signal = new AbortController().signal;
+      const code = await main(["run", "scan.yaml", ...args], { cwd, env, stdout, stderr, signal });
+      expect(code, stderr.text).toBe(0);
+      const runId = stdout.text.trim();
+      const file = join(cwd, store, "runs", runId, "artifacts/files.json");
+      return sources(JSON.parse(readFileSync(file, "utf8")).content as Content);
+    };
+    expect(await run([])).toEqual(["customers.txt", "scan.yaml"]);
+    expect(await run([])).toEqual(["customers.txt", "scan.yaml"]);
+    expect(await run([], { WAIVERN_STORE_PATH: "./.waivern/" })).toEqual([
+      "customers.txt",
+      "scan.yaml",
+    ]);
+    expect(await run(["--store-path", `${cwd}/./.waivern`])).toEqual([
+      "customers.txt",
+      "scan.yaml",
+    ]);
+    // A store in the scanned folder itself: only its runs are left out. (Another store there is
+    // data like any other.)
+    rmSync(join(cwd, ".waivern"), { recursive: true });
+    expect(await run(["--store-path", "."], {}, ".")).toEqual(["customers.txt", "scan.yaml"]);
+    expect(await run(["--store-path", "."], {}, ".")).toEqual(["customers.txt", "scan.yaml"]);
+  });
+
+  it("lets a byte order mark decide the encoding, whatever `encoding` says", async () => {
+    const text = "José García <jose@example.com>";
+    write("bom/le.txt", Buffer.from(`\uFEFF${text}`, "utf16le"));
+    write("bom/be.txt", utf16be(`\uFEFF${text}`));
+    write("bom/utf8.txt", Buffer.from(`\uFEFF${text}`));
+    for (const encoding of [undefined, "utf-16le", "utf-16", "latin1", "ascii"]) {
+      for (const errors of ["replace", "strict"]) {
+        const content = await extract({ path: "bom", errors, ...(encoding ? { encoding } : {}) });
+        expect(sources(content), `${encoding}, ${errors}`).toEqual([
+          "be.txt",
+          "le.txt",
+          "utf8.txt",
+        ]);
+        expect(texts(content), `${encoding}, ${errors}`).toEqual([text, text, text]);
+      }
+    }
+    // A marked file is still binary if it decodes to NUL characters; files without a mark are
+    // read as before (UTF-16 without one is binary to utf-8).
+    write("marked/blob.bin", Uint8Array.from([0xff, 0xfe, 0, 0, 0x41, 0, 0, 0]));
+    write("marked/plain.txt", Buffer.from(text, "utf16le"));
+    const asUtf16 = await extract({ path: "marked", encoding: "utf-16le" });
+    expect(texts(asUtf16)).toEqual([text]);
+    expect(asUtf16.metadata.skipped_binary).toBe(1);
+    await expect(extract({ path: "marked" })).rejects.toThrow(/; 2 binary$/);
+  });
+
+  it("accepts Python's encoding names, and reads `ascii` as ASCII", async () => {
+    for (const encoding of [
+      "latin-1",
+      "latin_1",
+      "LATIN1",
+      "utf_8",
+      "UTF8",
+      "utf-8-sig",
+      "utf-16-le",
+      "utf_16_be",
+      "iso-8859-1",
+      "ISO_8859_1",
+      "iso8859_15",
+      "cp1252",
+      "windows_1252",
+      "shift_jis",
+      "ascii",
+      "US-ASCII",
+    ]) {
+      expect(filesystemConnector.validateProperties({ path: "x", encoding }), encoding).toEqual([]);
+    }
+    for (const encoding of ["latin-99", "utf-32", "constructor"]) {
+      expect(filesystemConnector.validateProperties({ path: "x", encoding })).toEqual([
+        {
+          path: "encoding",
+          message: `unsupported encoding '${encoding}' (try utf-8, latin1, utf-16le, windows-1252, ...)`,
+        },
+      ]);
+    }
+    write("py/latin.txt", Buffer.from("Renée Müller", "latin1"));
+    expect(texts(await extract({ path: "py", encoding: "latin-1" }))).toEqual(["Renée Müller"]);
+    write("py16/be.txt", utf16be("Renée Müller"));
+    expect(texts(await extract({ path: "py16", encoding: "utf-16-be" }))).toEqual(["Renée Müller"]);
+
+    // 0x80 is '€' in windows-1252, which TextDecoder reads for `ascii`.
+    write("ascii/a.txt", Buffer.from("Ren\xe9e pays \x80 5", "latin1"));
+    write("ascii/b.txt", "plain ascii");
+    const replaced = await extract({ path: "ascii", encoding: "ascii" });
+    expect(texts(replaced)).toEqual(["Ren\uFFFDe pays \uFFFD 5", "plain ascii"]);
+    const ignored = await extract({ path: "ascii", encoding: "US_ASCII", errors: "ignore" });
+    expect(texts(ignored)).toEqual(["Rene pays  5", "plain ascii"]);
+    const strict = await extract({ path: "ascii", encoding: "ascii", errors: "strict" });
+    expect(sources(strict)).toEqual(["b.txt"]);
+    expect(strict.metadata.skipped_binary).toBe(1);
+  });
+
+  it("includes again with a later `!` exclude pattern, as gitignore does", async () => {
+    write("docs/a.md", "a");
+    write("docs/keep.md", "keep");
+    write("docs/notes.txt", "notes");
+    write("docs/sub/keep.md", "deep keep");
+    write("docs/build/keep.md", "built");
+    write("docs/build/out.txt", "out");
+    const excluded = (patterns: string[]) =>
+      extract({ path: "docs", exclude_patterns: patterns }).then(sources);
+    expect(await excluded(["*.md", "!keep.md"])).toEqual([
+      "build/keep.md",
+      "build/out.txt",
+      "keep.md",
+      "notes.txt",
+      "sub/keep.md",
+    ]);
+    // The last matching pattern wins.
+    expect(await excluded(["!keep.md", "*.md"])).toEqual(["build/out.txt", "notes.txt"]);
+    expect(await excluded(["*.md", "!/keep.md", "build", "!build"])).toEqual([
+      "build/out.txt",
+      "keep.md",
+      "notes.txt",
+    ]);
+    // Nothing inside an excluded folder comes back.
+    expect(await excluded(["build", "!keep.md", "!build/keep.md"])).toEqual([
+      "a.md",
+      "keep.md",
+      "notes.txt",
+      "sub/keep.md",
+    ]);
+    expect(await excluded(["!a.md"])).toEqual([
+      "a.md",
+      "build/keep.md",
+      "build/out.txt",
+      "keep.md",
+      "notes.txt",
+      "sub/keep.md",
+    ]);
+  });
+
+  it("takes files out of include_patterns with `!` patterns", async () => {
+    write("docs/a.md", "a");
+    write("docs/draft-b.md", "b");
+    write("docs/notes.txt", "notes");
+    write("docs/run.log", "log");
+    write("docs/tmp/c.md", "c");
+    write("docs/tmp/d.txt", "d");
+    const included = (patterns: string[]) =>
+      extract({ path: "docs", include_patterns: patterns }).then(sources);
+    expect(await included(["*.md", "!draft-*"])).toEqual(["a.md", "tmp/c.md"]);
+    expect(await included(["!draft-*", "*.md", "!tmp/"])).toEqual(["a.md"]);
+    expect(await included(["tmp/", "!*.txt"])).toEqual(["tmp/c.md"]);
+    // Only `!` patterns: every file but those.
+    expect(await included(["!*.log", "!tmp/*.md"])).toEqual([
+      "a.md",
+      "draft-b.md",
+      "notes.txt",
+      "tmp/d.txt",
+    ]);
+    expect(await included(["!*.log", "!tmp/"])).toEqual(["a.md", "draft-b.md", "notes.txt"]);
+    const issues = filesystemConnector.validateProperties({
+      path: "docs",
+      include_patterns: ["!", "*.md", "! "],
+      exclude_patterns: ["!/", "!x"],
+    });
+    expect(issues).toEqual([
+      { path: "include_patterns.0", message: "must not be an empty pattern" },
+      { path: "include_patterns.2", message: "must not be an empty pattern" },
+      { path: "exclude_patterns.0", message: "must not be an empty pattern" },
+    ]);
+  });
+
+  it("takes in the files of a folder an include pattern matches, as gitignore patterns do", async () => {
+    write("export/data.csv", "id,email\n1,jane@example.com\n");
+    write("export/backup.csv/notes.txt", "password=hunter2");
+    write("export/backup.csv/old.csv", "id\n2\n");
+    write("export/config/settings.yaml", "a: 1");
+    write("export/docs", "a file named docs");
+    expect(sources(await extract({ path: "export", include_patterns: ["*.csv"] }))).toEqual([
+      "backup.csv/notes.txt",
+      "backup.csv/old.csv",
+      "data.csv",
+    ]);
+    expect(sources(await extract({ path: "export", include_patterns: ["config"] }))).toEqual([
+      "config/settings.yaml",
+    ]);
+    // A pattern ending in '/' names folders only: a file of that name is not selected.
+    expect(
+      sources(await extract({ path: "export", include_patterns: ["backup.csv/", "docs/"] })),
+    ).toEqual(["backup.csv/notes.txt", "backup.csv/old.csv"]);
   });
 
   it("validates properties with paths and suggestions", () => {

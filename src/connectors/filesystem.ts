@@ -6,14 +6,14 @@
  * followed; symlinked files inside it are read; symlinked folders are not descended (their target
  * is inside `path`, so it is scanned anyway, and skipping them rules out cycles). Binary files,
  * files over `max_file_size` and files that cannot be read (vanished, no permission, broken
- * symlink, FIFO or other special file) are skipped and counted in the output's metadata. The
- * walk runs here; the files are read by `file-reader.ts`, on the worker threads but for the first
+ * symlink, FIFO or other special file) are skipped and counted in the output's metadata.
+ * Folders the context says are never read (wct's store) are left out of the walk. The walk runs
+ * here; the files are read by `file-reader.ts`, on the worker threads but for the first
  * few small ones.
  */
 import { type Dirent, readdirSync, statSync } from "node:fs";
 import { readdir, realpath, stat } from "node:fs/promises";
 import { basename, join, resolve, sep } from "node:path";
-import { TextDecoder } from "node:util";
 import picomatch from "picomatch";
 import { checkExtractCall, checkProperties } from "../components/properties.js";
 import type {
@@ -26,7 +26,13 @@ import { ComponentError, type Issue } from "../errors.js";
 import { shareOut } from "../execute/shared-list.js";
 import type { SchemaRef } from "../message.js";
 import { moduleUrl } from "../paths.js";
-import { type DecodeErrors, errorReason, type ReadOutcome, readSmallFiles } from "./file-reader.js";
+import {
+  type DecodeErrors,
+  decoderEncoding,
+  errorReason,
+  type ReadOutcome,
+  readSmallFiles,
+} from "./file-reader.js";
 
 const STANDARD_INPUT: SchemaRef = { name: "standard_input", version: "1.0.0" };
 
@@ -69,14 +75,14 @@ const PROPERTIES: PropertyDoc[] = [
     type: "string[]",
     required: false,
     description:
-      "Globs relative to `path`, gitignore-like (a pattern without '/' matches at any depth); only matching files are read.",
+      "Globs relative to `path`, gitignore-like (a pattern without '/' matches at any depth); only matching files are read, and every file of a matching folder (one ending in '/' matches folders only). A '!pattern' takes matching files out (only '!' patterns: every file but those).",
   },
   {
     name: "exclude_patterns",
     type: "string[]",
     required: false,
     description:
-      "Globs relative to `path`, applied after include_patterns; a matching folder is skipped whole (e.g. __pycache__, *.pyc).",
+      "Globs relative to `path`, applied after include_patterns; a matching folder is skipped whole (e.g. __pycache__, *.pyc). A later '!pattern' includes again what it matches (the last matching pattern wins), but nothing inside an excluded folder.",
   },
   {
     name: "max_files",
@@ -98,7 +104,7 @@ const PROPERTIES: PropertyDoc[] = [
     required: false,
     default: "utf-8",
     description:
-      "Text encoding of the files, any the WHATWG Encoding standard names (utf-8, latin1, utf-16le, ...).",
+      "Text encoding of the files: a WHATWG Encoding standard label or a Python codec name (utf-8, latin-1, utf-16-le, cp1252, ascii, ...). A byte order mark (UTF-8, UTF-16LE or BE) overrides it.",
   },
   {
     name: "errors",
@@ -159,7 +165,7 @@ export const filesystemConnector: Connector = {
         issues.push({ path: name, message: `must be greater than 0, got ${value}` });
       }
     }
-    if (typeof encoding === "string" && !isSupportedEncoding(encoding)) {
+    if (typeof encoding === "string" && decoderEncoding(encoding) === undefined) {
       issues.push({
         path: "encoding",
         message: `unsupported encoding '${encoding}' (try utf-8, latin1, utf-16le, windows-1252, ...)`,
@@ -200,15 +206,6 @@ function readOptions(properties: Record<string, unknown>): Options {
   };
 }
 
-function isSupportedEncoding(encoding: string): boolean {
-  try {
-    new TextDecoder(encoding);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 function rootError(written: string, root: string, error: NodeJS.ErrnoException): ComponentError {
   return new ComponentError(
     error.code === "ENOENT"
@@ -234,9 +231,12 @@ async function extractFiles(options: Options, context: ComponentContext): Promis
   let candidates: Candidate[];
   let maxFilesReached = false;
   if (rootIsFile) {
-    candidates = [{ absolutePath: root, relativePath: basename(root) }];
+    // Named as written: a file named by a `${VAR}` must not put the value in the artifact.
+    const writtenPath = context.writtenProperties.path;
+    const shown = basename(typeof writtenPath === "string" ? writtenPath : root);
+    candidates = [{ absolutePath: root, relativePath: shown }];
   } else {
-    const walk = new Walk(root, options, counters, warnings, context.signal);
+    const walk = new Walk(root, options, counters, warnings, context);
     await walk.run(rootEntries);
     candidates = walk.candidates;
     maxFilesReached = walk.maxFilesReached;
@@ -343,27 +343,74 @@ type Listing = { entries: Dirent[] } | { error: unknown };
 class Walk {
   readonly candidates: Candidate[] = [];
   maxFilesReached = false;
-  readonly #isIncluded: (relativePath: string) => boolean;
   readonly #isExcluded: (relativePath: string) => boolean;
+  /** No include pattern selects files: every file is selected but those a `!` pattern takes out. */
   readonly #includeAll: boolean;
-  /** The root with symlinks resolved: only needed once a symlink is met. */
+  readonly #includesFile: (relativePath: string) => boolean;
+  /** Folder include patterns (`docs/`): they select every file under the folders they match. */
+  readonly #includesFolder: (relativePath: string) => boolean;
+  readonly #removesFile: (relativePath: string) => boolean;
+  readonly #removesFolder: (relativePath: string) => boolean;
+  /** The root with symlinks resolved: only needed once a symlink is met, or folders are ignored. */
   #realRoot: Promise<string> | undefined;
+  /** The folders under the root that are never read (`ComponentContext.ignoreDirs`), by path. */
+  #ignored: ReadonlySet<string> = new Set();
 
   constructor(
     private readonly root: string,
     private readonly options: Options,
     private readonly counters: Counters,
     private readonly warnings: FileWarnings,
-    private readonly signal: AbortSignal,
+    private readonly context: ComponentContext,
   ) {
-    this.#includeAll = options.includePatterns.length === 0;
-    this.#isIncluded = compilePatterns(options.includePatterns);
-    this.#isExcluded = compilePatterns(options.excludePatterns);
+    this.#isExcluded = lastMatchDecides(options.excludePatterns.map(normalisePattern));
+    const includes = options.includePatterns.map(normalisePattern);
+    const matching = (isNegated: boolean, isFolder: boolean) =>
+      anyMatches(includes.filter((p) => p.isNegated === isNegated && p.isFolder === isFolder));
+    this.#includeAll = includes.every((pattern) => pattern.isNegated);
+    this.#includesFile = matching(false, false);
+    // As gitignore's (and upstream's) patterns do, one matching a folder takes in what it holds.
+    this.#includesFolder = anyMatches(includes.filter((p) => !p.isNegated));
+    this.#removesFile = matching(true, false);
+    this.#removesFolder = matching(true, true);
   }
 
   /** Walks the root folder, whose entries the caller has listed. */
-  run(rootEntries: Dirent[]): Promise<void> {
+  async run(rootEntries: Dirent[]): Promise<void> {
+    const { ignoreDirs } = this.context;
+    if (ignoreDirs?.length) this.#ignored = await this.#ignoredFolders(ignoreDirs);
     return this.#visitEntries(rootEntries, this.root, "", this.#includeAll);
+  }
+
+  /**
+   * The ignored folders that lie under the root, by their path from it. The walk descends no
+   * symlink, so a folder's real path is the real root's joined with its path: comparing the
+   * paths takes no system call per folder.
+   */
+  async #ignoredFolders(dirs: readonly string[]): Promise<Set<string>> {
+    const [realRoot, realDirs] = await Promise.all([
+      this.#realRootPath(),
+      // A folder that does not exist cannot be met.
+      Promise.all(dirs.map((dir) => realpath(dir).catch(() => undefined))),
+    ]);
+    const prefix = realRoot.endsWith(sep) ? realRoot : realRoot + sep;
+    const ignored = new Set<string>();
+    for (const dir of realDirs) {
+      if (dir === realRoot) {
+        throw new ComponentError(
+          `filesystem: path '${this.options.path}' (${this.root}) is wct's store, which is never read`,
+        );
+      }
+      if (dir?.startsWith(prefix)) ignored.add(dir.slice(prefix.length).replaceAll(sep, "/"));
+    }
+    return ignored;
+  }
+
+  #realRootPath(): Promise<string> {
+    this.#realRoot ??= realpath(this.root).catch((error: NodeJS.ErrnoException) => {
+      throw rootError(this.options.path, this.root, error);
+    });
+    return this.#realRoot;
   }
 
   #list(folder: string): Promise<Listing> {
@@ -373,7 +420,7 @@ class Walk {
     );
   }
 
-  /** `included`: an ancestor folder matched an include pattern (or there are none). */
+  /** `included`: an ancestor folder matched a folder include pattern (or no pattern selects). */
   async #visitFolder(
     listing: Promise<Listing>,
     folder: string,
@@ -399,6 +446,13 @@ class Walk {
     const visits = entries.flatMap((entry) => {
       const relativePath = relativeFolder ? `${relativeFolder}/${entry.name}` : entry.name;
       if (this.#isExcluded(relativePath)) return [];
+      // A folder none of whose files may be read is not even listed.
+      if (
+        entry.isDirectory() &&
+        (this.#ignored.has(relativePath) || this.#removesFolder(relativePath))
+      ) {
+        return [];
+      }
       const absolutePath = join(folder, entry.name);
       return [{ entry, relativePath, absolutePath }];
     });
@@ -414,7 +468,7 @@ class Walk {
     let folderIndex = 0;
     for (const { entry, relativePath, absolutePath } of visits) {
       if (this.maxFilesReached) return;
-      this.signal.throwIfAborted();
+      this.context.signal.throwIfAborted();
       if (entry.isDirectory()) {
         const listing = listings[folderIndex]!;
         // Dropped once visited: a wide folder does not keep every listing of its subfolders.
@@ -425,9 +479,12 @@ class Walk {
           listing,
           absolutePath,
           relativePath,
-          included || this.#isIncluded(relativePath),
+          included || this.#includesFolder(relativePath),
         );
-      } else if (included || this.#isIncluded(relativePath)) {
+      } else if (
+        (included || this.#includesFile(relativePath)) &&
+        !this.#removesFile(relativePath)
+      ) {
         await this.#considerFile(entry, absolutePath, relativePath);
       }
     }
@@ -443,10 +500,7 @@ class Walk {
         this.warnings.add(`cannot follow symlink '${relativePath}': ${errorReason(error)}`);
         return;
       }
-      this.#realRoot ??= realpath(this.root).catch((error: NodeJS.ErrnoException) => {
-        throw rootError(this.options.path, this.root, error);
-      });
-      const realRoot = await this.#realRoot;
+      const realRoot = await this.#realRootPath();
       if (target !== realRoot && !target.startsWith(realRoot + sep)) {
         this.counters.skippedOutsideRoot++;
         this.warnings.add(`not following symlink '${relativePath}': it points outside the path`);
@@ -472,26 +526,48 @@ class Walk {
   }
 }
 
-/**
- * A predicate for gitignore-like globs: a pattern without '/' matches a name at any depth; one
- * with a '/' (other than a trailing one) is relative to the root.
- */
-function compilePatterns(patterns: string[]): (relativePath: string) => boolean {
+/** A gitignore-like glob, as `normalisePattern` reads it. */
+interface Pattern {
+  glob: string;
+  /** It holds a '/' (other than a trailing one): it matches paths from the root, not names. */
+  isAnchored: boolean;
+  /** Written `!glob`. */
+  isNegated: boolean;
+  /** Written `glob/`: it names folders. */
+  isFolder: boolean;
+}
+
+/** Whether any of the patterns matches a path. */
+function anyMatches(patterns: Pattern[]): (relativePath: string) => boolean {
   if (patterns.length === 0) return () => false;
-  const anywhere: string[] = [];
-  const anchored: string[] = [];
-  for (const pattern of patterns) {
-    const { glob, isAnchored } = normalisePattern(pattern);
-    (isAnchored ? anchored : anywhere).push(glob);
-  }
-  const nameMatchers = anywhere.map(globMatcher);
-  const pathMatchers = anchored.map(globMatcher);
+  const matchers = patterns.map(pathMatcher);
   return (relativePath) => {
     const name = relativePath.slice(relativePath.lastIndexOf("/") + 1);
-    return (
-      nameMatchers.some((match) => match(name)) || pathMatchers.some((match) => match(relativePath))
-    );
+    return matchers.some((match) => match(relativePath, name));
   };
+}
+
+/**
+ * Whether exclude patterns exclude a path, as gitignore reads them: the last pattern that matches
+ * decides, a `!pattern` including again what an earlier one excluded.
+ */
+function lastMatchDecides(patterns: Pattern[]): (relativePath: string) => boolean {
+  if (patterns.length === 0) return () => false;
+  const rules = patterns.map((pattern) => ({ ...pattern, matches: pathMatcher(pattern) }));
+  return (relativePath) => {
+    const name = relativePath.slice(relativePath.lastIndexOf("/") + 1);
+    for (let index = rules.length - 1; index >= 0; index--) {
+      const rule = rules[index]!;
+      if (rule.matches(relativePath, name)) return !rule.isNegated;
+    }
+    return false;
+  };
+}
+
+/** A pattern without '/' matches a name at any depth; one with a '/' is relative to the root. */
+function pathMatcher(pattern: Pattern): (relativePath: string, name: string) => boolean {
+  const match = globMatcher(pattern.glob);
+  return pattern.isAnchored ? (relativePath) => match(relativePath) : (_, name) => match(name);
 }
 
 /**
@@ -505,12 +581,20 @@ function globMatcher(glob: string): (input: string) => boolean {
   return (input) => input === glob || re.test(input);
 }
 
-/** Trailing slashes are dropped: folders match by path anyway, and their contents follow. */
-function normalisePattern(pattern: string): { glob: string; isAnchored: boolean } {
-  let glob = pattern.trim().replaceAll("\\", "/").replace(/\/+$/, "");
+/**
+ * Reads a pattern: a leading '!' negates it; trailing slashes make it a folder pattern, and a
+ * leading './' or '/' is dropped (a '/' anchors it anyway).
+ */
+function normalisePattern(pattern: string): Pattern {
+  let glob = pattern.trim();
+  const isNegated = glob.startsWith("!");
+  if (isNegated) glob = glob.slice(1);
+  glob = glob.replaceAll("\\", "/");
+  const isFolder = glob.endsWith("/");
+  glob = glob.replace(/\/+$/, "");
   if (glob.startsWith("./")) glob = glob.slice(2);
   const isAnchored = glob.includes("/");
-  return { glob: glob.replace(/^\/+/, ""), isAnchored };
+  return { glob: glob.replace(/^\/+/, ""), isAnchored, isNegated, isFolder };
 }
 
 /**

@@ -155,6 +155,11 @@ describe("sqlite connector", () => {
     await expect(extract({ database_path: "notes.db" })).rejects.toThrow(
       /sqlite: 'notes\.db' \(.*notes\.db\) is not a SQLite database/,
     );
+    // An empty file is an empty database, as SQLite opens it.
+    writeFileSync(join(base, "empty.db"), "");
+    const empty = await extract({ database_path: "empty.db" });
+    expect(empty.data).toEqual([]);
+    expect(empty.metadata.database_schema.tables).toEqual([]);
   });
 
   it("reads what a WAL-mode database committed to its write-ahead log, and nothing torn", async () => {
@@ -203,7 +208,9 @@ describe("sqlite connector", () => {
        INSERT INTO sqlite_master VALUES ('table', 'notes', 'notes', 0, 'CREATE VIRTUAL TABLE notes USING fts5(body)');
        PRAGMA writable_schema = OFF;
        CREATE TABLE notes_content (id INTEGER PRIMARY KEY, c0 TEXT);
-       INSERT INTO notes_content VALUES (1, 'fts5 keeps cy@example.net here');`,
+       INSERT INTO notes_content VALUES (1, 'fts5 keeps cy@example.net here');
+       CREATE TABLE docs_config (owner_email TEXT);
+       INSERT INTO docs_config VALUES ('owner@example.com');`,
     );
     const warnings: string[] = [];
     context.warn = (message) => warnings.push(message);
@@ -214,10 +221,12 @@ describe("sqlite connector", () => {
       // The text of the virtual table it could not read is in its shadow table: read there.
       "id: 1",
       "c0: fts5 keeps cy@example.net here",
+      // fts4 keeps no `_config` table: this one is a user's, read like any other.
+      "owner_email: owner@example.com",
     ]);
     expect(
       content.metadata.database_schema.tables.map((t) => (t as { name: string }).name),
-    ).toEqual(["people", "docs", "notes_content"]);
+    ).toEqual(["people", "docs", "notes_content", "docs_config"]);
     expect(content.metadata.extraction_summary).toMatchObject({
       skipped_tables: [{ name: "notes", reason: "no such module: fts5" }],
     });

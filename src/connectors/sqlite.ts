@@ -125,9 +125,11 @@ export const sqliteConnector: Connector = {
       throw new ComponentError(`sqlite: ${shown} is not a regular file`);
     }
     let bytes: Uint8Array = await readFile(file).catch(cannotRead);
+    // An empty file is an empty database, as SQLite itself opens it.
     if (
-      bytes.length < SQLITE_HEADER.length ||
-      !SQLITE_HEADER.equals(bytes.subarray(0, SQLITE_HEADER.length))
+      bytes.length > 0 &&
+      (bytes.length < SQLITE_HEADER.length ||
+        !SQLITE_HEADER.equals(bytes.subarray(0, SQLITE_HEADER.length)))
     ) {
       throw new ComponentError(
         `sqlite: ${shown} is not a SQLite database (it lacks the SQLite file header; an encrypted database looks like this too)`,
@@ -258,20 +260,20 @@ async function sample(
   };
 }
 
-/** Tables a full-text or R*Tree virtual table keeps its data in: read through the table itself. */
-const SHADOW_SUFFIXES = [
-  "content",
-  "segments",
-  "segdir",
-  "docsize",
-  "stat",
-  "data",
-  "idx",
-  "config",
-  "node",
-  "rowid",
-  "parent",
-];
+/**
+ * The tables each full-text or R*Tree module keeps a virtual table's data in, `<table>_<suffix>`:
+ * read through the virtual table itself. Another module's, or a user's table of such a name, is
+ * an ordinary table.
+ */
+const SHADOW_SUFFIXES: Record<string, string[]> = {
+  fts3: ["content", "segments", "segdir", "docsize", "stat"],
+  fts4: ["content", "segments", "segdir", "docsize", "stat"],
+  fts5: ["data", "idx", "content", "docsize", "config"],
+  rtree: ["node", "rowid", "parent"],
+  rtree_i32: ["node", "rowid", "parent"],
+  geopoly: ["node", "rowid", "parent"],
+};
+const VIRTUAL_TABLE_MODULE = /^\s*CREATE\s+VIRTUAL\s+TABLE\s.*?\bUSING\s+(\w+)/is;
 
 interface TableEntry {
   name: string;
@@ -286,18 +288,23 @@ function listTables(database: Database): TableEntry[] {
   const [result] = database.exec(
     "SELECT name, sql FROM sqlite_master WHERE type = 'table' AND substr(name, 1, 7) <> 'sqlite_' ORDER BY rowid",
   );
-  const rows = (result?.values ?? []).map(([name, sql]) => ({
-    name: String(name),
-    virtual: /^\s*CREATE\s+VIRTUAL\s+TABLE/i.test(String(sql ?? "")),
-  }));
+  const rows = (result?.values ?? []).map(([name, sql]) => {
+    const module = /^\s*CREATE\s+VIRTUAL\s+TABLE/i.test(String(sql ?? ""))
+      ? (VIRTUAL_TABLE_MODULE.exec(String(sql))?.[1]?.toLowerCase() ?? "")
+      : null;
+    return { name: String(name), virtual: module !== null, module };
+  });
   const owners = new Map(
-    rows
-      .filter((row) => row.virtual)
-      .flatMap((row) => SHADOW_SUFFIXES.map((suffix) => [`${row.name}_${suffix}`, row.name])),
+    rows.flatMap((row) =>
+      (SHADOW_SUFFIXES[row.module ?? ""] ?? []).map((suffix) => [
+        `${row.name}_${suffix}`,
+        row.name,
+      ]),
+    ),
   );
-  return rows.map((row) => {
-    const owner = owners.get(row.name);
-    return owner === undefined ? row : { ...row, shadowOf: owner };
+  return rows.map(({ name, virtual }) => {
+    const owner = owners.get(name);
+    return owner === undefined ? { name, virtual } : { name, virtual, shadowOf: owner };
   });
 }
 

@@ -66,6 +66,8 @@ export interface ExecuteOptions {
   onEvent?: EngineListener;
   /** How often the lease heartbeat is written. @default 5000 */
   heartbeatMs?: number;
+  /** Folders connectors must never read (the filesystem store's); see `ComponentContext`. */
+  ignoreDirs?: readonly string[];
 }
 
 export interface RunResult {
@@ -142,8 +144,8 @@ export async function executePlan(options: ExecuteOptions): Promise<RunResult> {
       // started before the lease counts if the artifact is still recorded with the same sha256.
       const early = await options.keptChecks;
       const limit = pLimit(VERIFY_CONCURRENCY);
-      for (const state of (await executions.getRunDetails(runId)).artifacts) {
-        if (state.status !== "completed") continue;
+      const states = (await executions.getRunDetails(runId)).artifacts;
+      for (const state of keepable(plan, states)) {
         const started = early?.get(state.id);
         verifications.set(
           state.id,
@@ -261,6 +263,29 @@ function prepareProcessors({ plan, registry, workers }: ExecuteOptions): void {
     prepared.add(key);
     processor.prepare(spec.properties, workers).catch(() => {});
   }
+}
+
+/**
+ * The completed artifacts a resume may keep: those whose inputs it may keep too. One derived from
+ * an input that runs again runs again (a log that lost an input's completion, by damage, has
+ * such artifacts).
+ */
+function keepable(plan: ExecutionPlan, states: ArtifactState[]): ArtifactState[] {
+  const completed = new Map(
+    states.filter((s) => s.status === "completed").map((state) => [state.id, state]),
+  );
+  const decided = new Map<string, boolean>();
+  const keep = (id: string): boolean => {
+    let known = decided.get(id);
+    if (known === undefined) {
+      decided.set(id, false);
+      const inputs = plan.artifacts.get(id)?.inputs ?? [];
+      known = completed.has(id) && inputs.every(keep);
+      decided.set(id, known);
+    }
+    return known;
+  };
+  return [...completed.values()].filter((state) => keep(state.id));
 }
 
 /**
@@ -759,6 +784,7 @@ class Scheduler {
       baseDir: this.#plan.artifacts.get(id)!.baseDir,
       writtenProperties: (written?.source ?? written?.process)?.properties ?? {},
       warn: (message) => this.log.warn(id, this.redact(message)),
+      ...(this.options.ignoreDirs ? { ignoreDirs: this.options.ignoreDirs } : {}),
     };
   }
 

@@ -25,6 +25,24 @@ describe("email", () => {
     ]);
   });
 
+  it("ignores message identifiers in mail headers and git's SSH remotes", () => {
+    const mail = [
+      "From: Jane Doe <jane.doe@example.com>",
+      "Message-ID: <20240115103000.1234.5678@mx.example.com>",
+      "In-Reply-To: <5f3a9c@mx.google.com>",
+      "References: <abc.def@lists.example.org>",
+      "\t<ghi.jkl@lists.example.org>",
+      "To: bob@example.org",
+      "",
+      "git clone git@github.com:acme/widgets.git, or ask git@example.com: it is a mailbox",
+    ].join("\n");
+    expect(detect("email", mail)).toEqual([
+      "jane.doe@example.com",
+      "bob@example.org",
+      "git@example.com",
+    ]);
+  });
+
   it("ignores the user and password of a URL, which are no mailbox", () => {
     const text =
       "DATABASE_URL=postgres://app:s3cr3t@db.internal:5432/app and https://deploy@git.example.com/x; mail ops@example.com";
@@ -159,14 +177,31 @@ describe("us_ssn", () => {
 
 describe("nhs_number", () => {
   it("detects numbers with a valid modulus 11 check digit", () => {
-    expect(detect("nhs_number", "NHS no. 943 476 5919 / 943-476-5919")).toEqual([
-      "943 476 5919",
+    expect(detect("nhs_number", "NHS no. 943-476-5919; patient 943 476 5919")).toEqual([
       "943-476-5919",
+      "943 476 5919",
     ]);
     expect(nhsChecksumValid("9434765919")).toBe(true);
   });
-  it("rejects a wrong check digit and bare ten-digit runs", () => {
+  it("rejects a wrong check digit, and bare ten-digit runs without an NHS label", () => {
     expect(detect("nhs_number", "943 476 5918 and 9434765919")).toEqual([]);
+    expect(detect("nhs_number", "NHS number: 9434765919, nhs_number='4010232137'")).toEqual([
+      "9434765919",
+      "4010232137",
+    ]);
+  });
+  it("takes phone-shaped numbers for NHS numbers only after an NHS label", () => {
+    // Both pass modulus 11: a North American and a New Zealand phone number.
+    expect(nhsChecksumValid("2012377637")).toBe(true);
+    expect(nhsChecksumValid("0211234567")).toBe(true);
+    expect(detect("nhs_number", "Alice,201-237-7637\nBob,021 123 4567")).toEqual([]);
+    expect(detect("phone", "Alice,201-237-7637")).toEqual(["201-237-7637"]);
+    expect(detect("nhs_number", "NHS: 201-237-7637")).toEqual(["201-237-7637"]);
+  });
+  it("leaves an NHS number to itself: it is not also a phone number", () => {
+    const text = "Patient 943 476 5919, tel. 943 476 5918";
+    expect(detect("nhs_number", text)).toEqual(["943 476 5919"]);
+    expect(detect("phone", text)).toEqual(["943 476 5918"]);
   });
   it("rejects phone numbers that pass modulus 11 (a country code before them) and one-digit runs", () => {
     // 415 555 2671 passes the check: after +1 it is a phone number.
@@ -252,6 +287,11 @@ describe("ipv4", () => {
         "__version__ = '4.0.2.1' <version>3.1.0.2</version> firmware 2.0.1.5 snmp oid 1.3.6.1",
       ),
     ).toEqual([]);
+  });
+  it("ignores products' versions, as in user agents, and finds the client's address beside them", () => {
+    const line =
+      '203.0.113.9 - - [15/Jan/2024:10:30:00 +0000] "GET / HTTP/1.1" 200 "Mozilla/5.0 (X11; Linux x86_64) Chrome/119.0.0.0 Safari/537.36" nginx/1.25.3.1 gcc-12.2.0.1 release-2.4.10.3 kernel 5.15.0.91 http://198.51.100.7/';
+    expect(detect("ipv4", line)).toEqual(["203.0.113.9", "198.51.100.7"]);
   });
   it("ignores addresses that name no device: unspecified, loopback, netmasks, CIDR networks", () => {
     expect(

@@ -142,7 +142,9 @@ const detectEmail: Detector = (text, emit) => {
       start < at &&
       text.charCodeAt(at - 1) !== Char.Dot &&
       isValidDomain(text, at + 1, end) &&
-      !isUrlCredentials(text, start)
+      !isUrlCredentials(text, start) &&
+      !isGitRemote(text, start, at, end) &&
+      !isMessageIdHeader(text, start)
     ) {
       emit(start, end);
       at = text.indexOf("@", end);
@@ -161,6 +163,31 @@ function isUrlCredentials(text: string, localStart: number): boolean {
   let i = localStart;
   while (i > 0 && localStart - i < 256 && isUserInfoChar(text.charCodeAt(i - 1))) i--;
   return i >= 3 && text.startsWith("://", i - 3);
+}
+
+/** `git@github.com:acme/app.git`: an SSH remote of git's (a path right after `:`), no mailbox. */
+function isGitRemote(text: string, start: number, at: number, end: number): boolean {
+  return (
+    at - start === 3 &&
+    text.startsWith("git", start) &&
+    text.charCodeAt(end) === Char.Colon &&
+    /\S/.test(text[end + 1] ?? " ")
+  );
+}
+
+/**
+ * `Message-ID: <20240115.1234@mx.example.com>`, and `In-Reply-To`, `References` (folded over
+ * several lines): mail headers whose values are message identifiers, shaped like addresses.
+ */
+const MESSAGE_ID_HEADER = /^(?:message-id|in-reply-to|references|content-id|resent-message-id):/i;
+
+function isMessageIdHeader(text: string, start: number): boolean {
+  // The header's first line: a folded value goes on in lines that start with white space.
+  let line = text.lastIndexOf("\n", start - 1) + 1;
+  for (let folds = 0; folds < 20 && line > 0 && /[ \t]/.test(text[line] ?? ""); folds++) {
+    line = text.lastIndexOf("\n", line - 2) + 1;
+  }
+  return MESSAGE_ID_HEADER.test(text.slice(line, line + 20));
 }
 
 /** RFC 3986 userinfo: unreserved, percent-encoded, sub-delims and `:`. */
@@ -192,7 +219,14 @@ const detectPhone: Detector = (text, emit) => {
     const end = start + m[0].length;
     // An opening '(' without its ')' belongs to the surrounding prose, not the number.
     if (text.charCodeAt(start) === Char.OpenParen && !m[0].includes(")")) start++;
-    if (isPhoneNumber(text, start, end) && standsAlone(text, start, end, ".-/:+")) emit(start, end);
+    if (
+      isPhoneNumber(text, start, end) &&
+      standsAlone(text, start, end, ".-/:+") &&
+      // A value is one thing: an NHS number is not also a phone number.
+      nhsNumbers(text).get(start) !== end
+    ) {
+      emit(start, end);
+    }
   }
 };
 
@@ -521,25 +555,59 @@ const detectUsSsn: Detector = (text, emit) => {
   }
 };
 
-// NHS number: ten digits written 3-3-4 with spaces or dashes, with its modulus 11 check digit.
+// NHS number: ten digits with its modulus 11 check digit. After an NHS label (`NHS no.`,
+// `nhs_number`) it may be written 3-3-4 with spaces or dashes or bare; without one, only as the
+// NHS prints it, 3-3-4 with spaces and not starting with 0: 3-3-4 with dashes is how North
+// America writes phone numbers, and one in eleven of them passes modulus 11.
 
 /** `+44 `, `+1-`, `(+353) `: the digits after it are a phone number's. */
 const COUNTRY_CODE_BEFORE = /\(?\+\d{1,3}\)?[ -]?$/;
+const NHS_LABEL = /nhs/gi;
+/** How far after its label an NHS number is looked for. */
+const NHS_WINDOW = 40;
+const NHS_AFTER_LABEL = /\d{3}([- ]?)\d{3}\1\d{4}/g;
 
-const detectNhsNumber: Detector = (text, emit) => {
-  for (const { start, value } of digitGroups(text).nhs) {
+/** The NHS numbers of the text scanned last, start -> end: the phone detector leaves them alone. */
+let lastNhs: { text: string; spans: Map<number, number> } | undefined;
+
+function nhsNumbers(text: string): Map<number, number> {
+  if (lastNhs?.text === text) return lastNhs.spans;
+  const spans = new Map<number, number>();
+  const isNhs = (start: number, value: string) => {
     const end = start + value.length;
     const digits = value.replace(/[- ]/g, "");
-    if (
+    return (
       nhsChecksumValid(digits) &&
       // `000 000 0000` passes modulus 11, as does every ten-digit run of one digit.
       !/^(\d)\1{9}$/.test(digits) &&
       !COUNTRY_CODE_BEFORE.test(text.slice(Math.max(0, start - 7), start)) &&
       standsAlone(text, start, end, ".-/:")
-    ) {
-      emit(start, end);
+    );
+  };
+  NHS_LABEL.lastIndex = 0;
+  for (let m = NHS_LABEL.exec(text); m !== null; m = NHS_LABEL.exec(text)) {
+    if (m.index > 0 && isAlnum(text.charCodeAt(m.index - 1))) continue;
+    const from = m.index + m[0].length;
+    const window = text.slice(from, from + NHS_WINDOW);
+    NHS_AFTER_LABEL.lastIndex = 0;
+    for (let v = NHS_AFTER_LABEL.exec(window); v !== null; v = NHS_AFTER_LABEL.exec(window)) {
+      if (isNhs(from + v.index, v[0])) {
+        spans.set(from + v.index, from + v.index + v[0].length);
+        break;
+      }
     }
   }
+  for (const { start, value } of digitGroups(text).nhs) {
+    if (!spans.has(start) && value[3] === " " && value[0] !== "0" && isNhs(start, value)) {
+      spans.set(start, start + value.length);
+    }
+  }
+  lastNhs = { text, spans };
+  return spans;
+}
+
+const detectNhsNumber: Detector = (text, emit) => {
+  for (const [start, end] of [...nhsNumbers(text)].sort((a, b) => a[0] - b[0])) emit(start, end);
 };
 
 /** NHS modulus 11: weights 10..2 on the first nine digits; 11 - (sum mod 11) is the tenth (10 never). */
@@ -621,7 +689,9 @@ function isPlausibleBirthDate(groups: Record<string, string | undefined>): boole
 
 const IPV4_CANDIDATE = /\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}/g;
 const VERSION_CONTEXT =
-  /(?:version_*|\b(?:ver|release|build|firmware|oid|v)|@|==|>=|<=|~|\^)[\s:="'(>]*$/i;
+  /(?:version_*|\b(?:ver|release|build|firmware|oid|v|kernel|linux|java|jdk|jre|node|python|docker|gcc|openssl)|@|==|>=|<=|~|\^)[\s:="'(>-]*$/i;
+/** `Chrome/119.0.0.0`, `nginx/1.25.3.1`, `gcc-12.2.0.1`: a product's version, not an address. */
+const PRODUCT_TOKEN = /[A-Za-z][\w.]*[/-]$/;
 
 const detectIpv4: Detector = (text, emit) => {
   IPV4_CANDIDATE.lastIndex = 0;
@@ -632,7 +702,8 @@ const detectIpv4: Detector = (text, emit) => {
       octetsValid(m[0]) &&
       !isInfrastructureAddress(text, m[0], end) &&
       standsAlone(text, start, end, ".") &&
-      !VERSION_CONTEXT.test(text.slice(Math.max(0, start - 20), start))
+      !VERSION_CONTEXT.test(text.slice(Math.max(0, start - 20), start)) &&
+      !PRODUCT_TOKEN.test(text.slice(Math.max(0, start - 40), start))
     ) {
       emit(start, end);
     }

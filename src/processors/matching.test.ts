@@ -145,6 +145,19 @@ describe("evidence", () => {
     );
   });
 
+  it("never shows a credential found beside the match", () => {
+    const text =
+      'DATABASE_URL=postgres://admin:hunter2@db.internal/app email ops@example.com password=hunter2 {"api_key": "sk-live-42"} Pwd=s3;';
+    for (const contextSize of ["large", "full"] as const) {
+      const [match] = matcher.scan(text, { ...options, contextSize });
+      const evidence = match!.evidence.join(" ");
+      expect(evidence).toContain("email ops@example.com");
+      expect(evidence).toContain("postgres://admin:***@db.internal");
+      expect(evidence).toContain('password=*** {"api_key": "***"} Pwd=***;');
+      expect(evidence).not.toMatch(/hunter2|sk-live|s3;/);
+    }
+  });
+
   it("picks snippets round-robin across patterns", () => {
     const text = `${Array.from({ length: 5 }, (_, i) => `email ${i} ${filler(12)}`).join("")}phone`;
     const [match] = matcher.scan(text, { ...options, maximumEvidenceCount: 2 });
@@ -184,6 +197,8 @@ export async function loadConfig(path: string, name = "default"): Promise<Config
       "MEDICAL_DEVICE_CLASS = 'IIa'",
       "import gpsd  # the gps daemon",
       "__version__ = '4.0.2.1'; listen 127.0.0.1 and 0.0.0.0, netmask 255.255.255.0",
+      "Retro: we took on technical debt; in the interests of the team, the symptoms were p99 spikes.",
+      'import { Subscriber } from "rxjs"; const subscribers = new Set<Subscriber<Event>>(); drawHeatmap();',
     ].join("\n");
     expect(scan(text)).toEqual([]);
   });

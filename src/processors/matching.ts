@@ -248,7 +248,7 @@ function evidenceFor(
   sources: number[],
   options: EvidenceOptions,
 ): string[] {
-  if (options.contextSize === "full") return [text];
+  if (options.contextSize === "full") return [maskCredentials(text)];
   const limit = options.maximumEvidenceCount;
   const cursors = sources.map(() => 0);
   // Round-robin never takes more than `limit` representatives of one source.
@@ -302,10 +302,24 @@ function evidenceFor(
     let to = Math.min(text.length, end + context);
     if (from > 0 && isLowSurrogate(text.charCodeAt(from))) from--;
     if (to < text.length && isLowSurrogate(text.charCodeAt(to))) to++;
-    const snippet = `${from > 0 ? "..." : ""}${text.slice(from, to)}${to < text.length ? "..." : ""}`;
+    const snippet = `${from > 0 ? "..." : ""}${maskCredentials(text.slice(from, to))}${to < text.length ? "..." : ""}`;
     if (!snippets.includes(snippet)) snippets.push(snippet);
   }
   return snippets;
+}
+
+/** A URL's password (`postgres://app:s3cr3t@db`): kept up to the `:` before it. */
+const URL_PASSWORD = /(\/\/[^\s/:@]*:)[^\s/@]+@/g;
+/** `password=…`, `"api_key": "…"`, `Pwd=…;`: the name and its `=` or `:` are kept. */
+const SECRET_VALUE =
+  /\b((?:password|passwd|pwd|secret|client[_-]?secret|token|access[_-]?token|auth[_-]?token|api[_-]?key|access[_-]?key|secret[_-]?key|private[_-]?key)["']?\s*[:=]\s*["']?)[^\s"'&,;]+/gi;
+
+/**
+ * Evidence shows where personal data is, never a credential found beside it: the password of a
+ * URL and the value of a secret-named field are replaced by `***`.
+ */
+export function maskCredentials(text: string): string {
+  return text.replace(URL_PASSWORD, "$1***@").replace(SECRET_VALUE, "$1***");
 }
 
 function isLowSurrogate(code: number): boolean {

@@ -36,6 +36,11 @@ export interface ResolvedStores {
   describe: string;
   /** Whether runs outlive this process (false for the memory store): a later command sees them. */
   persistent: boolean;
+  /**
+   * The folders that only the store writes in (absolute): a connector never reads them, though
+   * the data it scans may hold the store (`path: .` and the default `./.waivern`).
+   */
+  ownFolders: string[];
 }
 
 function pick(flag: string | undefined, variable: string | undefined): string | undefined {
@@ -66,6 +71,7 @@ export function resolveStores(
         executions: createMemoryExecutionStore(),
         describe: "memory store (nothing is kept after this process exits)",
         persistent: false,
+        ownFolders: [],
       };
     case "remote":
       throw new InputError("the remote store is not available yet");
@@ -78,6 +84,7 @@ export function resolveStores(
         }),
         executions: createFileSystemExecutionStore({ root }),
         describe: `filesystem store at ${root}`,
+        ownFolders: [path.join(root, "runs")],
         persistent: true,
       };
     }

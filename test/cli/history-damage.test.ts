@@ -48,6 +48,22 @@ describe("damaged runs", () => {
     expect(exported.stderr).toContain("holds no run_finished event");
     expect(existsSync(join(dir, "out.json"))).toBe(false);
     expect(hasStackTrace(verify.stderr + exported.stderr)).toBe(false);
+    // The audit trail of a log that lost its end is shown, said to be incomplete, and fails.
+    const torn = await run(plain);
+    const log = runFile(torn, "_system", "events.jsonl");
+    const lines = (await readFile(log, "utf8")).split("\n");
+    await writeFile(log, lines.slice(0, -3).join("\n"));
+    const trail = await wct(["inspect", torn, "--events"]);
+    expect(trail.code).toBe(1);
+    expect(trail.stdout).toContain("run_started");
+    expect(trail.stderr).toContain("the audit trail is incomplete");
+    expect(trail.stderr).toContain("holds no run_finished event");
+    // The plan is part of the run: export and resume need it.
+    const unplanned = await run(plain);
+    await rm(runFile(unplanned, "_system", "plan.json"));
+    const planless = await wct(["runs", "verify", unplanned]);
+    expect(planless.code).toBe(1);
+    expect(planless.stderr).toContain(`runs/${unplanned}/_system/plan.json: missing`);
   });
 
   it("calls a recorded artifact whose file is gone damage (exit 1), naming the file once", async () => {
@@ -72,8 +88,19 @@ describe("damaged runs", () => {
     expect(table.stderr).toContain(`warning: run ${broken} cannot be read:`);
     expect(table.stderr).toContain("metadata.json: not valid JSON");
 
+    const listed = JSON.parse((await wct(["runs", "--json"])).stdout) as {
+      run_id: string;
+      status: string;
+    }[];
+    expect(listed.find((r) => r.run_id === broken)?.status).toBe("unreadable");
+    // It has no status to select it by: a script resuming interrupted runs does not get it.
+    const interrupted = JSON.parse(
+      (await wct(["runs", "--status", "interrupted", "--json"])).stdout,
+    ) as { run_id: string; status: string }[];
+    expect(interrupted.map((r) => r.run_id)).not.toContain(broken);
+
     const pruned = JSON.parse(
-      (await wct(["runs", "prune", "--status", "interrupted", "--json"])).stdout,
+      (await wct(["runs", "prune", "--older-than", "0s", "--dry-run", "--json"])).stdout,
     );
     expect(pruned.deleted).not.toContain(broken);
     expect(pruned.kept).toContainEqual({
@@ -156,6 +183,10 @@ describe("arguments of the history commands", () => {
       expect(hasStackTrace(result.stderr)).toBe(false);
     }
     expect((await wct(["runs", "--limit", "2", "--since", "2026-02-28"])).code).toBe(0);
+    // An age further back than dates go: every run is younger.
+    const all = await wct(["runs", "--json", "--since", "99999999999d"]);
+    expect(all.code, all.stderr).toBe(0);
+    expect(JSON.parse(all.stdout).length).toBeGreaterThan(0);
     const big = await wct(["runs", "--limit", "99999999999999999999"]);
     expect(big.stderr).toContain("got '99999999999999999999'");
   });

@@ -242,14 +242,19 @@ describe("secrets", () => {
       "name: secret\ndescription: '${DESCRIPTION_SECRET}'\nartifacts:\n" +
         "  broken: {source: {type: filesystem, properties: {path: '/no/such/${DESCRIPTION_SECRET}'}}}\n" +
         "  scanned: {source: {type: filesystem, properties: {path: '${SECRET_DIR}'}}}\n" +
-        "  found: {inputs: scanned, process: {type: personal_data}}\n",
+        "  found: {inputs: scanned, process: {type: personal_data}}\n" +
+        "  one_file: {source: {type: filesystem, properties: {path: 'named/${DESCRIPTION_SECRET}.txt'}}}\n",
     );
-    // The folder's own name is the secret: it must not be echoed into stored artifacts either.
+    // The folder's own name is the secret: it must not be echoed into stored artifacts either,
+    // nor the name of a file that `path` names.
     await mkdir(join(dir, secret));
     await writeFile(join(dir, secret, "note.txt"), "email: john.smith@example.com\n");
+    await mkdir(join(dir, "named"), { recursive: true });
+    await writeFile(join(dir, "named", `${secret}.txt`), "email: jane.roe@example.com\n");
     const runId = await run(file, { DESCRIPTION_SECRET: secret, SECRET_DIR: join(dir, secret) });
     expect(readdirSync(join(store, "runs", runId, "artifacts")).sort()).toEqual([
       "found.json",
+      "one_file.json",
       "scanned.json",
     ]);
     const files = readdirSync(join(store, "runs", runId), { recursive: true, withFileTypes: true })

@@ -304,6 +304,11 @@ describe("wct run", () => {
     const variable = await wct(["run", EXAMPLE], { WAIVERN_STORE_PATH: join(dir, "afile") });
     expect(variable.code).toBe(2);
     expect(variable.stderr).toContain("(WAIVERN_STORE_PATH) is a file; name a folder");
+    const device = await wct(["runs", "--store-path", "/dev/null"]);
+    expect(device.code).toBe(2);
+    expect(device.stderr).toBe(
+      "wct: store path '/dev/null' (--store-path) is not a folder; name a folder\n",
+    );
   });
 
   it("answers bad arguments with exit 2 and usage help with exit 0", async () => {

@@ -523,6 +523,34 @@ describe("executor", () => {
     expect(a.sha256).toBe(sha256(bytes));
   });
 
+  it("runs again, on resume, what derives from an artifact its log holds no completion of", async () => {
+    const stores = {
+      artifacts: createMemoryArtifactStore(),
+      executions: createMemoryExecutionStore(),
+    };
+    const yaml = `${head("config: {timeout: 20}\n")}${src("a")}${src("b")}  c: {inputs: a, process: {type: concat, properties: {label: c}}}\n  d: {inputs: b, process: {type: concat, properties: {label: d, fail: '\${FAIL}'}}}\n`;
+    const first = await setup(yaml, stores, { FAIL: "boom" });
+    const failed = await executePlan(first.options);
+    expect(failed.status).toBe("failed");
+    // A damaged log: a's completion is followed by a start that never ended, c's stays.
+    await stores.executions.appendEvents(failed.runId, [
+      {
+        type: "artifact_started",
+        artifact_id: "a",
+        event_id: randomUUID(),
+        at: new Date().toISOString(),
+      } as never,
+    ]);
+
+    const again = await setup(yaml, stores, { FAIL: "no" });
+    timeline.length = 0;
+    const resumed = await executePlan({ ...again.options, resumeRunId: failed.runId });
+    expect(resumed.status).toBe("completed");
+    expect(resumed.kept).toEqual(["b"]);
+    const ran = timeline.filter((e) => e.at === "start").map((e) => e.id);
+    expect(ran.sort()).toEqual(["a", "c", "d"]);
+  });
+
   it("records a dependent of an artifact that runs again as not done at once, so a stop cannot keep it", async () => {
     const stores = {
       artifacts: createMemoryArtifactStore(),

@@ -324,6 +324,24 @@ export function describeExecutionStore(
         expect((await store.getRunDetails(run.run_id)).status).toBe("interrupted");
       });
 
+      it("reports an artifact of a finished run whose outcome its log lost as cut short", async () => {
+        const run = sampleRun();
+        const creator = owner();
+        await store.createRun(run, creator);
+        await store.appendEvents(run.run_id, [
+          event({ type: "run_started", attempt: 1, resumed: false, pid: 1, host: "h" }),
+          event({ type: "artifact_started", artifact_id: "a" }),
+          event({ type: "run_finished", status: "completed" }),
+        ]);
+        await store.releaseLease(run.run_id, creator);
+        const details = await store.getRunDetails(run.run_id);
+        expect(details.status).toBe("completed");
+        expect(details.artifacts[0]).toMatchObject({
+          status: "skipped",
+          because: "the run ended while it ran, and its log holds no outcome for it",
+        });
+      });
+
       it("hands out copies, so callers cannot change stored data", async () => {
         const run = sampleRun();
         await store.createRun(run, owner());

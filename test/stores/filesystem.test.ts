@@ -353,6 +353,20 @@ describe("filesystem stores on disk", () => {
     expect(page.runs[0]!.problem).toContain(file);
     expect(page.runs[1]!.problem).toBeUndefined();
 
+    // Filters select by what the record says: an unreadable one says nothing.
+    const interrupted = (await executions.listRuns({ status: "interrupted" })).runs;
+    expect(interrupted.map((r) => r.run_id)).toEqual([good.run_id]);
+    expect((await executions.listRuns({ runbook: "?" })).runs).toEqual([]);
+    // A record of unknown age is no run record: `prune --older-than` must not judge it.
+    const record = JSON.parse(
+      await fs.readFile(path.join(root, "runs", good.run_id, "_system", "metadata.json"), "utf8"),
+    );
+    await fs.writeFile(
+      file,
+      JSON.stringify({ ...record, run_id: bad.run_id, started_at: "garbage" }),
+    );
+    await expect(executions.getRun(bad.run_id)).rejects.toThrow(/not a run record/);
+
     await fs.rm(file);
     await expect(executions.getRun(bad.run_id)).rejects.toThrow(/missing/);
     expect((await executions.listRuns()).runs[0]!.problem).toContain("missing");

@@ -36,6 +36,8 @@ export function publicRunRecord(record: RunRecord) {
   const { runbook, ...rest } = record;
   return {
     ...rest,
+    // As the table shows it: a run whose record cannot be read has no status of its own.
+    status: record.problem ? "unreadable" : record.status,
     runbook: runbook.name,
     runbook_path: runbook.path,
     runbook_sha256: runbook.sha256,
@@ -63,8 +65,11 @@ export function parseAge(flag: string, value: string): number {
 /** An ISO date/time or an age (`7d` = seven days ago) -> ISO time. */
 function parseSince(value: string | undefined, now = Date.now()): string | undefined {
   if (value === undefined) return undefined;
-  if (/^\d+[smhdw]$/.test(value.trim()))
-    return new Date(now - parseAge("--since", value)).toISOString();
+  if (/^\d+[smhdw]$/.test(value.trim())) {
+    const since = new Date(now - parseAge("--since", value));
+    // Further back than any date can be: every run is that recent.
+    return Number.isNaN(since.getTime()) ? undefined : since.toISOString();
+  }
   // Times are UTC, as `wct runs` shows them: a date-time without a zone is read as UTC too (a
   // date alone already is), not in this machine's zone.
   const zoneless = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?$/.test(value.trim());
@@ -136,7 +141,7 @@ export async function runsCommand(options: RunsOptions, io: CliIo): Promise<numb
         ? { cursor: await cursorRunId(executions, options.cursor) }
         : {}),
     });
-    const nextPage = (cursor: string) => commandWith(io.argv, "--cursor", cursor);
+    const nextPage = (cursor: string) => commandWith(io, "--cursor", cursor);
     const warnUnreadable = () => {
       for (const r of page.runs) {
         if (r.problem) {
@@ -240,6 +245,14 @@ export async function inspectCommand(
             `${String(seq ?? "").padStart(4)} ${at} ${type} ${JSON.stringify(rest)}\n`,
           );
         }
+      // The trail is shown as the store holds it; a log that lost events says so, and fails.
+      try {
+        await executions.getRunDetails(runId);
+      } catch (error) {
+        if (!(error instanceof CorruptDataError)) throw error;
+        io.stderr.write(`wct: the audit trail is incomplete: ${oneLine(error.message)}\n`);
+        return 1;
+      }
       return 0;
     }
     const details = await executions.getRunDetails(runId);
@@ -287,6 +300,8 @@ export async function verifyRun(
   artifacts: ArtifactStore,
 ): Promise<{ checked: number; problems: VerifyProblem[] }> {
   const details = await executions.getRunDetails(runId);
+  // The plan is part of the run (export and resume read it): a damaged one fails the check.
+  await executions.getPlan(runId);
   const problems: VerifyProblem[] = [];
   let checked = 0;
   for (const state of details.artifacts) {

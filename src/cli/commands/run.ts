@@ -102,6 +102,8 @@ export async function runCommand(
           argv: redactSubstitutions(redactArgv(io.argv), substitutions) as string[],
         },
         ...resume,
+        // A connector whose path holds the store must not scan earlier runs.
+        ignoreDirs: stores.ownFolders,
         ...(io.signal ? { signal: io.signal } : {}),
         onEvent: reporter.listener,
       });
@@ -126,7 +128,7 @@ export async function runCommand(
         (result.status === "completed"
           ? ""
           : stores.persistent
-            ? `resume with: ${commandWith(io.argv, "--resume", result.runId)}\n`
+            ? `resume with: ${commandWith(io, "--resume", result.runId)}\n`
             : "not resumable: the memory store keeps nothing once this process exits\n"),
     );
     if (options.json) {

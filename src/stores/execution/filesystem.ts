@@ -142,6 +142,8 @@ function isRunRecord(value: unknown): value is RunRecord {
     runbook !== null &&
     typeof runbook.name === "string" &&
     typeof record.started_at === "string" &&
+    // Its age decides what `runs prune --older-than` removes: a run of unknown age is unreadable.
+    Number.isFinite(Date.parse(record.started_at)) &&
     Array.isArray(record.artifact_ids) &&
     typeof record.counts === "object" &&
     record.counts !== null &&

@@ -6,7 +6,6 @@ import { InputError, RunNotFoundError } from "../../errors.js";
 import { runIdTimestamp, validateRunId } from "../keys.js";
 import { deriveArtifactStates, deriveCounts } from "./derive.js";
 import {
-  type ArtifactState,
   RUN_STATUSES,
   type RunDetails,
   type RunEvent,
@@ -71,6 +70,8 @@ export function parseRunFilter(filter: RunFilter = {}): RunQuery {
 
 /** Whether a run (with the status readers see) matches the query. */
 export function matchesQuery(record: RunRecord, query: RunQuery): boolean {
+  // A run whose record cannot be read has no status or runbook to match (placeholders stand there).
+  if ((query.status !== undefined || query.runbook !== undefined) && record.problem) return false;
   if (query.status !== undefined && record.status !== query.status) return false;
   if (query.runbook !== undefined && record.runbook.name !== query.runbook) return false;
   if (query.sinceMs !== undefined || query.untilMs !== undefined) {
@@ -151,19 +152,24 @@ export function viewRun(record: RunRecord, events: RunEvent[], leaseLive: boolea
     record.status === "running" && last?.type === "run_finished"
       ? { status: last.status, finished_at: last.at }
       : { status: visibleStatus(record.status, leaseLive) };
-  // No process runs the artifacts of a run that no live lease backs: they ended with it, as
-  // those of a run stopped in time are recorded.
-  const artifacts = ending.status === "interrupted" ? states.map(cutShort) : states;
+  // Nothing runs in a run that is not running: an artifact it was running ended with it, as
+  // those of a run stopped in time are recorded. (Once the run has finished, its log lost the
+  // artifact's outcome.)
+  const artifacts =
+    ending.status === "running"
+      ? states
+      : states.map((state) =>
+          state.status === "running"
+            ? { ...state, status: "skipped" as const, because: cutShort(record, ending.status) }
+            : state,
+        );
   return { ...record, ...ending, counts: deriveCounts(artifacts), artifacts };
 }
 
-function cutShort(state: ArtifactState): ArtifactState {
-  if (state.status !== "running") return state;
-  return {
-    ...state,
-    status: "skipped",
-    because: "the run was interrupted while it ran: no live process holds the run",
-  };
+function cutShort(record: RunRecord, status: RunStatus): string {
+  return record.status === "running" && status === "interrupted"
+    ? "the run was interrupted while it ran: no live process holds the run"
+    : "the run ended while it ran, and its log holds no outcome for it";
 }
 
 /** The run record part of a `viewRun` result. */
