@@ -22,6 +22,8 @@ export interface CliIo {
   argv: string[];
   /** Aborted on SIGINT. */
   signal?: AbortSignal;
+  /** Told the run ID once `wct run` has one: a second Ctrl-C, which exits at once, prints it. */
+  announceRun?: (runId: string) => void;
 }
 
 /** Store selection flags shared by every command that reads or writes runs. */

@@ -15,7 +15,7 @@ import {
   WctError,
 } from "../errors.js";
 import type { CliIo } from "./io.js";
-import { toolVersion } from "./io.js";
+import { commandWith, toolVersion } from "./io.js";
 import { plural, printable } from "./table.js";
 
 /** Exit code for an error that reached the top. */
@@ -307,9 +307,22 @@ export async function main(argv: string[], partial: Partial<CliIo> = {}): Promis
   // The first SIGINT or SIGTERM stops a run gracefully (recorded interrupted, resumable); a
   // second one, or one during any other command, exits at once.
   let stoppedWith: number | undefined;
+  let runId: string | undefined;
+  io.announceRun ??= (id) => {
+    runId = id;
+  };
   const onStop = (signal: NodeJS.Signals) => {
     const stop = STOP_SIGNALS[signal as keyof typeof STOP_SIGNALS];
-    if (stoppedWith !== undefined || !graceful) process.exit(stop.code);
+    if (stoppedWith !== undefined || !graceful) {
+      // Quit at once: the run ID still reaches the user (and `id=$(wct run ...)`).
+      if (runId) {
+        io.stderr.write(
+          `run ID: ${runId} (stopped at once; it shows as interrupted)\nresume with: ${commandWith(io, "--resume", runId)}\n`,
+        );
+        if (!argv.includes("--json")) io.stdout.write(`${runId}\n`);
+      }
+      process.exit(stop.code);
+    }
     stoppedWith = stop.code;
     io.stderr.write(`\nstopping: finishing the run record (${stop.again} to quit at once)\n`);
     controller.abort(stop.reason);

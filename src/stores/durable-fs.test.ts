@@ -23,6 +23,19 @@ describe("writeFileDurable", () => {
     expect(await fs.readdir(path.dirname(file))).toEqual(["c.json"]);
   });
 
+  it("makes folders only inside `within`, and makes no missing `within` again", async () => {
+    const run = path.join(scratch, "runs", "r1");
+    await fs.mkdir(run, { recursive: true });
+    await writeFileDurable(path.join(run, "artifacts", "x", "a.json"), "a", undefined, run);
+    expect(await fs.readFile(path.join(run, "artifacts", "x", "a.json"), "utf8")).toBe("a");
+    await fs.rm(run, { recursive: true });
+    // A run deleted meanwhile: neither write brings its folder back.
+    const lease = path.join(run, "_system", "lease.json");
+    await expect(writeFileDurable(lease, "{}", undefined, run)).rejects.toThrow(/ENOENT/);
+    await expect(createFileExclusiveDurable(lease, "{}", run)).rejects.toThrow(/ENOENT/);
+    expect(await fs.readdir(path.join(scratch, "runs"))).toEqual([]);
+  });
+
   it("runs its guard once the new bytes are durable aside, and replaces nothing if it throws", async () => {
     const dir = path.join(scratch, "guarded");
     const file = path.join(dir, "artifact.json");

@@ -175,16 +175,19 @@ function parentsToSync(dir: string, first: string): string[] {
 /**
  * `mkdir -p` (mode 0o700); resolves with the first folder it created, as `fs.mkdir(dir,
  * { recursive: true })` does. That one, on Node 20, loops for ever where the kernel refuses a
- * folder under an existing one with ENOENT (`/proc/x`); here that ENOENT is the error.
+ * folder under an existing one with ENOENT (`/proc/x`); here that ENOENT is the error. Folders
+ * are made only inside `within` when it is given: a missing `within` is an ENOENT error.
  */
-export async function makeDirs(dir: string): Promise<string | undefined> {
+export async function makeDirs(dir: string, within?: string): Promise<string | undefined> {
   const missing: string[] = [];
+  const boundary = within === undefined ? undefined : path.resolve(within);
   for (let current = path.resolve(dir); ; current = path.dirname(current)) {
     let info: import("node:fs").Stats;
     try {
       info = await fs.stat(current);
     } catch (error) {
       if (!hasErrorCode(error, "ENOENT") || current === path.dirname(current)) throw error;
+      if (current === boundary) throw error;
       missing.push(current);
       continue;
     }
@@ -213,9 +216,9 @@ export async function makeDirs(dir: string): Promise<string | undefined> {
  * concurrent calls that created it (or an ancestor) to finish their fsyncs, so that no call returns
  * before its folder is durable.
  */
-export async function ensureDirDurable(dir: string): Promise<void> {
+export async function ensureDirDurable(dir: string, within?: string): Promise<void> {
   const target = path.resolve(dir);
-  const created = makeDirs(target);
+  const created = makeDirs(target, within);
   const synced = created.then(async (first) => {
     if (first !== undefined) {
       await Promise.all(parentsToSync(target, path.resolve(first)).map((p) => fsyncDir(p)));
@@ -281,16 +284,21 @@ function closeQuietly(fd: number): void {
 
 /**
  * Writes and fsyncs a temp file beside `target`, creating its folders durably when they are
- * missing. The folder is tried first, so the common case (it exists) costs no mkdir.
+ * missing (only inside `within`, when given). The folder is tried first, so the common case (it
+ * exists) costs no mkdir.
  */
-async function writeTemp(target: string, bytes: Uint8Array | string): Promise<string> {
+async function writeTemp(
+  target: string,
+  bytes: Uint8Array | string,
+  within: string | undefined,
+): Promise<string> {
   const dir = path.dirname(target);
   const temp = tempPathFor(target);
   try {
     await createFileSynced(temp, bytes);
   } catch (error) {
     if (!hasErrorCode(error, "ENOENT")) throw error;
-    await ensureDirDurable(dir);
+    await ensureDirDurable(dir, within);
     await createFileSynced(temp, bytes);
   }
   // The folder may have just been made by a concurrent call whose fsyncs are still under way.
@@ -300,16 +308,18 @@ async function writeTemp(target: string, bytes: Uint8Array | string): Promise<st
 
 /**
  * Replaces `target` atomically and durably: temp file in the same folder, write, fsync, rename,
- * fsync the folder. Creates missing folders (durably). The temp file is removed on failure.
+ * fsync the folder. Creates missing folders (durably), only inside `within` when it is given
+ * (a run's folder: one deleted meanwhile is not made again). The temp file is removed on failure.
  * `guard` runs between the temp file's fsync and the rename; if it throws, `target` is untouched.
  */
 export async function writeFileDurable(
   target: string,
   bytes: Uint8Array | string,
   guard?: () => Promise<void>,
+  within?: string,
 ): Promise<void> {
   const dir = path.dirname(target);
-  const temp = await writeTemp(target, bytes);
+  const temp = await writeTemp(target, bytes, within);
   try {
     await guard?.();
     await fs.rename(temp, target);
@@ -323,13 +333,15 @@ export async function writeFileDurable(
 /**
  * Creates `target` with `bytes` only if it does not exist, atomically and durably (temp file, then
  * a hard link, which fails if the name is taken). Returns false when `target` already exists.
+ * Missing folders are made as `writeFileDurable` makes them.
  */
 export async function createFileExclusiveDurable(
   target: string,
   bytes: Uint8Array | string,
+  within?: string,
 ): Promise<boolean> {
   const dir = path.dirname(target);
-  const temp = await writeTemp(target, bytes);
+  const temp = await writeTemp(target, bytes, within);
   try {
     await fs.link(temp, target);
   } catch (error) {

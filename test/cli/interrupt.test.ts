@@ -94,4 +94,33 @@ describe("stop signals", () => {
       expect(record.kept).toContain("src_a");
     },
   );
+
+  it("quits at once on a second Ctrl-C, still printing the run ID and how to resume it", async () => {
+    const store = join(dir, "store-twice");
+    const { child, result } = startWct(["run", join(dir, "slow.yaml"), "--store-path", store]);
+    const runsDir = join(store, "runs");
+    const deadline = Date.now() + 20_000;
+    let runId: string | undefined;
+    while (Date.now() < deadline && !runId) {
+      const runs = existsSync(runsDir) ? readdirSync(runsDir) : [];
+      if (runs[0] && existsSync(join(runsDir, runs[0], "artifacts", "src_a.json"))) runId = runs[0];
+      else await new Promise((r) => setTimeout(r, 10));
+    }
+    // The second signal once the first is being handled (two at once may arrive as one).
+    const stopping = new Promise<void>((resolve) => {
+      let seen = "";
+      child.stderr!.on("data", (chunk: Buffer) => {
+        seen += chunk.toString();
+        if (seen.includes("stopping:")) resolve();
+      });
+    });
+    child.kill("SIGINT");
+    await stopping;
+    child.kill("SIGINT");
+    const { code, stdout, stderr } = await result;
+    expect(code).toBe(130);
+    expect(stdout.trim()).toBe(runId);
+    expect(stderr).toContain(`run ID: ${runId} (stopped at once`);
+    expect(stderr).toContain(`--resume ${runId}`);
+  });
 });

@@ -105,7 +105,10 @@ export async function runCommand(
         // A connector whose path holds the store must not scan earlier runs.
         ignoreDirs: stores.ownFolders,
         ...(io.signal ? { signal: io.signal } : {}),
-        onEvent: reporter.listener,
+        onEvent: (event) => {
+          if (event.type === "run_started") io.announceRun?.(event.run_id);
+          reporter.listener(event);
+        },
       });
     } finally {
       reporter.close();

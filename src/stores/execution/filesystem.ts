@@ -347,7 +347,8 @@ class FileSystemExecutionStore implements ExecutionStore {
   private async writeSystemFile(runId: string, name: SystemFile, text: string): Promise<void> {
     const file = this.systemFile(runId, name);
     try {
-      await writeFileDurable(file, text);
+      // A run deleted meanwhile is not made again, half empty.
+      await writeFileDurable(file, text, undefined, this.runDir(runId));
     } catch (error) {
       throw storeError("write", file, error);
     }
@@ -771,7 +772,7 @@ class FileSystemExecutionStore implements ExecutionStore {
       const lease = newLease(runId, owner);
       let created: boolean;
       try {
-        created = await createFileExclusiveDurable(file, toJson(lease));
+        created = await createFileExclusiveDurable(file, toJson(lease), this.runDir(runId));
       } catch (error) {
         if (hasErrorCode(error, "ENOENT")) throw new RunNotFoundError(runId);
         throw storeError("take the lease of run", file, error);
