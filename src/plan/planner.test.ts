@@ -114,6 +114,23 @@ describe("planner", () => {
     expect(found[2]).toContain("no process; combining inputs needs a processor");
   });
 
+  it("reports in one pass cycles, missing references and every artifact's own problems", async () => {
+    const found = await problems(
+      `${files}  d: {inputs: e, process: {type: detect}}\n  e: {inputs: d, process: {type: detect}}\n` +
+        "  f: {inputs: zzz, process: {type: detect}}\n  g: {source: {type: filez, properties: {path: .}}}\n" +
+        "  h: {inputs: g, process: {type: detekt}}\n  x: {inputs: y, process: {type: detect}}\n  y: {inputs: x}\n",
+    );
+    expect(found).toEqual([
+      expect.stringContaining(
+        "artifacts.f.inputs: references artifact 'zzz', which does not exist",
+      ),
+      expect.stringContaining("artifacts.d.inputs: dependency cycle: d -> e -> d"),
+      expect.stringContaining("artifacts.x.inputs: dependency cycle: x -> y -> x"),
+      expect.stringContaining("artifacts.g.source.type: unknown connector type 'filez'"),
+      expect.stringContaining("artifacts.h.process.type: unknown processor type 'detekt'"),
+    ]);
+  });
+
   it("names the cycle and the file", async () => {
     const [cycle] = await problems(
       `${files}  a: {inputs: [s, b], process: {type: detect}}\n  b: {inputs: a}\n`,

@@ -78,11 +78,6 @@ export async function planRunbook(
   };
 
   const deps = new Map(Object.entries(defs).map(([id, def]) => [id, def.inputs ?? []]));
-  const cycle = findCycle(deps);
-  if (cycle) {
-    problem(cycle[0]!, "inputs", `dependency cycle: ${cycle.join(" -> ")}`);
-    throw new RunbookError(issues);
-  }
   for (const [id, inputs] of deps) {
     for (const input of inputs) {
       if (defs[input]) continue;
@@ -94,11 +89,24 @@ export async function planRunbook(
       );
     }
   }
-  if (issues.length > 0) throw new RunbookError(issues);
+  // Every cycle is reported, and the artifacts are still checked one by one (components,
+  // properties, schemas where their inputs are known), in an order without the cycles' edges and
+  // the missing references: one pass reports every problem of the plan.
+  const order = new Map([...deps].map(([id, inputs]) => [id, inputs.filter((i) => defs[i])]));
+  for (let cycle = findCycle(order); cycle; cycle = findCycle(order)) {
+    problem(cycle[0]!, "inputs", `dependency cycle: ${cycle.join(" -> ")}`);
+    for (let i = 0; i + 1 < cycle.length; i++) {
+      const [from, to] = [cycle[i]!, cycle[i + 1]!];
+      order.set(
+        from,
+        order.get(from)!.filter((input) => input !== to),
+      );
+    }
+  }
 
   const reversedAliases = new Map(Object.entries(flat.aliases).map(([alias, id]) => [id, alias]));
   const artifacts = new Map<string, PlannedArtifact>();
-  for (const id of topologicalOrder(deps)) {
+  for (const id of topologicalOrder(order)) {
     const def = defs[id]!;
     const planned = await planArtifact(id, def, artifacts, registry, options.resolveReuse, problem);
     if (!planned) continue;
@@ -210,14 +218,18 @@ async function planArtifact(
 
   const inputs = def.inputs ?? [];
   const inputSchemas: SchemaRef[] = [];
+  // An input that failed to plan (its problem is already reported) leaves the schemas unknown:
+  // the processor and its properties are still checked.
+  let inputsKnown = true;
   for (const input of inputs) {
     const schema = planned.get(input)?.outputSchema;
-    if (!schema) return null; // the input itself failed to plan; its problem is already reported
-    if (!inputSchemas.some((s) => sameSchema(s, schema))) inputSchemas.push(schema);
+    if (!schema) inputsKnown = false;
+    else if (!inputSchemas.some((s) => sameSchema(s, schema))) inputSchemas.push(schema);
   }
   const names = inputSchemas.map(formatSchemaRef).join(", ");
 
   if (!def.process) {
+    if (!inputsKnown) return null;
     if (inputs.length > 1) {
       problem(
         id,
@@ -242,7 +254,10 @@ async function planArtifact(
   if (!processor) {
     return unknownType("process", "processor", def.process.type, [...registry.processors.keys()]);
   }
-  if (!checkProperties("process", processor.validateProperties(def.process.properties)))
+  if (
+    !checkProperties("process", processor.validateProperties(def.process.properties)) ||
+    !inputsKnown
+  )
     return null;
   const accepted = processor.inputRequirements.some(
     (combination) =>

@@ -75,6 +75,8 @@ describe("phone", () => {
     "555-123-4567",
     "555.123.4567",
     "1-800-555-0199",
+    "0044 20 7946 0958",
+    "07700900123",
   ];
   it.each(valid)("detects %s", (number) => {
     expect(detect("phone", `Call ${number} today.`)).toEqual([number]);
@@ -90,9 +92,17 @@ describe("phone", () => {
     "order 12345678",
     "123-45-6789",
     "2024.01.15",
+    "00447700900123",
+    "02079460958",
+    "12345678901",
   ];
   it.each(invalid)("does not report %s", (text) => {
     expect(detect("phone", `value ${text} end`)).toEqual([]);
+  });
+  it("takes a bare national number for a phone number right after tel:", () => {
+    expect(detect("phone", '<a href="tel:02079460958">call</a> id 02079460958')).toEqual([
+      "02079460958",
+    ]);
   });
 });
 

@@ -232,14 +232,24 @@ const detectPhone: Detector = (text, emit) => {
 
 const groupSizes: number[] = [];
 
+/** UK mobile numbers written without spaces (`07700900123`): the one bare run taken for a phone. */
+const COMPACT_UK_MOBILE = /^07[1-57-9]\d{8}$/;
+
 /**
- * International numbers (`+` and 8-15 digits); trunk-prefixed national numbers (UK `020 7946 0958`,
- * FR `01 23 45 67 89`); North American `(NXX) NXX-XXXX`. Bare digit runs, dates and times are not
- * phone numbers. Written as one pass over the characters: most candidates in logs fail early.
+ * International numbers (`+` or `00`, and 8-15 digits); trunk-prefixed national numbers (UK
+ * `020 7946 0958`, FR `01 23 45 67 89`); North American `(NXX) NXX-XXXX`. Bare digit runs, dates
+ * and times are not phone numbers, except a UK mobile number and a national number right after
+ * `tel:`. Written as one pass over the characters: most candidates in logs fail early.
  */
 function isPhoneNumber(text: string, start: number, end: number): boolean {
-  const plus = text.charCodeAt(start) === Char.Plus;
-  const prefix = plus ? 1 : 0;
+  const plus =
+    text.charCodeAt(start) === Char.Plus ||
+    // `0044 20 7946 0958`: the international prefix dialled, in groups (a bare run is an id).
+    (text.startsWith("00", start) &&
+      isDigit(text.charCodeAt(start + 2)) &&
+      text[start + 2] !== "0" &&
+      /\D/.test(text.slice(start, end)));
+  const prefix = plus ? (text.charCodeAt(start) === Char.Plus ? 1 : 2) : 0;
   let digits = 0;
   let groups = 0;
   let current = 0;
@@ -266,8 +276,13 @@ function isPhoneNumber(text: string, start: number, end: number): boolean {
   if (digits < 8 || digits > 15) return false;
   const first = text.charCodeAt(start + prefix);
   if (plus) return first !== Char.Zero;
-  if (groups < 2 || (dots && dashes)) return false;
   const firstDigit = text[text.charCodeAt(start) === Char.OpenParen ? start + 1 : start];
+  if (groups === 1) {
+    const run = text.slice(start, end);
+    const dialled = text.slice(Math.max(0, start - 4), start).toLowerCase() === "tel:";
+    return COMPACT_UK_MOBILE.test(run) || (dialled && firstDigit === "0" && digits >= 10);
+  }
+  if (dots && dashes) return false;
   if (firstDigit === "0") {
     if (digits < 10 || digits > 12 || groups > 5) return false;
     for (let g = 0; g < groups; g++) if (groupSizes[g]! < 2) return false;
