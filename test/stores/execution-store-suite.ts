@@ -416,6 +416,11 @@ export function describeExecutionStore(
           cursor: filtered.next_cursor!,
         });
         expect(rest.runs.map((r) => r.run_id)).toEqual([early.run_id]);
+        // No next page is promised when no later run matches, though later runs exist.
+        expect(rest.next_cursor).toBeNull();
+        const last = await store.listRuns({ status: "completed", limit: 1 });
+        expect(last.runs.map((r) => r.run_id)).toEqual([done.run_id]);
+        expect(last.next_cursor).toBeNull();
       });
 
       it("rejects invalid filters", async () => {

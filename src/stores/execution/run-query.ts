@@ -204,6 +204,24 @@ export async function paginate(
     const record = await read(id);
     if (record && matchesQuery(record, query)) runs.push(record);
   }
-  const more = index < ids.length && runs.length === query.limit;
+  let more = index < ids.length && runs.length === query.limit;
+  // With a filter, a later run may match none of it: the next page is promised only once one
+  // more run is found to match (what that page would read anyway).
+  const filtered =
+    query.status !== undefined ||
+    query.runbook !== undefined ||
+    query.sinceMs !== undefined ||
+    query.untilMs !== undefined;
+  if (more && filtered) {
+    more = false;
+    for (; index < ids.length && !more; index++) {
+      const id = ids[index]!;
+      const screen = screenRunId(id, query);
+      if (screen === "stop") break;
+      if (screen === "skip") continue;
+      const record = await read(id);
+      more = record !== null && matchesQuery(record, query);
+    }
+  }
   return { runs, next_cursor: more ? runs[runs.length - 1]!.run_id : null };
 }
