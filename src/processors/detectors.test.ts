@@ -266,6 +266,21 @@ describe("date_of_birth", () => {
       "1990.07.21",
     ]);
   });
+  it("finds the dates of a table's birth column, row after row, and not a birth place's", () => {
+    const csv = [
+      "customer_id;name;date_of_birth;created_at",
+      "1;Jane Roe;1985-03-12;2024-01-15",
+      '2;"John Smith";"12/03/1990";2024-01-16',
+      "3;Ann Lee;;2024-01-17",
+      "4;Bo;not known;1999-09-09",
+    ].join("\n");
+    expect(detect("date_of_birth", csv)).toEqual(["1985-03-12", "12/03/1990"]);
+    expect(detect("date_of_birth", "id,birth_place,signup\n1,Leeds,2001-05-04")).toEqual([]);
+    expect(detect("date_of_birth", '{"birth_place":"Leeds","created_at":"2004-01-15"}')).toEqual(
+      [],
+    );
+    expect(detect("date_of_birth", "Place of birth: Leeds, 2004-01-15")).toEqual([]);
+  });
   it("ignores dates without a keyword, future years and impossible dates", () => {
     expect(
       detect("date_of_birth", "Released 12/03/1985. DOB: 12/03/2999. Birthday 45/13/1985."),

@@ -656,25 +656,95 @@ const DATE_NEAR_KEYWORD = new RegExp(
 /** How far after a birth keyword the date may start (covers `Date of Birth (DD/MM/YYYY):`). */
 const DATE_WINDOW = 40;
 
+/** `birth_place`, `birthplace`, `birth country`: where, not when. */
+const BIRTH_PLACE_AFTER = /^[ _-]?(?:place|country|city|town|name)/i;
+const PLACE_OF_BEFORE = /(?:place|country|city|town) of $/i;
+
 const detectDateOfBirth: Detector = (text, emit) => {
   BIRTH_KEYWORD.lastIndex = 0;
   let searchedUpTo = 0;
+  const found: [number, number][] = [];
   for (let k = BIRTH_KEYWORD.exec(text); k !== null; k = BIRTH_KEYWORD.exec(text)) {
     const keywordEnd = k.index + k[0].length;
     if (isAlnum(text.charCodeAt(k.index - 1))) continue;
     // `birth` may run on (`birthday`, `birthdate`); the other keywords must end there.
     if (k[0].toLowerCase() !== "birth" && isAlnum(text.charCodeAt(keywordEnd))) continue;
+    if (
+      BIRTH_PLACE_AFTER.test(text.slice(keywordEnd, keywordEnd + 8)) ||
+      PLACE_OF_BEFORE.test(text.slice(Math.max(0, k.index - 12), k.index))
+    ) {
+      continue;
+    }
     const from = Math.max(keywordEnd, searchedUpTo);
     const window = text.slice(from, from + DATE_WINDOW + 30);
     DATE_NEAR_KEYWORD.lastIndex = 0;
     const date = DATE_NEAR_KEYWORD.exec(window);
     if (date && date.index <= DATE_WINDOW && isPlausibleBirthDate(date.groups!)) {
       const start = from + date.index;
-      emit(start, start + date[0].length);
+      found.push([start, start + date[0].length]);
       searchedUpTo = start + date[0].length;
     }
   }
+  const near = new Set(found.map(([start]) => start));
+  const column = birthDateColumn(text).filter(([start]) => !near.has(start));
+  if (column.length > 0) {
+    found.push(...column);
+    // Emitted in text order, as every detector emits.
+    found.sort((a, b) => a[0] - b[0]);
+  }
+  for (const [start, end] of found) emit(start, end);
 };
+
+/** How much of a text's first line is read as a table's header. */
+const HEADER_CHARS = 4096;
+const DELIMITERS = [",", ";", "\t", "|"];
+const WHOLE_DATE = new RegExp(`^(?:${DATE_NEAR_KEYWORD.source})$`, "i");
+const BIRTH_WORD = new RegExp(BIRTH_KEYWORD.source, "i");
+
+/**
+ * The dates of birth in a table (CSV, TSV) whose header names a birth column
+ * (`date_of_birth`, `DOB`, `Birthday`): each row's cell in that column, when it is a plausible
+ * date. Rows are split on the header's delimiter; quotes around a cell are left out.
+ */
+function birthDateColumn(text: string): [number, number][] {
+  const headerEnd = text.indexOf("\n");
+  if (headerEnd === -1 || headerEnd > HEADER_CHARS) return [];
+  const header = text.slice(0, headerEnd);
+  const delimiter = DELIMITERS.reduce((best, d) =>
+    header.split(d).length > header.split(best).length ? d : best,
+  );
+  if (!BIRTH_WORD.test(header)) return [];
+  const cells = header.split(delimiter);
+  if (cells.length < 2) return [];
+  const column = cells.findIndex((cell) => {
+    const k = BIRTH_WORD.exec(cell);
+    return k !== null && !BIRTH_PLACE_AFTER.test(cell.slice(k.index + k[0].length));
+  });
+  if (column === -1) return [];
+  const found: [number, number][] = [];
+  for (let lineStart = headerEnd + 1; lineStart < text.length; ) {
+    let lineEnd = text.indexOf("\n", lineStart);
+    if (lineEnd === -1) lineEnd = text.length;
+    let cellStart = lineStart;
+    for (let i = 0; i < column && cellStart !== -1; i++) {
+      const next = text.indexOf(delimiter, cellStart);
+      cellStart = next === -1 || next >= lineEnd ? -1 : next + 1;
+    }
+    if (cellStart !== -1) {
+      let cellEnd = text.indexOf(delimiter, cellStart);
+      if (cellEnd === -1 || cellEnd > lineEnd) cellEnd = lineEnd;
+      const raw = text.slice(cellStart, cellEnd);
+      const value = raw.trim().replace(/^"|"$/g, "");
+      const date = WHOLE_DATE.exec(value);
+      if (date && isPlausibleBirthDate(date.groups!)) {
+        const start = cellStart + raw.indexOf(value);
+        found.push([start, start + value.length]);
+      }
+    }
+    lineStart = lineEnd + 1;
+  }
+  return found;
+}
 
 function monthNumber(text: string): number {
   return MONTHS.findIndex((m) => text.toLowerCase().startsWith(m)) + 1;
