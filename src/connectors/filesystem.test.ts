@@ -423,13 +423,18 @@ describe("filesystem connector", () => {
     ]);
   });
 
-  it("refuses a path that is an ignored folder itself", async () => {
+  it("refuses a path that is an ignored folder, or lies inside one", async () => {
     write("store/runs/r1/artifacts/a.json", "{}");
     context.ignoreDirs = [join(base, "store")];
     await expect(extract({ path: "./store/" })).rejects.toThrow(
       new ComponentError(
-        `filesystem: path './store/' (${join(base, "store")}) is wct's store, which is never read`,
+        `filesystem: path './store/' (${join(base, "store")}) is in wct's store, which is never read`,
       ),
+    );
+    // Nor a folder or a file inside it.
+    await expect(extract({ path: "store/runs/r1" })).rejects.toThrow(/is in wct's store/);
+    await expect(extract({ path: "store/runs/r1/artifacts/a.json" })).rejects.toThrow(
+      /is in wct's store/,
     );
   });
 
@@ -578,6 +583,9 @@ describe("filesystem connector", () => {
       "notes.txt",
       "sub/keep.md",
     ]);
+    // `name/` matches folders only: a file of that name stays.
+    write("docs/sub/build", "a file named build");
+    expect(await excluded(["build/", "*.md"])).toEqual(["notes.txt", "sub/build"]);
   });
 
   it("takes files out of include_patterns with `!` patterns", async () => {
@@ -590,7 +598,10 @@ describe("filesystem connector", () => {
     const included = (patterns: string[]) =>
       extract({ path: "docs", include_patterns: patterns }).then(sources);
     expect(await included(["*.md", "!draft-*"])).toEqual(["a.md", "tmp/c.md"]);
-    expect(await included(["!draft-*", "*.md", "!tmp/"])).toEqual(["a.md"]);
+    // The last pattern that matches decides, as in upstream's (gitwildmatch) patterns.
+    expect(await included(["!draft-*", "*.md", "!tmp/"])).toEqual(["a.md", "draft-b.md"]);
+    expect(await included(["*.md", "!tmp"])).toEqual(["a.md", "draft-b.md"]);
+    expect(await included(["!tmp/", "tmp/*.md"])).toEqual(["tmp/c.md"]);
     expect(await included(["tmp/", "!*.txt"])).toEqual(["tmp/c.md"]);
     // Only `!` patterns: every file but those.
     expect(await included(["!*.log", "!tmp/*.md"])).toEqual([

@@ -75,14 +75,14 @@ const PROPERTIES: PropertyDoc[] = [
     type: "string[]",
     required: false,
     description:
-      "Globs relative to `path`, gitignore-like (a pattern without '/' matches at any depth); only matching files are read, and every file of a matching folder (one ending in '/' matches folders only). A '!pattern' takes matching files out (only '!' patterns: every file but those).",
+      "Globs relative to `path`, gitignore-like (a pattern without '/' matches at any depth); only matching files are read, and every file of a matching folder (one ending in '/' matches folders only). The last matching pattern decides: a '!pattern' takes out what it matches (only '!' patterns: every file but those).",
   },
   {
     name: "exclude_patterns",
     type: "string[]",
     required: false,
     description:
-      "Globs relative to `path`, applied after include_patterns; a matching folder is skipped whole (e.g. __pycache__, *.pyc). A later '!pattern' includes again what it matches (the last matching pattern wins), but nothing inside an excluded folder.",
+      "Globs relative to `path`, applied after include_patterns; a matching folder is skipped whole (e.g. __pycache__, *.pyc; one ending in '/' matches folders only). A later '!pattern' includes again what it matches (the last matching pattern wins), but nothing inside an excluded folder.",
   },
   {
     name: "max_files",
@@ -206,6 +206,29 @@ function readOptions(properties: Record<string, unknown>): Options {
   };
 }
 
+const withSep = (dir: string) => (dir.endsWith(sep) ? dir : dir + sep);
+
+/**
+ * The real paths of `dirs` (undefined for one that does not exist, which cannot be met); refuses
+ * a `path` whose real path `realRoot` is one of them or lies inside one (wct's store).
+ */
+async function refuseIgnored(
+  realRoot: string,
+  dirs: readonly string[],
+  written: string,
+  root: string,
+): Promise<(string | undefined)[]> {
+  const realDirs = await Promise.all(dirs.map((dir) => realpath(dir).catch(() => undefined)));
+  for (const dir of realDirs) {
+    if (dir && (dir === realRoot || realRoot.startsWith(withSep(dir)))) {
+      throw new ComponentError(
+        `filesystem: path '${written}' (${root}) is in wct's store, which is never read`,
+      );
+    }
+  }
+  return realDirs;
+}
+
 function rootError(written: string, root: string, error: NodeJS.ErrnoException): ComponentError {
   return new ComponentError(
     error.code === "ENOENT"
@@ -231,6 +254,12 @@ async function extractFiles(options: Options, context: ComponentContext): Promis
   let candidates: Candidate[];
   let maxFilesReached = false;
   if (rootIsFile) {
+    if (context.ignoreDirs?.length) {
+      const real = await realpath(root).catch((error: NodeJS.ErrnoException) => {
+        throw rootError(options.path, root, error);
+      });
+      await refuseIgnored(real, context.ignoreDirs, options.path, root);
+    }
     // Named as written: a file named by a `${VAR}` must not put the value in the artifact.
     const writtenPath = context.writtenProperties.path;
     const shown = basename(typeof writtenPath === "string" ? writtenPath : root);
@@ -343,14 +372,8 @@ type Listing = { entries: Dirent[] } | { error: unknown };
 class Walk {
   readonly candidates: Candidate[] = [];
   maxFilesReached = false;
-  readonly #isExcluded: (relativePath: string) => boolean;
-  /** No include pattern selects files: every file is selected but those a `!` pattern takes out. */
-  readonly #includeAll: boolean;
-  readonly #includesFile: (relativePath: string) => boolean;
-  /** Folder include patterns (`docs/`): they select every file under the folders they match. */
-  readonly #includesFolder: (relativePath: string) => boolean;
-  readonly #removesFile: (relativePath: string) => boolean;
-  readonly #removesFolder: (relativePath: string) => boolean;
+  readonly #isExcluded: (relativePath: string, isFolder: boolean) => boolean;
+  readonly #isIncluded: (relativePath: string) => boolean;
   /** The root with symlinks resolved: only needed once a symlink is met, or folders are ignored. */
   #realRoot: Promise<string> | undefined;
   /** The folders under the root that are never read (`ComponentContext.ignoreDirs`), by path. */
@@ -363,23 +386,15 @@ class Walk {
     private readonly warnings: FileWarnings,
     private readonly context: ComponentContext,
   ) {
-    this.#isExcluded = lastMatchDecides(options.excludePatterns.map(normalisePattern));
-    const includes = options.includePatterns.map(normalisePattern);
-    const matching = (isNegated: boolean, isFolder: boolean) =>
-      anyMatches(includes.filter((p) => p.isNegated === isNegated && p.isFolder === isFolder));
-    this.#includeAll = includes.every((pattern) => pattern.isNegated);
-    this.#includesFile = matching(false, false);
-    // As gitignore's (and upstream's) patterns do, one matching a folder takes in what it holds.
-    this.#includesFolder = anyMatches(includes.filter((p) => !p.isNegated));
-    this.#removesFile = matching(true, false);
-    this.#removesFolder = matching(true, true);
+    this.#isExcluded = excludeDecider(options.excludePatterns.map(normalisePattern));
+    this.#isIncluded = includeDecider(options.includePatterns.map(normalisePattern));
   }
 
   /** Walks the root folder, whose entries the caller has listed. */
   async run(rootEntries: Dirent[]): Promise<void> {
     const { ignoreDirs } = this.context;
     if (ignoreDirs?.length) this.#ignored = await this.#ignoredFolders(ignoreDirs);
-    return this.#visitEntries(rootEntries, this.root, "", this.#includeAll);
+    return this.#visitEntries(rootEntries, this.root, "");
   }
 
   /**
@@ -388,19 +403,11 @@ class Walk {
    * paths takes no system call per folder.
    */
   async #ignoredFolders(dirs: readonly string[]): Promise<Set<string>> {
-    const [realRoot, realDirs] = await Promise.all([
-      this.#realRootPath(),
-      // A folder that does not exist cannot be met.
-      Promise.all(dirs.map((dir) => realpath(dir).catch(() => undefined))),
-    ]);
-    const prefix = realRoot.endsWith(sep) ? realRoot : realRoot + sep;
+    const realRoot = await this.#realRootPath();
+    const realDirs = await refuseIgnored(realRoot, dirs, this.options.path, this.root);
+    const prefix = withSep(realRoot);
     const ignored = new Set<string>();
     for (const dir of realDirs) {
-      if (dir === realRoot) {
-        throw new ComponentError(
-          `filesystem: path '${this.options.path}' (${this.root}) is wct's store, which is never read`,
-        );
-      }
       if (dir?.startsWith(prefix)) ignored.add(dir.slice(prefix.length).replaceAll(sep, "/"));
     }
     return ignored;
@@ -420,12 +427,10 @@ class Walk {
     );
   }
 
-  /** `included`: an ancestor folder matched a folder include pattern (or no pattern selects). */
   async #visitFolder(
     listing: Promise<Listing>,
     folder: string,
     relativeFolder: string,
-    included: boolean,
   ): Promise<void> {
     const listed = await listing;
     if ("error" in listed) {
@@ -433,26 +438,16 @@ class Walk {
       this.warnings.add(`cannot list '${relativeFolder}': ${errorReason(listed.error)}`);
       return;
     }
-    await this.#visitEntries(listed.entries, folder, relativeFolder, included);
+    await this.#visitEntries(listed.entries, folder, relativeFolder);
   }
 
-  async #visitEntries(
-    entries: Dirent[],
-    folder: string,
-    relativeFolder: string,
-    included: boolean,
-  ): Promise<void> {
+  async #visitEntries(entries: Dirent[], folder: string, relativeFolder: string): Promise<void> {
     entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     const visits = entries.flatMap((entry) => {
       const relativePath = relativeFolder ? `${relativeFolder}/${entry.name}` : entry.name;
-      if (this.#isExcluded(relativePath)) return [];
-      // A folder none of whose files may be read is not even listed.
-      if (
-        entry.isDirectory() &&
-        (this.#ignored.has(relativePath) || this.#removesFolder(relativePath))
-      ) {
-        return [];
-      }
+      // An excluded folder is not even listed: nothing in it is read, as in gitignore.
+      if (this.#isExcluded(relativePath, entry.isDirectory())) return [];
+      if (entry.isDirectory() && this.#ignored.has(relativePath)) return [];
       const absolutePath = join(folder, entry.name);
       return [{ entry, relativePath, absolutePath }];
     });
@@ -475,16 +470,8 @@ class Walk {
         listings[folderIndex] = undefined;
         folderIndex++;
         listAhead(folderIndex + LISTINGS_AHEAD);
-        await this.#visitFolder(
-          listing,
-          absolutePath,
-          relativePath,
-          included || this.#includesFolder(relativePath),
-        );
-      } else if (
-        (included || this.#includesFile(relativePath)) &&
-        !this.#removesFile(relativePath)
-      ) {
+        await this.#visitFolder(listing, absolutePath, relativePath);
+      } else if (this.#isIncluded(relativePath)) {
         await this.#considerFile(entry, absolutePath, relativePath);
       }
     }
@@ -537,30 +524,47 @@ interface Pattern {
   isFolder: boolean;
 }
 
-/** Whether any of the patterns matches a path. */
-function anyMatches(patterns: Pattern[]): (relativePath: string) => boolean {
+/**
+ * Whether exclude patterns exclude a path, as gitignore reads them: the last pattern that matches
+ * decides, a `!pattern` including again what an earlier one excluded; `build/` matches folders
+ * only.
+ */
+function excludeDecider(patterns: Pattern[]): (relativePath: string, isFolder: boolean) => boolean {
   if (patterns.length === 0) return () => false;
-  const matchers = patterns.map(pathMatcher);
-  return (relativePath) => {
+  const rules = patterns.map((pattern) => ({ ...pattern, matches: pathMatcher(pattern) }));
+  return (relativePath, isFolder) => {
     const name = relativePath.slice(relativePath.lastIndexOf("/") + 1);
-    return matchers.some((match) => match(relativePath, name));
+    for (let index = rules.length - 1; index >= 0; index--) {
+      const rule = rules[index]!;
+      if ((isFolder || !rule.isFolder) && rule.matches(relativePath, name)) return !rule.isNegated;
+    }
+    return false;
   };
 }
 
 /**
- * Whether exclude patterns exclude a path, as gitignore reads them: the last pattern that matches
- * decides, a `!pattern` including again what an earlier one excluded.
+ * Whether include patterns select a file, as upstream's (gitwildmatch) patterns do: the last
+ * pattern that matches the file or a folder it lies in decides, a `!pattern` taking out what an
+ * earlier one selected; `docs/` matches folders only. With only `!` patterns, every file but
+ * theirs is selected; with none, every file.
  */
-function lastMatchDecides(patterns: Pattern[]): (relativePath: string) => boolean {
-  if (patterns.length === 0) return () => false;
+function includeDecider(patterns: Pattern[]): (relativePath: string) => boolean {
+  if (patterns.length === 0) return () => true;
   const rules = patterns.map((pattern) => ({ ...pattern, matches: pathMatcher(pattern) }));
+  const unmatched = rules.every((rule) => rule.isNegated);
   return (relativePath) => {
-    const name = relativePath.slice(relativePath.lastIndexOf("/") + 1);
+    const parts = relativePath.split("/");
+    const matches = (rule: (typeof rules)[number]): boolean => {
+      if (!rule.isFolder && rule.matches(relativePath, parts.at(-1)!)) return true;
+      for (let depth = 1; depth < parts.length; depth++) {
+        if (rule.matches(parts.slice(0, depth).join("/"), parts[depth - 1]!)) return true;
+      }
+      return false;
+    };
     for (let index = rules.length - 1; index >= 0; index--) {
-      const rule = rules[index]!;
-      if (rule.matches(relativePath, name)) return !rule.isNegated;
+      if (matches(rules[index]!)) return !rules[index]!.isNegated;
     }
-    return false;
+    return unmatched;
   };
 }
 

@@ -28,11 +28,13 @@ export interface JsonExport {
 }
 
 /**
- * Upstream's export status: the run's own for a running, failed or interrupted run. A completed
- * run that lacks something (an optional artifact failed, or was skipped) is `partial`.
+ * Upstream's export status: the run's own for a failed or interrupted run. A completed run that
+ * lacks something (an optional artifact failed, or was skipped) is `partial`. Upstream's format
+ * has no `running`: a run still executing is exported as what it has so far, `interrupted`
+ * (`wct export` says so on stderr).
  */
 function exportStatus(run: RunDetails): string {
-  if (run.status === "interrupted" || run.status === "running") return run.status;
+  if (run.status === "interrupted" || run.status === "running") return "interrupted";
   if (run.status === "failed") return "failed";
   if (run.counts.failed > 0 || run.counts.skipped > 0) return "partial";
   return "completed";

@@ -41,6 +41,10 @@ describe("email", () => {
       "bob@example.org",
       "git@example.com",
     ]);
+    // A `references:` key that holds no message identifiers is no mail header.
+    expect(detect("email", "references:\n  author: alice@example.com")).toEqual([
+      "alice@example.com",
+    ]);
   });
 
   it("ignores the user and password of a URL, which are no mailbox", () => {
@@ -208,10 +212,13 @@ describe("nhs_number", () => {
     expect(detect("phone", "Alice,201-237-7637")).toEqual(["201-237-7637"]);
     expect(detect("nhs_number", "NHS: 201-237-7637")).toEqual(["201-237-7637"]);
   });
-  it("leaves an NHS number to itself: it is not also a phone number", () => {
-    const text = "Patient 943 476 5919, tel. 943 476 5918";
+  it("leaves a number an NHS label names to itself: it is not also a phone number", () => {
+    const text = "NHS no. 943 476 5919, tel. 943 476 5918";
     expect(detect("nhs_number", text)).toEqual(["943 476 5919"]);
     expect(detect("phone", text)).toEqual(["943 476 5918"]);
+    // Unlabelled, a spaced number that passes modulus 11 may be either: it is reported as both.
+    expect(detect("phone", "Call 943 476 5919")).toEqual(["943 476 5919"]);
+    expect(detect("nhs_number", "Call 943 476 5919")).toEqual(["943 476 5919"]);
   });
   it("rejects phone numbers that pass modulus 11 (a country code before them) and one-digit runs", () => {
     // 415 555 2671 passes the check: after +1 it is a phone number.
@@ -280,6 +287,15 @@ describe("date_of_birth", () => {
       [],
     );
     expect(detect("date_of_birth", "Place of birth: Leeds, 2004-01-15")).toEqual([]);
+    // Only a whole header cell names the column, and only rows of the header's shape are read.
+    expect(detect("date_of_birth", "Adobe, Inc. release notes\n2023-05-01, CC 2023")).toEqual([]);
+    expect(detect("date_of_birth", "id,stubborn_bug,fixed\n1,2023-05-01,no")).toEqual([]);
+    expect(
+      detect(
+        "date_of_birth",
+        'id,name,signup,DOB\r\n1,"Roe, Jane",2024-01-15,1985-03-12\r\n2,Bo,2024-01-16,1990-07-21',
+      ),
+    ).toEqual(["1990-07-21"]);
   });
   it("ignores dates without a keyword, future years and impossible dates", () => {
     expect(
@@ -317,6 +333,13 @@ describe("ipv4", () => {
     const line =
       '203.0.113.9 - - [15/Jan/2024:10:30:00 +0000] "GET / HTTP/1.1" 200 "Mozilla/5.0 (X11; Linux x86_64) Chrome/119.0.0.0 Safari/537.36" nginx/1.25.3.1 gcc-12.2.0.1 release-2.4.10.3 kernel 5.15.0.91 http://198.51.100.7/';
     expect(detect("ipv4", line)).toEqual(["203.0.113.9", "198.51.100.7"]);
+    // After a path segment, a dash or an infrastructure word, an address is an address.
+    expect(
+      detect(
+        "ipv4",
+        "GET /api/clients/203.0.113.10 peer-203.0.113.11 node 10.0.0.12 NotReady docker 172.17.0.2",
+      ),
+    ).toEqual(["203.0.113.10", "203.0.113.11", "10.0.0.12", "172.17.0.2"]);
   });
   it("ignores addresses that name no device: unspecified, loopback, netmasks, CIDR networks", () => {
     expect(

@@ -178,17 +178,29 @@ function isGitRemote(text: string, start: number, at: number, end: number): bool
 
 /**
  * `Message-ID: <20240115.1234@mx.example.com>`, and `In-Reply-To`, `References` (folded over
- * several lines): mail headers whose values are message identifiers, shaped like addresses.
+ * several lines): mail headers whose values are message identifiers in `<>`, shaped like
+ * addresses. Most texts hold no such header: that is found out once per text.
  */
-const MESSAGE_ID_HEADER = /^(?:message-id|in-reply-to|references|content-id|resent-message-id):/i;
+const MESSAGE_ID_HEADER =
+  /^(?:message-id|in-reply-to|references|content-id|resent-message-id):[ \t]*</i;
+const ANY_MESSAGE_ID_HEADER = new RegExp(MESSAGE_ID_HEADER.source, "im");
+/** RFC 5322 caps a header line at 998 characters: no longer look-behind is needed. */
+const HEADER_LINE_CHARS = 1000;
+let lastHeaders: { text: string; present: boolean } | undefined;
 
 function isMessageIdHeader(text: string, start: number): boolean {
+  if (lastHeaders?.text !== text) lastHeaders = { text, present: ANY_MESSAGE_ID_HEADER.test(text) };
+  if (!lastHeaders.present) return false;
   // The header's first line: a folded value goes on in lines that start with white space.
-  let line = text.lastIndexOf("\n", start - 1) + 1;
+  const lineStart = (end: number) => {
+    const from = Math.max(0, end - HEADER_LINE_CHARS);
+    return text.slice(from, end).lastIndexOf("\n") + 1 + from;
+  };
+  let line = lineStart(start);
   for (let folds = 0; folds < 20 && line > 0 && /[ \t]/.test(text[line] ?? ""); folds++) {
-    line = text.lastIndexOf("\n", line - 2) + 1;
+    line = lineStart(line - 1);
   }
-  return MESSAGE_ID_HEADER.test(text.slice(line, line + 20));
+  return MESSAGE_ID_HEADER.test(text.slice(line, line + HEADER_LINE_CHARS));
 }
 
 /** RFC 3986 userinfo: unreserved, percent-encoded, sub-delims and `:`. */
@@ -223,8 +235,8 @@ const detectPhone: Detector = (text, emit) => {
     if (
       isPhoneNumber(text, start, end) &&
       standsAlone(text, start, end, ".-/:+") &&
-      // A value is one thing: an NHS number is not also a phone number.
-      nhsNumbers(text).get(start) !== end
+      // A value is one thing: a number an NHS label names is not also a phone number.
+      !isLabelledNhs(text, start, end)
     ) {
       emit(start, end);
     }
@@ -595,12 +607,21 @@ function nhsLabels(text: string): number[] {
 const NHS_WINDOW = 40;
 const NHS_AFTER_LABEL = /\d{3}([- ]?)\d{3}\1\d{4}/g;
 
-/** The NHS numbers of the text scanned last, start -> end: the phone detector leaves them alone. */
-let lastNhs: { text: string; spans: Map<number, number> } | undefined;
+/**
+ * The NHS numbers of the text scanned last, start -> end, and those an NHS label names: the phone
+ * detector leaves those alone (an unlabelled one may be a North American number, and is both).
+ */
+interface NhsNumbers {
+  text: string;
+  spans: Map<number, number>;
+  labelled: Set<number>;
+}
+let lastNhs: NhsNumbers | undefined;
 
-function nhsNumbers(text: string): Map<number, number> {
-  if (lastNhs?.text === text) return lastNhs.spans;
+function nhsNumbers(text: string): NhsNumbers {
+  if (lastNhs?.text === text) return lastNhs;
   const spans = new Map<number, number>();
+  const labelled = new Set<number>();
   const isNhs = (start: number, value: string) => {
     const end = start + value.length;
     const digits = value.replace(/[- ]/g, "");
@@ -620,6 +641,7 @@ function nhsNumbers(text: string): Map<number, number> {
     for (let v = NHS_AFTER_LABEL.exec(window); v !== null; v = NHS_AFTER_LABEL.exec(window)) {
       if (isNhs(from + v.index, v[0])) {
         spans.set(from + v.index, from + v.index + v[0].length);
+        labelled.add(from + v.index);
         break;
       }
     }
@@ -629,12 +651,18 @@ function nhsNumbers(text: string): Map<number, number> {
       spans.set(start, start + value.length);
     }
   }
-  lastNhs = { text, spans };
-  return spans;
+  lastNhs = { text, spans, labelled };
+  return lastNhs;
+}
+
+function isLabelledNhs(text: string, start: number, end: number): boolean {
+  const { spans, labelled } = nhsNumbers(text);
+  return labelled.has(start) && spans.get(start) === end;
 }
 
 const detectNhsNumber: Detector = (text, emit) => {
-  for (const [start, end] of [...nhsNumbers(text)].sort((a, b) => a[0] - b[0])) emit(start, end);
+  const { spans } = nhsNumbers(text);
+  for (const [start, end] of [...spans].sort((a, b) => a[0] - b[0])) emit(start, end);
 };
 
 /** NHS modulus 11: weights 10..2 on the first nine digits; 11 - (sum mod 11) is the tenth (10 never). */
@@ -673,12 +701,15 @@ const BIRTH_PLACE_AFTER = /^[ _-]?(?:place|country|city|town|name)/i;
 const PLACE_OF_BEFORE = /(?:place|country|city|town) of $/i;
 
 const detectDateOfBirth: Detector = (text, emit) => {
+  const table = birthDateColumn(text);
   BIRTH_KEYWORD.lastIndex = 0;
   let searchedUpTo = 0;
   const found: [number, number][] = [];
   for (let k = BIRTH_KEYWORD.exec(text); k !== null; k = BIRTH_KEYWORD.exec(text)) {
     const keywordEnd = k.index + k[0].length;
     if (isAlnum(text.charCodeAt(k.index - 1))) continue;
+    // A table's header names its column: the dates are that column's, not those after the name.
+    if (table && k.index < table.headerEnd) continue;
     // `birth` may run on (`birthday`, `birthdate`); the other keywords must end there.
     if (k[0].toLowerCase() !== "birth" && isAlnum(text.charCodeAt(keywordEnd))) continue;
     if (
@@ -697,10 +728,9 @@ const detectDateOfBirth: Detector = (text, emit) => {
       searchedUpTo = start + date[0].length;
     }
   }
-  const near = new Set(found.map(([start]) => start));
-  const column = birthDateColumn(text).filter(([start]) => !near.has(start));
-  if (column.length > 0) {
-    found.push(...column);
+  if (table && table.dates.length > 0) {
+    const near = new Set(found.map(([start]) => start));
+    found.push(...table.dates.filter(([start]) => !near.has(start)));
     // Emitted in text order, as every detector emits.
     found.sort((a, b) => a[0] - b[0]);
   }
@@ -711,41 +741,35 @@ const detectDateOfBirth: Detector = (text, emit) => {
 const HEADER_CHARS = 4096;
 const DELIMITERS = [",", ";", "\t", "|"];
 const WHOLE_DATE = new RegExp(`^(?:${DATE_NEAR_KEYWORD.source})$`, "i");
-const BIRTH_WORD = new RegExp(BIRTH_KEYWORD.source, "i");
+/** A header cell that names a date of birth, whole: `date_of_birth`, `DOB`, `"Birth date"`. */
+const BIRTH_COLUMN =
+  /^\W*(?:date[ _-]?of[ _-]?birth|d\.?o\.?b\.?|birth[ _-]?date|birthday|date[ _-]?born)\W*$/i;
 
 /**
- * The dates of birth in a table (CSV, TSV) whose header names a birth column
- * (`date_of_birth`, `DOB`, `Birthday`): each row's cell in that column, when it is a plausible
- * date. Rows are split on the header's delimiter; quotes around a cell are left out.
+ * The dates of birth in a table (CSV, TSV) whose header names a birth column: each row's cell in
+ * that column, when it is a plausible date, and where the header ends; null for any other text.
+ * Only rows with as many cells as the header are read (a quoted delimiter would shift the
+ * columns); quotes around a cell are left out.
  */
-function birthDateColumn(text: string): [number, number][] {
+function birthDateColumn(text: string): { headerEnd: number; dates: [number, number][] } | null {
   const headerEnd = text.indexOf("\n");
-  if (headerEnd === -1 || headerEnd > HEADER_CHARS) return [];
-  const header = text.slice(0, headerEnd);
+  if (headerEnd === -1 || headerEnd > HEADER_CHARS) return null;
+  const header = text.slice(0, headerEnd).replace(/\r$/, "");
   const delimiter = DELIMITERS.reduce((best, d) =>
     header.split(d).length > header.split(best).length ? d : best,
   );
-  if (!BIRTH_WORD.test(header)) return [];
-  const cells = header.split(delimiter);
-  if (cells.length < 2) return [];
-  const column = cells.findIndex((cell) => {
-    const k = BIRTH_WORD.exec(cell);
-    return k !== null && !BIRTH_PLACE_AFTER.test(cell.slice(k.index + k[0].length));
-  });
-  if (column === -1) return [];
+  const names = header.split(delimiter);
+  const column = names.findIndex((name) => BIRTH_COLUMN.test(name));
+  if (names.length < 2 || column === -1) return null;
   const found: [number, number][] = [];
   for (let lineStart = headerEnd + 1; lineStart < text.length; ) {
     let lineEnd = text.indexOf("\n", lineStart);
     if (lineEnd === -1) lineEnd = text.length;
-    let cellStart = lineStart;
-    for (let i = 0; i < column && cellStart !== -1; i++) {
-      const next = text.indexOf(delimiter, cellStart);
-      cellStart = next === -1 || next >= lineEnd ? -1 : next + 1;
-    }
-    if (cellStart !== -1) {
-      let cellEnd = text.indexOf(delimiter, cellStart);
-      if (cellEnd === -1 || cellEnd > lineEnd) cellEnd = lineEnd;
-      const raw = text.slice(cellStart, cellEnd);
+    const cells = text.slice(lineStart, lineEnd).replace(/\r$/, "").split(delimiter);
+    if (cells.length === names.length) {
+      let cellStart = lineStart;
+      for (let i = 0; i < column; i++) cellStart += cells[i]!.length + delimiter.length;
+      const raw = cells[column]!;
       const value = raw.trim().replace(/^"|"$/g, "");
       const date = WHOLE_DATE.exec(value);
       if (date && isPlausibleBirthDate(date.groups!)) {
@@ -755,7 +779,7 @@ function birthDateColumn(text: string): [number, number][] {
     }
     lineStart = lineEnd + 1;
   }
-  return found;
+  return { headerEnd, dates: found };
 }
 
 function monthNumber(text: string): number {
@@ -786,20 +810,25 @@ function isPlausibleBirthDate(groups: Record<string, string | undefined>): boole
 
 const IPV4_CANDIDATE = /\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}/g;
 const VERSION_CONTEXT =
-  /(?:version_*|\b(?:ver|release|build|firmware|oid|v|kernel|linux|java|jdk|jre|node|python|docker|gcc|openssl)|@|==|>=|<=|~|\^)[\s:="'(>-]*$/i;
+  /(?:version_*|\b(?:ver|release|build|firmware|oid|v|kernel|jdk|jre|gcc|openssl)|@|==|>=|<=|~|\^)[\s:="'(>-]*$/i;
 /**
- * `Chrome/119.0.0.0`, `nginx/1.25.3.1`, `gcc-12.2.0.1`: a product's version, not an address: right
- * after a `/` or `-` that ends a token with a letter in it.
+ * `Chrome/119.0.0.0`, `nginx/1.25.3.1`: a product's version, not an address. The product is a
+ * token with a letter in it, standing on its own before the `/` (after a space, a quote, a `(`);
+ * after a path segment (`/api/clients/203.0.113.9`) the address is an address.
  */
 function isProductVersion(text: string, start: number): boolean {
-  const joiner = text.charCodeAt(start - 1);
-  if (joiner !== Char.Slash && joiner !== Char.Minus) return false;
-  for (let i = start - 2; i >= 0 && start - i <= 40; i--) {
+  if (text.charCodeAt(start - 1) !== Char.Slash) return false;
+  let letter = false;
+  let i = start - 2;
+  for (; i >= 0 && start - i <= 40; i--) {
     const c = text.charCodeAt(i);
-    if (!isWordChar(c) && c !== Char.Dot) return false;
-    if (!isDigit(c) && c !== Char.Dot && c !== Char.Underscore) return true;
+    if (!isWordChar(c) && c !== Char.Dot) break;
+    letter ||= !isDigit(c) && c !== Char.Dot && c !== Char.Underscore;
   }
-  return false;
+  if (!letter) return false;
+  if (i < 0) return true;
+  const before = text.charCodeAt(i);
+  return start - i <= 40 && before !== Char.Slash && before !== Char.Minus && before !== Char.Colon;
 }
 
 const detectIpv4: Detector = (text, emit) => {

@@ -156,6 +156,16 @@ describe("evidence", () => {
       expect(evidence).toContain('password=*** {"api_key": "***"} Pwd=***;');
       expect(evidence).not.toMatch(/hunter2|sk-live|s3;/);
     }
+    const named =
+      'DB_PASSWORD=hunter2 dbPassword: "correct horse" GITHUB_TOKEN=ghp_x1 AWS_SECRET_ACCESS_KEY=wJalr postgres://u:p@ss@host email';
+    const [match] = matcher.scan(named, { ...options, contextSize: "full" });
+    expect(match!.evidence[0]).toBe(
+      'DB_PASSWORD=*** dbPassword: "***" GITHUB_TOKEN=*** AWS_SECRET_ACCESS_KEY=*** postgres://u:***@host email',
+    );
+    // A snippet whose edge cuts the field's name still hides its value.
+    const cut = `${"x".repeat(10)}password=hunter2${" ".repeat(40)}email`;
+    const [small] = matcher.scan(cut, { ...options, contextSize: "small" });
+    expect(small!.evidence[0]).toBe(`...rd=***${" ".repeat(40)}email`);
   });
 
   it("picks snippets round-robin across patterns", () => {

@@ -248,7 +248,7 @@ function evidenceFor(
   sources: number[],
   options: EvidenceOptions,
 ): string[] {
-  if (options.contextSize === "full") return [maskCredentials(text)];
+  if (options.contextSize === "full") return [maskedSlice(text, 0, text.length)];
   const limit = options.maximumEvidenceCount;
   const cursors = sources.map(() => 0);
   // Round-robin never takes more than `limit` representatives of one source.
@@ -302,24 +302,47 @@ function evidenceFor(
     let to = Math.min(text.length, end + context);
     if (from > 0 && isLowSurrogate(text.charCodeAt(from))) from--;
     if (to < text.length && isLowSurrogate(text.charCodeAt(to))) to++;
-    const snippet = `${from > 0 ? "..." : ""}${maskCredentials(text.slice(from, to))}${to < text.length ? "..." : ""}`;
+    const snippet = `${from > 0 ? "..." : ""}${maskedSlice(text, from, to)}${to < text.length ? "..." : ""}`;
     if (!snippets.includes(snippet)) snippets.push(snippet);
   }
   return snippets;
 }
 
-/** A URL's password (`postgres://app:s3cr3t@db`): kept up to the `:` before it. */
-const URL_PASSWORD = /(\/\/[^\s/:@]*:)[^\s/@]+@/g;
-/** `password=…`, `"api_key": "…"`, `Pwd=…;`: the name and its `=` or `:` are kept. */
-const SECRET_VALUE =
-  /\b((?:password|passwd|pwd|secret|client[_-]?secret|token|access[_-]?token|auth[_-]?token|api[_-]?key|access[_-]?key|secret[_-]?key|private[_-]?key)["']?\s*[:=]\s*["']?)[^\s"'&,;]+/gi;
+/**
+ * Credentials that evidence never shows: a URL's password (`postgres://app:s3cr3t@db`, group 1),
+ * and the value of a field whose name ends in a secret's (`password=`, `DB_PASSWORD: "…"`,
+ * `dbPassword=`, `"api_key": "…"`, `Pwd=…;`, `GITHUB_TOKEN=`; group 2, a quoted one whole).
+ */
+const CREDENTIAL =
+  /\/\/[^\s/:@]*:([^\s/]*)@|(?<![A-Za-z0-9])[\w-]*?(?:password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key)["']?\s*[:=]\s*("[^"\n]*"|'[^'\n]*'|[^\s"'&,;]+)/gi;
+/** Characters around a snippet searched for a credential that the snippet's edge cuts. */
+const CREDENTIAL_REACH = 96;
 
 /**
- * Evidence shows where personal data is, never a credential found beside it: the password of a
- * URL and the value of a secret-named field are replaced by `***`.
+ * `text.slice(from, to)` with every credential in it (or reaching into it) replaced by `***`
+ * (a quoted value keeps its quotes): evidence shows where personal data is, never a credential
+ * found beside it.
  */
-export function maskCredentials(text: string): string {
-  return text.replace(URL_PASSWORD, "$1***@").replace(SECRET_VALUE, "$1***");
+export function maskedSlice(text: string, from: number, to: number): string {
+  const reach = Math.max(0, from - CREDENTIAL_REACH);
+  const window = text.slice(reach, Math.min(text.length, to + CREDENTIAL_REACH));
+  let out = "";
+  let at = from;
+  CREDENTIAL.lastIndex = 0;
+  for (let m = CREDENTIAL.exec(window); m !== null; m = CREDENTIAL.exec(window)) {
+    const value = m[1] ?? m[2]!;
+    const quoted = m[1] === undefined && /^["']/.test(value);
+    let start = reach + m.index + m[0].length - value.length - (m[1] === undefined ? 0 : 1);
+    let end = start + value.length;
+    if (quoted) {
+      start++;
+      end--;
+    }
+    if (end <= at || start >= to || end <= start) continue;
+    out += `${text.slice(at, Math.max(at, start))}***`;
+    at = Math.min(to, end);
+  }
+  return out + text.slice(at, to);
 }
 
 function isLowSurrogate(code: number): boolean {

@@ -34,6 +34,13 @@ describe("writeFileDurable", () => {
     await expect(writeFileDurable(lease, "{}", undefined, run)).rejects.toThrow(/ENOENT/);
     await expect(createFileExclusiveDurable(lease, "{}", run)).rejects.toThrow(/ENOENT/);
     expect(await fs.readdir(path.join(scratch, "runs"))).toEqual([]);
+    // A writer whose guard fails (it lost the run) makes no folder either.
+    const refused = async () => {
+      throw new Error("lease lost");
+    };
+    const artifact = path.join(run, "artifacts", "b.json");
+    await expect(writeFileDurable(artifact, "b", refused)).rejects.toThrow("lease lost");
+    expect(await fs.readdir(path.join(scratch, "runs"))).toEqual([]);
   });
 
   it("runs its guard once the new bytes are durable aside, and replaces nothing if it throws", async () => {

@@ -284,13 +284,15 @@ function closeQuietly(fd: number): void {
 
 /**
  * Writes and fsyncs a temp file beside `target`, creating its folders durably when they are
- * missing (only inside `within`, when given). The folder is tried first, so the common case (it
- * exists) costs no mkdir.
+ * missing (only inside `within`, when given, and only once `guard` passes: a writer that lost
+ * its run makes no folder). The folder is tried first, so the common case (it exists) costs no
+ * mkdir.
  */
 async function writeTemp(
   target: string,
   bytes: Uint8Array | string,
   within: string | undefined,
+  guard?: () => Promise<void>,
 ): Promise<string> {
   const dir = path.dirname(target);
   const temp = tempPathFor(target);
@@ -298,6 +300,7 @@ async function writeTemp(
     await createFileSynced(temp, bytes);
   } catch (error) {
     if (!hasErrorCode(error, "ENOENT")) throw error;
+    await guard?.();
     await ensureDirDurable(dir, within);
     await createFileSynced(temp, bytes);
   }
@@ -319,7 +322,7 @@ export async function writeFileDurable(
   within?: string,
 ): Promise<void> {
   const dir = path.dirname(target);
-  const temp = await writeTemp(target, bytes, within);
+  const temp = await writeTemp(target, bytes, within, guard);
   try {
     await guard?.();
     await fs.rename(temp, target);

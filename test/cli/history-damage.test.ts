@@ -98,6 +98,12 @@ describe("damaged runs", () => {
       (await wct(["runs", "--status", "interrupted", "--json"])).stdout,
     ) as { run_id: string; status: string }[];
     expect(interrupted.map((r) => r.run_id)).not.toContain(broken);
+    // A real prune of interrupted runs leaves it alone.
+    const real = JSON.parse(
+      (await wct(["runs", "prune", "--status", "interrupted", "--json"])).stdout,
+    );
+    expect(real.deleted).not.toContain(broken);
+    expect(existsSync(runFile(broken))).toBe(true);
 
     const pruned = JSON.parse(
       (await wct(["runs", "prune", "--older-than", "0s", "--dry-run", "--json"])).stdout,

@@ -23,14 +23,20 @@ export function checkExporter(format: string): void {
   }
 }
 
-/** The export document of a stored run, as text. */
+/** The export document of a stored run, as text; `warn` hears of a run still executing. */
 export async function exportRun(
   runId: string,
   format: string,
   stores: { executions: ExecutionStore; artifacts: ArtifactStore },
+  warn: (message: string) => void = () => {},
 ): Promise<string> {
   checkExporter(format);
   const details = await stores.executions.getRunDetails(runId);
+  if (details.status === "running") {
+    warn(
+      `warning: run ${runId} is still running; the export shows what it has so far, as 'interrupted' (upstream's format has no 'running')\n`,
+    );
+  }
   const plan = (await stores.executions.getPlan(runId)) as PlanJson;
   return `${JSON.stringify(await buildJsonExport(details, plan, stores.artifacts), null, 2)}\n`;
 }
@@ -44,7 +50,9 @@ export async function exportCommand(
   const stores = openStores(options, io);
   try {
     const runId = await stores.executions.resolveRunId(runIdOrPrefix);
-    const text = await exportRun(runId, options.format ?? "json", stores);
+    const text = await exportRun(runId, options.format ?? "json", stores, (message) =>
+      io.stderr.write(message),
+    );
     if (options.output) {
       await writeOutputFile(io, options.output, text);
     } else {

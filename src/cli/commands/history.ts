@@ -249,7 +249,10 @@ export async function inspectCommand(
       try {
         await executions.getRunDetails(runId);
       } catch (error) {
-        if (!(error instanceof CorruptDataError)) throw error;
+        // Other damage (the run record) is reported as itself.
+        if (!(error instanceof CorruptDataError) || !error.location.endsWith("events.jsonl")) {
+          throw error;
+        }
         io.stderr.write(`wct: the audit trail is incomplete: ${oneLine(error.message)}\n`);
         return 1;
       }

@@ -178,6 +178,9 @@ export function recordOf(details: RunDetails): RunRecord {
   return record;
 }
 
+/** Runs read past a filtered page to learn whether another page holds any. */
+const LOOKAHEAD_READS = 1000;
+
 /**
  * One page of runs matching `query`, newest first. `read` gives a run's record as readers see it
  * (or null for a run that vanished meanwhile); it is called only until the page is full, and not
@@ -206,7 +209,8 @@ export async function paginate(
   }
   let more = index < ids.length && runs.length === query.limit;
   // With a filter, a later run may match none of it: the next page is promised only once one
-  // more run is found to match (what that page would read anyway).
+  // more run is found to match, looking at most `LOOKAHEAD_READS` runs further (past those, it
+  // is promised as it may hold some).
   const filtered =
     query.status !== undefined ||
     query.runbook !== undefined ||
@@ -214,7 +218,12 @@ export async function paginate(
     query.untilMs !== undefined;
   if (more && filtered) {
     more = false;
+    let reads = 0;
     for (; index < ids.length && !more; index++) {
+      if (reads++ === LOOKAHEAD_READS) {
+        more = true;
+        break;
+      }
       const id = ids[index]!;
       const screen = screenRunId(id, query);
       if (screen === "stop") break;
