@@ -51,6 +51,8 @@ export interface PropertyDoc {
   required: boolean;
   default?: unknown;
   description: string;
+  /** The keys of an `object` property, when it has fixed ones. */
+  properties?: PropertyDoc[];
 }
 
 interface ComponentBase {

@@ -25,25 +25,6 @@ const ANALYSER_VERSION = "1.0.0";
 const CONTEXT_SIZES: EvidenceContextSize[] = ["small", "medium", "large", "full"];
 const workerUrl = moduleUrl("processors/personal-data-worker");
 
-const properties: PropertyDoc[] = [
-  {
-    name: "pattern_matching",
-    type: "object",
-    required: false,
-    default: {},
-    description:
-      "ruleset (default local/personal_data_indicator/1.0.0), evidence_context_size (small|medium|large|full, default medium), maximum_evidence_count (1-20, default 3), evidence_proximity_threshold (50-1000, default 200)",
-  },
-  {
-    name: "llm_validation",
-    type: "object",
-    required: false,
-    default: { enable_llm_validation: false },
-    description:
-      "Accepted for upstream compatibility; only enable_llm_validation: false is supported",
-  },
-];
-
 const patternMatchingProperties: PropertyDoc[] = [
   {
     name: "ruleset",
@@ -97,6 +78,27 @@ const llmValidationProperties: PropertyDoc[] = [
     required: false,
     default: 3,
     description: "Ignored (LLM validation is not supported)",
+  },
+];
+
+const properties: PropertyDoc[] = [
+  {
+    name: "pattern_matching",
+    type: "object",
+    required: false,
+    default: {},
+    description:
+      "ruleset (default local/personal_data_indicator/1.0.0), evidence_context_size (small|medium|large|full, default medium), maximum_evidence_count (1-20, default 3), evidence_proximity_threshold (50-1000, default 200)",
+    properties: patternMatchingProperties,
+  },
+  {
+    name: "llm_validation",
+    type: "object",
+    required: false,
+    default: { enable_llm_validation: false },
+    description:
+      "Accepted for upstream compatibility; only enable_llm_validation: false is supported",
+    properties: llmValidationProperties,
   },
 ];
 

@@ -77,6 +77,25 @@ describe("runbookJsonSchema of the installed components", () => {
     ).toBe(true);
     expect(validateInstalled(runbook({ type: "sqlite", properties: {} }))).toBe(false);
   });
+
+  it("checks the keys of a processor's object properties (personal_data's pattern_matching)", () => {
+    const scan = (pattern_matching: Record<string, unknown>) => ({
+      name: "n",
+      description: "d",
+      artifacts: {
+        files: { source: { type: "filesystem", properties: { path: "data" } } },
+        found: {
+          inputs: "files",
+          process: { type: "personal_data", properties: { pattern_matching } },
+        },
+      },
+    });
+    expect(
+      validateInstalled(scan({ evidence_context_size: "small", maximum_evidence_count: 5 })),
+    ).toBe(true);
+    expect(validateInstalled(scan({ evidence_context_size: "huge" }))).toBe(false);
+    expect(validateInstalled(scan({ bogus: 2 }))).toBe(false);
+  });
 });
 
 type SchemaNode = { properties: Record<string, SchemaNode>; additionalProperties: SchemaNode };

@@ -69,10 +69,22 @@ function propertySchema(doc: PropertyDoc): Record<string, unknown> {
     case "string[]":
       return { ...about, type: "array", items: { type: "string" } };
     case "object":
-      return { ...about, type: "object" };
+      return doc.properties
+        ? { ...about, ...objectOf(doc.properties) }
+        : { ...about, type: "object" };
     default:
       return { ...about, anyOf: [{ enum: doc.type.split("|") }, PLACEHOLDER] };
   }
+}
+
+/** An object with exactly the documented keys, the required ones required. */
+function objectOf(docs: PropertyDoc[]): Record<string, unknown> {
+  return {
+    type: "object",
+    properties: Object.fromEntries(docs.map((doc) => [doc.name, propertySchema(doc)])),
+    additionalProperties: false,
+    required: docs.filter((doc) => doc.required).map((doc) => doc.name),
+  };
 }
 
 /**
@@ -106,17 +118,7 @@ function component(
                 description: c.description,
                 properties: {
                   properties: {
-                    anyOf: [
-                      {
-                        type: "object",
-                        properties: Object.fromEntries(
-                          c.properties.map((doc) => [doc.name, propertySchema(doc)]),
-                        ),
-                        additionalProperties: false,
-                        required: c.properties.filter((doc) => doc.required).map((d) => d.name),
-                      },
-                      { type: "null" },
-                    ],
+                    anyOf: [objectOf(c.properties), { type: "null" }],
                   },
                 },
               },
