@@ -297,14 +297,21 @@ export function describeExecutionStore(
         });
       });
 
-      it("reports a running run without a live lease as interrupted, and what it ran as cut short", async () => {
+      /** A run whose first artifact started, then `more` events; its creator holds the lease. */
+      async function runWithStartedArtifact(...more: RunEvent[]) {
         const run = sampleRun();
         const creator = owner();
         await store.createRun(run, creator);
         await store.appendEvents(run.run_id, [
           event({ type: "run_started", attempt: 1, resumed: false, pid: 1, host: "h" }),
           event({ type: "artifact_started", artifact_id: "a" }),
+          ...more,
         ]);
+        return { run, creator };
+      }
+
+      it("reports a running run without a live lease as interrupted, and what it ran as cut short", async () => {
+        const { run, creator } = await runWithStartedArtifact();
         expect((await store.getRun(run.run_id)).status).toBe("running");
         expect((await store.getRunDetails(run.run_id)).artifacts[0]!.status).toBe("running");
         await store.releaseLease(run.run_id, creator);
@@ -325,14 +332,9 @@ export function describeExecutionStore(
       });
 
       it("reports an artifact of a finished run whose outcome its log lost as cut short", async () => {
-        const run = sampleRun();
-        const creator = owner();
-        await store.createRun(run, creator);
-        await store.appendEvents(run.run_id, [
-          event({ type: "run_started", attempt: 1, resumed: false, pid: 1, host: "h" }),
-          event({ type: "artifact_started", artifact_id: "a" }),
+        const { run, creator } = await runWithStartedArtifact(
           event({ type: "run_finished", status: "completed" }),
-        ]);
+        );
         await store.releaseLease(run.run_id, creator);
         const details = await store.getRunDetails(run.run_id);
         expect(details.status).toBe("completed");
