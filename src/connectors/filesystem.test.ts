@@ -583,6 +583,14 @@ describe("filesystem connector", () => {
       "notes.txt",
       "sub/keep.md",
     ]);
+    // `build/**` excludes what the folder holds: a later `!` pattern takes a file of it back.
+    expect(await excluded(["build/**", "!build/keep.md"])).toEqual([
+      "a.md",
+      "build/keep.md",
+      "keep.md",
+      "notes.txt",
+      "sub/keep.md",
+    ]);
     // `name/` matches folders only: a file of that name stays.
     write("docs/sub/build", "a file named build");
     expect(await excluded(["build/", "*.md"])).toEqual(["notes.txt", "sub/build"]);

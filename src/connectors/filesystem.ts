@@ -531,12 +531,24 @@ interface Pattern {
  */
 function excludeDecider(patterns: Pattern[]): (relativePath: string, isFolder: boolean) => boolean {
   if (patterns.length === 0) return () => false;
-  const rules = patterns.map((pattern) => ({ ...pattern, matches: pathMatcher(pattern) }));
+  const rules = patterns.map((pattern, index) => ({
+    ...pattern,
+    matches: pathMatcher(pattern),
+    // `tmp/**` matches what `tmp` holds, not the folder itself (picomatch's does): with a later
+    // `!` pattern (`!tmp/keep.md`), the folder is walked so that it can include a file of it
+    // again; without one, skipping the folder whole comes to the same.
+    itself:
+      pattern.glob.endsWith("/**") && patterns.slice(index + 1).some((later) => later.isNegated)
+        ? pathMatcher({ ...pattern, glob: pattern.glob.slice(0, -3) })
+        : undefined,
+  }));
   return (relativePath, isFolder) => {
     const name = relativePath.slice(relativePath.lastIndexOf("/") + 1);
     for (let index = rules.length - 1; index >= 0; index--) {
       const rule = rules[index]!;
-      if ((isFolder || !rule.isFolder) && rule.matches(relativePath, name)) return !rule.isNegated;
+      if (!isFolder && rule.isFolder) continue;
+      if (isFolder && rule.itself?.(relativePath, name)) continue;
+      if (rule.matches(relativePath, name)) return !rule.isNegated;
     }
     return false;
   };

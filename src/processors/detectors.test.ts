@@ -41,6 +41,10 @@ describe("email", () => {
       "bob@example.org",
       "git@example.com",
     ]);
+    // An identifier folded onto the next line, as some mailers write it.
+    expect(
+      detect("email", "Message-ID:\r\n <20240115.1234@mx.example.com>\r\nTo: a@example.org"),
+    ).toEqual(["a@example.org"]);
     // A `references:` key that holds no message identifiers is no mail header.
     expect(detect("email", "references:\n  author: alice@example.com")).toEqual([
       "alice@example.com",
@@ -296,6 +300,14 @@ describe("date_of_birth", () => {
         'id,name,signup,DOB\r\n1,"Roe, Jane",2024-01-15,1985-03-12\r\n2,Bo,2024-01-16,1990-07-21',
       ),
     ).toEqual(["1990-07-21"]);
+    expect(detect("date_of_birth", "id|patient_dob|DOB (dd/mm/yyyy)\n1|1985-03-02|x")).toEqual([
+      "1985-03-02",
+    ]);
+    // A date on the first line that only looks like a header is still found.
+    expect(detect("date_of_birth", "Date of Birth,1985-03-02\nName,Bob\n")).toEqual(["1985-03-02"]);
+    // A table of many rows, one by one.
+    const rows = `name,dob\n${"bob,1990-01-01\n".repeat(150_000)}`;
+    expect(detect("date_of_birth", rows)).toHaveLength(150_000);
   });
   it("ignores dates without a keyword, future years and impossible dates", () => {
     expect(
@@ -340,6 +352,10 @@ describe("ipv4", () => {
         "GET /api/clients/203.0.113.10 peer-203.0.113.11 node 10.0.0.12 NotReady docker 172.17.0.2",
       ),
     ).toEqual(["203.0.113.10", "203.0.113.11", "10.0.0.12", "172.17.0.2"]);
+    // A host and its address; a product after a `:`.
+    expect(detect("ipv4", "db01.internal/10.0.0.5:5432 image:nginx/1.25.3.1")).toEqual([
+      "10.0.0.5",
+    ]);
   });
   it("ignores addresses that name no device: unspecified, loopback, netmasks, CIDR networks", () => {
     expect(

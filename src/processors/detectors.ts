@@ -182,7 +182,7 @@ function isGitRemote(text: string, start: number, at: number, end: number): bool
  * addresses. Most texts hold no such header: that is found out once per text.
  */
 const MESSAGE_ID_HEADER =
-  /^(?:message-id|in-reply-to|references|content-id|resent-message-id):[ \t]*</i;
+  /^(?:message-id|in-reply-to|references|content-id|resent-message-id):[ \t]*(?:\r?\n[ \t]+)?</i;
 const ANY_MESSAGE_ID_HEADER = new RegExp(MESSAGE_ID_HEADER.source, "im");
 /** RFC 5322 caps a header line at 998 characters: no longer look-behind is needed. */
 const HEADER_LINE_CHARS = 1000;
@@ -655,6 +655,13 @@ function nhsNumbers(text: string): NhsNumbers {
   return lastNhs;
 }
 
+/** Lets go of the texts the detectors' caches hold (up to a file's size each) once a scan is over. */
+export function forgetScannedText(): void {
+  lastGroups = undefined;
+  lastNhs = undefined;
+  lastHeaders = undefined;
+}
+
 function isLabelledNhs(text: string, start: number, end: number): boolean {
   const { spans, labelled } = nhsNumbers(text);
   return labelled.has(start) && spans.get(start) === end;
@@ -708,8 +715,6 @@ const detectDateOfBirth: Detector = (text, emit) => {
   for (let k = BIRTH_KEYWORD.exec(text); k !== null; k = BIRTH_KEYWORD.exec(text)) {
     const keywordEnd = k.index + k[0].length;
     if (isAlnum(text.charCodeAt(k.index - 1))) continue;
-    // A table's header names its column: the dates are that column's, not those after the name.
-    if (table && k.index < table.headerEnd) continue;
     // `birth` may run on (`birthday`, `birthdate`); the other keywords must end there.
     if (k[0].toLowerCase() !== "birth" && isAlnum(text.charCodeAt(keywordEnd))) continue;
     if (
@@ -724,13 +729,17 @@ const detectDateOfBirth: Detector = (text, emit) => {
     const date = DATE_NEAR_KEYWORD.exec(window);
     if (date && date.index <= DATE_WINDOW && isPlausibleBirthDate(date.groups!)) {
       const start = from + date.index;
+      // A table's header names its column: a row's date is that column's, not the one after
+      // the name (the first row's date of another column).
+      if (table && k.index < table.headerEnd && start > table.headerEnd) continue;
       found.push([start, start + date[0].length]);
       searchedUpTo = start + date[0].length;
     }
   }
   if (table && table.dates.length > 0) {
     const near = new Set(found.map(([start]) => start));
-    found.push(...table.dates.filter(([start]) => !near.has(start)));
+    // One by one: a table of many rows is more than a call's arguments may be.
+    for (const date of table.dates) if (!near.has(date[0])) found.push(date);
     // Emitted in text order, as every detector emits.
     found.sort((a, b) => a[0] - b[0]);
   }
@@ -741,9 +750,12 @@ const detectDateOfBirth: Detector = (text, emit) => {
 const HEADER_CHARS = 4096;
 const DELIMITERS = [",", ";", "\t", "|"];
 const WHOLE_DATE = new RegExp(`^(?:${DATE_NEAR_KEYWORD.source})$`, "i");
-/** A header cell that names a date of birth, whole: `date_of_birth`, `DOB`, `"Birth date"`. */
+/**
+ * A header cell that names a date of birth: `date_of_birth`, `DOB`, `"Birth date"`,
+ * `patient_dob`, `DOB (dd/mm/yyyy)`; the name is the cell's last word, not part of another one.
+ */
 const BIRTH_COLUMN =
-  /^\W*(?:date[ _-]?of[ _-]?birth|d\.?o\.?b\.?|birth[ _-]?date|birthday|date[ _-]?born)\W*$/i;
+  /^\W*(?:[a-z]+[ _-])?(?:date[ _-]?of[ _-]?birth|d\.?o\.?b\.?|birth[ _-]?date|birthday|date[ _-]?born)(?:\s*\([^)]*\))?\W*$/i;
 
 /**
  * The dates of birth in a table (CSV, TSV) whose header names a birth column: each row's cell in
@@ -822,13 +834,14 @@ function isProductVersion(text: string, start: number): boolean {
   let i = start - 2;
   for (; i >= 0 && start - i <= 40; i--) {
     const c = text.charCodeAt(i);
-    if (!isWordChar(c) && c !== Char.Dot) break;
-    letter ||= !isDigit(c) && c !== Char.Dot && c !== Char.Underscore;
+    if (!isWordChar(c)) break;
+    letter ||= !isDigit(c) && c !== Char.Underscore;
   }
   if (!letter) return false;
   if (i < 0) return true;
+  // `db01.internal/10.0.0.5` is a host and its address; `/api/clients/` a path.
   const before = text.charCodeAt(i);
-  return start - i <= 40 && before !== Char.Slash && before !== Char.Minus && before !== Char.Colon;
+  return start - i <= 40 && before !== Char.Slash && before !== Char.Minus && before !== Char.Dot;
 }
 
 const detectIpv4: Detector = (text, emit) => {

@@ -162,6 +162,30 @@ describe("evidence", () => {
     expect(match!.evidence[0]).toBe(
       'DB_PASSWORD=*** dbPassword: "***" GITHUB_TOKEN=*** AWS_SECRET_ACCESS_KEY=*** postgres://u:***@host email',
     );
+    const more = [
+      "SECRET_KEY=abc123",
+      "password: correct horse battery staple, user: bob",
+      '{"password": "ab\\"cd efg", "id": 1}',
+      "https://shop.example.com:8443?to=alice@example.org",
+    ].join("\n");
+    const [other] = matcher.scan(`${more}\nemail`, { ...options, contextSize: "full" });
+    expect(other!.evidence[0]).toBe(
+      [
+        "SECRET_KEY=***",
+        "password: ***, user: bob",
+        '{"password": "***", "id": 1}',
+        // A port and a query are no password: the address stays evidence.
+        "https://shop.example.com:8443?to=alice@example.org",
+        "email",
+      ].join("\n"),
+    );
+    // A run of name characters is tried once, not from each of its characters (was quadratic).
+    const run = `${"_".repeat(300_000)} email`;
+    expect(matcher.scan(run, { ...options, contextSize: "full" })[0]!.evidence[0]).toBe(run);
+    // A quoted value whose closing quote lies beyond the reach is hidden up to it.
+    const long = `email password: "${"x".repeat(400)}"`;
+    const [cut2] = matcher.scan(long, { ...options, contextSize: "small" });
+    expect(cut2!.evidence[0]).toBe('email password: "***...');
     // A snippet whose edge cuts the field's name still hides its value.
     const cut = `${"x".repeat(10)}password=hunter2${" ".repeat(40)}email`;
     const [small] = matcher.scan(cut, { ...options, contextSize: "small" });

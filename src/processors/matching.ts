@@ -7,7 +7,7 @@
  * own, including keywords nested in longer ones (`email_address` counts `email` and `address`).
  */
 import type { DetectionRuleset } from "../rulesets/model.js";
-import { DETECTORS, type Detector } from "./detectors.js";
+import { DETECTORS, type Detector, forgetScannedText } from "./detectors.js";
 
 /** How much text around a match an evidence snippet shows. */
 export type EvidenceContextSize = "small" | "medium" | "large" | "full";
@@ -180,6 +180,7 @@ export class PatternMatcher {
         hits.add(source, m.index, m.index + m[0].length);
       }
     }
+    forgetScannedText();
     return this.collect(text, hits, options);
   }
 
@@ -311,17 +312,20 @@ function evidenceFor(
 /**
  * Credentials that evidence never shows: a URL's password (`postgres://app:s3cr3t@db`, group 1),
  * and the value of a field whose name ends in a secret's (`password=`, `DB_PASSWORD: "…"`,
- * `dbPassword=`, `"api_key": "…"`, `Pwd=…;`, `GITHUB_TOKEN=`; group 2, a quoted one whole).
+ * `dbPassword=`, `"api_key": "…"`, `Pwd=…;`, `GITHUB_TOKEN=`, `SECRET_KEY=`): after `:` a quoted
+ * value or the words up to the line's next `,` or `;` (group 2), after `=` a quoted value or one
+ * word (group 3). A quoted value whose closing quote lies beyond the window runs to its end. A
+ * name is tried only where a run of name characters starts, so a long run costs one pass.
  */
 const CREDENTIAL =
-  /\/\/[^\s/:@]*:([^\s/]*)@|(?<![A-Za-z0-9])[\w-]*?(?:password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key)["']?\s*[:=]\s*("[^"\n]*"|'[^'\n]*'|[^\s"'&,;]+)/gi;
+  /\/\/[^\s/:@?#]*:([^\s/?#]*)@|(?<![\w-])[\w-]*?(?:password|passwd|pwd|secret(?:[_-]?key)?|token|api[_-]?key|access[_-]?key|private[_-]?key)["']?[ \t]*(?::[ \t]*("(?:[^"\\\n]|\\.)*"?|'[^'\n]*'?|[^\s"'&,;]+(?:[ \t]+[^\s"'&,;]+)*)|=[ \t]*("(?:[^"\\\n]|\\.)*"?|'[^'\n]*'?|[^\s"'&,;]+))/gi;
 /** Characters around a snippet searched for a credential that the snippet's edge cuts. */
-const CREDENTIAL_REACH = 96;
+const CREDENTIAL_REACH = 256;
 
 /**
- * `text.slice(from, to)` with every credential in it (or reaching into it) replaced by `***`
- * (a quoted value keeps its quotes): evidence shows where personal data is, never a credential
- * found beside it.
+ * `text.slice(from, to)` with every credential in it (or reaching into it from within
+ * `CREDENTIAL_REACH` characters) replaced by `***`, a quoted value keeping its quotes: evidence
+ * shows where personal data is, never a credential found beside it.
  */
 export function maskedSlice(text: string, from: number, to: number): string {
   const reach = Math.max(0, from - CREDENTIAL_REACH);
@@ -330,13 +334,14 @@ export function maskedSlice(text: string, from: number, to: number): string {
   let at = from;
   CREDENTIAL.lastIndex = 0;
   for (let m = CREDENTIAL.exec(window); m !== null; m = CREDENTIAL.exec(window)) {
-    const value = m[1] ?? m[2]!;
-    const quoted = m[1] === undefined && /^["']/.test(value);
-    let start = reach + m.index + m[0].length - value.length - (m[1] === undefined ? 0 : 1);
+    const url = m[1] !== undefined;
+    const value = m[1] ?? m[2] ?? m[3]!;
+    let start = reach + m.index + m[0].length - value.length - (url ? 1 : 0);
     let end = start + value.length;
-    if (quoted) {
+    const quote = url ? "" : value[0];
+    if (quote === '"' || quote === "'") {
       start++;
-      end--;
+      if (value.length > 1 && value.endsWith(quote)) end--;
     }
     if (end <= at || start >= to || end <= start) continue;
     out += `${text.slice(at, Math.max(at, start))}***`;
