@@ -375,6 +375,17 @@ describe("filesystem stores on disk", () => {
     expect((await executions.listRuns()).runs.map((r) => r.run_id)).toEqual([good.run_id]);
   });
 
+  it("deletes a run whose lease file was replaced by a folder, which no one holds", async () => {
+    const run = sampleRun();
+    await executions.createRun(run, owner(await deadPid()));
+    const lease = path.join(root, "runs", run.run_id, "_system", "lease.json");
+    await fs.rm(lease);
+    await fs.mkdir(lease);
+    expect((await executions.getRun(run.run_id)).status).toBe("interrupted");
+    await executions.deleteRun(run.run_id);
+    await expect(executions.getRun(run.run_id)).rejects.toThrow(/not found/i);
+  });
+
   it("takes over the lease of a process that died, from another store instance", async () => {
     const run = sampleRun();
     await executions.createRun(run, owner(await deadPid()));

@@ -749,7 +749,15 @@ class FileSystemExecutionStore implements ExecutionStore {
 
   /** The lease file's content: null when absent, "corrupt" when unreadable (treated as stale). */
   private async readLease(runId: string): Promise<Lease | "corrupt" | null> {
-    const bytes = await readIfExists(this.systemFile(runId, "lease.json"));
+    const file = this.systemFile(runId, "lease.json");
+    let bytes: Buffer | null;
+    try {
+      bytes = await readIfExists(file);
+    } catch (error) {
+      // A folder in its place (damage by hand) is no lease anyone holds.
+      if (error instanceof StoreError && hasErrorCode(error.cause, "EISDIR")) return "corrupt";
+      throw error;
+    }
     if (!bytes) return null;
     try {
       const value: unknown = JSON.parse(bytes.toString("utf8"));
@@ -864,7 +872,10 @@ class FileSystemExecutionStore implements ExecutionStore {
           : current !== null &&
             current.token === stale.token &&
             current.heartbeat_at === stale.heartbeat_at;
-      if (unchanged) await fs.rm(this.systemFile(runId, "lease.json"), { force: true });
+      // Recursive: a folder put in its place by hand goes too.
+      if (unchanged) {
+        await fs.rm(this.systemFile(runId, "lease.json"), { force: true, recursive: true });
+      }
     });
   }
 
