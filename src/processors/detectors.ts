@@ -754,6 +754,8 @@ const WHOLE_DATE = new RegExp(`^(?:${DATE_NEAR_KEYWORD.source})$`, "i");
  * A header cell that names a date of birth: `date_of_birth`, `DOB`, `"Birth date"`,
  * `patient_dob`, `DOB (dd/mm/yyyy)`; the name is the cell's last word, not part of another one.
  */
+/** What every birth column's name holds: the cheap test made before a header is split. */
+const BIRTH_IN_HEADER = /birth|born|d\.?o\.?b/i;
 const BIRTH_COLUMN =
   /^\W*(?:[a-z]+[ _-])?(?:date[ _-]?of[ _-]?birth|d\.?o\.?b\.?|birth[ _-]?date|birthday|date[ _-]?born)(?:\s*\([^)]*\))?\W*$/i;
 
@@ -767,9 +769,10 @@ function birthDateColumn(text: string): { headerEnd: number; dates: [number, num
   const headerEnd = text.indexOf("\n");
   if (headerEnd === -1 || headerEnd > HEADER_CHARS) return null;
   const header = text.slice(0, headerEnd).replace(/\r$/, "");
-  const delimiter = DELIMITERS.reduce((best, d) =>
-    header.split(d).length > header.split(best).length ? d : best,
-  );
+  // Most first lines name no birth column: they are not split at all.
+  if (!BIRTH_IN_HEADER.test(header)) return null;
+  const counts = DELIMITERS.map((d) => header.split(d).length);
+  const delimiter = DELIMITERS[counts.indexOf(Math.max(...counts))]!;
   const names = header.split(delimiter);
   const column = names.findIndex((name) => BIRTH_COLUMN.test(name));
   if (names.length < 2 || column === -1) return null;

@@ -183,8 +183,8 @@ const LOOKAHEAD_READS = 1000;
 
 /**
  * One page of runs matching `query`, newest first. `read` gives a run's record as readers see it
- * (or null for a run that vanished meanwhile); it is called only until the page is full, and not
- * for IDs that `screenRunId` rules out.
+ * (or null for a run that vanished meanwhile); it is called only until the page is full (with a
+ * filter, until one more run matches it), and not for IDs that `screenRunId` rules out.
  */
 export async function paginate(
   runIds: Iterable<string>,
@@ -194,43 +194,33 @@ export async function paginate(
   const ids = newestFirst([...runIds]).filter(
     (id) => query.cursor === undefined || id < query.cursor,
   );
-  const runs: RunRecord[] = [];
-  let index = 0;
-  for (; index < ids.length && runs.length < query.limit; index++) {
-    const id = ids[index]!;
-    const screen = screenRunId(id, query);
-    if (screen === "stop") {
-      index = ids.length;
-      break;
-    }
-    if (screen === "skip") continue;
-    const record = await read(id);
-    if (record && matchesQuery(record, query)) runs.push(record);
-  }
-  let more = index < ids.length && runs.length === query.limit;
-  // With a filter, a later run may match none of it: the next page is promised only once one
-  // more run is found to match, looking at most `LOOKAHEAD_READS` runs further (past those, it
-  // is promised as it may hold some).
+  // Once the page is full, a next one is promised: without a filter for any later run; with one
+  // only once a later run is found to match it, looking at most `LOOKAHEAD_READS` runs further
+  // (past those, it is promised as they may hold some).
   const filtered =
     query.status !== undefined ||
     query.runbook !== undefined ||
     query.sinceMs !== undefined ||
     query.untilMs !== undefined;
-  if (more && filtered) {
-    more = false;
-    let reads = 0;
-    for (; index < ids.length && !more; index++) {
-      if (reads++ === LOOKAHEAD_READS) {
-        more = true;
-        break;
-      }
-      const id = ids[index]!;
-      const screen = screenRunId(id, query);
-      if (screen === "stop") break;
-      if (screen === "skip") continue;
-      const record = await read(id);
-      more = record !== null && matchesQuery(record, query);
+  const runs: RunRecord[] = [];
+  let more = false;
+  let lookedAhead = 0;
+  for (const id of ids) {
+    const screen = screenRunId(id, query);
+    if (screen === "stop") break;
+    if (screen === "skip") continue;
+    const full = runs.length === query.limit;
+    if (full && (!filtered || lookedAhead++ === LOOKAHEAD_READS)) {
+      more = true;
+      break;
     }
+    const record = await read(id);
+    if (!record || !matchesQuery(record, query)) continue;
+    if (full) {
+      more = true;
+      break;
+    }
+    runs.push(record);
   }
   return { runs, next_cursor: more ? runs[runs.length - 1]!.run_id : null };
 }
