@@ -45,6 +45,64 @@ async function createDatabase(fileName: string, sql: string): Promise<void> {
   database.close();
 }
 
+/** The bytes of a database made from SQL statements. */
+async function databaseBytes(sql: string): Promise<Uint8Array> {
+  const wasmPath = createRequire(import.meta.url).resolve("sql.js/dist/sql-wasm.wasm");
+  const { Database } = await initSqlJs({ locateFile: () => wasmPath });
+  const database = new Database();
+  database.run(sql);
+  const bytes = database.export();
+  database.close();
+  return bytes;
+}
+
+/**
+ * A hot rollback journal in SQLite's format that restores `before` over `after`: a header padded
+ * to a 512-byte sector, then each page of `before` that `after` changed (number, page, checksum);
+ * with `split`, a second segment (header) after that many records.
+ */
+function rollbackJournal(
+  before: Uint8Array,
+  after: Uint8Array,
+  pageSize: number,
+  split?: number,
+): Buffer {
+  const nonce = 0x1234abcd;
+  const changed: number[] = [];
+  for (let page = 1; page * pageSize <= before.length; page++) {
+    const at = (page - 1) * pageSize;
+    const old = Buffer.from(before.subarray(at, at + pageSize));
+    if (!old.equals(Buffer.from(after.subarray(at, at + pageSize)))) changed.push(page);
+  }
+  const segments =
+    split === undefined ? [changed] : [changed.slice(0, split), changed.slice(split)];
+  const parts: Buffer[] = [];
+  for (const pages of segments) {
+    const header = Buffer.alloc(512);
+    Buffer.from([0xd9, 0xd5, 0x05, 0xf9, 0x20, 0xa1, 0x63, 0xd7]).copy(header);
+    header.writeUInt32BE(pages.length, 8);
+    header.writeUInt32BE(nonce, 12);
+    header.writeUInt32BE(before.length / pageSize, 16);
+    header.writeUInt32BE(512, 20);
+    header.writeUInt32BE(pageSize, 24);
+    parts.push(header);
+    for (const page of pages) {
+      const data = Buffer.from(before.subarray((page - 1) * pageSize, page * pageSize));
+      let sum = nonce;
+      for (let i = pageSize - 200; i > 0; i -= 200) sum = (sum + data[i]!) >>> 0;
+      const record = Buffer.alloc(pageSize + 8);
+      record.writeUInt32BE(page, 0);
+      data.copy(record, 4);
+      record.writeUInt32BE(sum, pageSize + 4);
+      parts.push(record);
+    }
+    // The next segment starts at a sector boundary.
+    const length = parts.reduce((total, part) => total + part.length, 0);
+    parts.push(Buffer.alloc((512 - (length % 512)) % 512));
+  }
+  return Buffer.concat(parts);
+}
+
 type Item = { content: string; metadata: Record<string, unknown> };
 type Content = {
   name: string;
@@ -138,6 +196,32 @@ describe("sqlite connector", () => {
     ]);
   });
 
+  it("lists generated columns in the schema, as it reads their values", async () => {
+    await createDatabase(
+      "people.db",
+      `CREATE TABLE people (first TEXT, last TEXT,
+         full_name TEXT GENERATED ALWAYS AS (first || ' ' || last) VIRTUAL,
+         initials TEXT GENERATED ALWAYS AS (substr(first, 1, 1) || substr(last, 1, 1)) STORED);
+       INSERT INTO people (first, last) VALUES ('Ada', 'Lovelace');
+       CREATE VIRTUAL TABLE docs USING fts4(body);`,
+    );
+    const content = await extract({ database_path: "people.db" });
+    expect(content.data.map((d) => d.content)).toEqual([
+      "first: Ada",
+      "last: Lovelace",
+      "full_name: Ada Lovelace",
+      "initials: AL",
+    ]);
+    const tables = content.metadata.database_schema.tables as {
+      columns: { name: string }[];
+    }[];
+    expect(tables.map((table) => table.columns.map((column) => column.name))).toEqual([
+      ["first", "last", "full_name", "initials"],
+      // A virtual table's hidden columns (fts4's `docs`, `docid`) are not read: not listed.
+      ["body"],
+    ]);
+  });
+
   it("fails clearly on a missing file and on a file that is not SQLite", async () => {
     await expect(extract({ database_path: "missing.db" })).rejects.toThrow(
       new ComponentError(
@@ -185,6 +269,10 @@ describe("sqlite connector", () => {
     symlinkSync(join(base, "app.db"), join(base, "links", "current.db"));
     const linked = await extract({ database_path: "links/current.db" });
     expect(linked.data.map((item) => item.content)).toContain("email: in-the-log@example.com");
+    // Beside an empty file the log is stale: SQLite deletes it and reads an empty database.
+    writeFileSync(join(base, "empty.db"), "");
+    writeFileSync(join(base, "empty.db-wal"), wal);
+    expect((await extract({ database_path: "empty.db" })).data).toEqual([]);
     // A damaged last frame: its transaction did not happen, the one before it did.
     const torn = Buffer.from(wal);
     torn[torn.length - 100]! ^= 0xff;
@@ -231,6 +319,43 @@ describe("sqlite connector", () => {
       skipped_tables: [{ name: "notes", reason: "no such module: fts5" }],
     });
     expect(warnings).toEqual(["skipping table 'notes': no such module: fts5"]);
+  });
+
+  it("rolls back a hot rollback journal: a writer's uncommitted pages are not read", async () => {
+    // The database as committed, and as a writer inside a transaction left the file: an update
+    // and a new table written to it, the pages they replaced kept in the journal.
+    const committed = await databaseBytes(
+      `PRAGMA page_size = 512;
+       CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT);
+       INSERT INTO users VALUES (1, 'ada@example.com');`,
+    );
+    const written = await databaseBytes(
+      `PRAGMA page_size = 512;
+       CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT);
+       INSERT INTO users VALUES (1, 'uncommitted@example.com');
+       CREATE TABLE drafts (body TEXT);
+       INSERT INTO drafts VALUES (printf('%.*c', 3000, 'x') || ' bob@example.org');`,
+    );
+    expect(written.length).toBeGreaterThan(committed.length);
+    writeFileSync(join(base, "app.db"), written);
+    const contents = async () =>
+      (await extract({ database_path: "app.db" })).data.map((item) => item.content);
+    const journal = rollbackJournal(committed, written, 512);
+    writeFileSync(join(base, "app.db-journal"), journal);
+    expect(await contents()).toEqual(["id: 1", "email: ada@example.com"]);
+    // Its records in two segments, as a writer that synced twice leaves them.
+    writeFileSync(join(base, "app.db-journal"), rollbackJournal(committed, written, 512, 1));
+    expect(await contents()).toEqual(["id: 1", "email: ada@example.com"]);
+    // A damaged header claiming a database of 2^32 - 1 pages: no 2 TiB image, the file as it is.
+    const huge = Buffer.from(journal);
+    huge.writeUInt32BE(0xffffffff, 16);
+    writeFileSync(join(base, "app.db-journal"), huge);
+    expect(await contents()).toEqual(["id: 1", "email: ada@example.com"]);
+    // A committed journal, its header zeroed (journal_mode=PERSIST): nothing to roll back.
+    const zeroed = Buffer.from(journal);
+    zeroed.fill(0, 0, 28);
+    writeFileSync(join(base, "app.db-journal"), zeroed);
+    expect(await contents()).toContain("email: uncommitted@example.com");
   });
 
   it("reports a corrupt database as a ComponentError", async () => {

@@ -6,7 +6,7 @@
  * is loaded into memory, which suits the databases this connector is meant for (it samples
  * `max_rows_per_table` rows per table).
  */
-import { readFile, realpath, stat } from "node:fs/promises";
+import { access, readFile, realpath, stat } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { basename, resolve } from "node:path";
 import { checkExtractCall, checkProperties } from "../components/properties.js";
@@ -18,6 +18,7 @@ import type {
 } from "../components/types.js";
 import { ComponentError, type Issue } from "../errors.js";
 import type { SchemaRef } from "../message.js";
+import { applyRollback, readRollbackJournal } from "./sqlite-journal.js";
 import { applyWalCommits, readWalCommits } from "./sqlite-wal.js";
 
 const STANDARD_INPUT: SchemaRef = { name: "standard_input", version: "1.0.0" };
@@ -135,13 +136,26 @@ export const sqliteConnector: Connector = {
         `sqlite: ${shown} is not a SQLite database (it lacks the SQLite file header; an encrypted database looks like this too)`,
       );
     }
-    // Transactions committed to its write-ahead log and not yet checkpointed are part of it. The
-    // log lies beside the file a symlink leads to, where SQLite itself keeps it.
+    // The journals lie beside the file a symlink leads to, where SQLite itself keeps them.
     const real = await realpath(file).catch(() => file);
+    // A hot rollback journal: a writer is in a transaction (or was killed in one) and may have
+    // written some of its pages already. Read as SQLite would: rolled back to the last commit.
+    const journal =
+      bytes.length === 0
+        ? null
+        : await readFile(`${real}-journal`).catch((error: NodeJS.ErrnoException) =>
+            error.code === "ENOENT" ? null : cannotRead(error, "rollback journal of"),
+          );
+    const rollback = journal && readRollbackJournal(journal);
+    if (rollback && !(await superJournalGone(rollback.superJournal))) {
+      bytes = applyRollback(bytes, rollback);
+    }
+    // Transactions committed to its write-ahead log and not yet checkpointed are part of it.
     const wal = await readFile(`${real}-wal`).catch((error: NodeJS.ErrnoException) =>
       error.code === "ENOENT" ? null : cannotRead(error, "write-ahead log of"),
     );
-    const commits = wal && readWalCommits(wal);
+    // Beside an empty file a log is stale: SQLite deletes it rather than read it.
+    const commits = wal && bytes.length > 0 && readWalCommits(wal);
     if (commits) bytes = applyWalCommits(bytes, commits);
 
     const { Database } = await loadSqlJs();
@@ -309,14 +323,18 @@ function listTables(database: Database): TableEntry[] {
 }
 
 function listColumns(database: Database, table: string): ColumnInfo[] {
-  const [result] = database.exec(`PRAGMA table_info(${quoteIdentifier(table)})`);
-  // PRAGMA table_info rows: cid, name, type, notnull, dflt_value, pk.
-  return (result?.values ?? []).map((row) => ({
-    name: String(row[1]),
-    type: String(row[2] ?? ""),
-    nullable: row[3] === 0,
-    primary_key: Number(row[5]) > 0,
-  }));
+  // table_xinfo, not table_info: it lists generated columns too, which `SELECT *` reads.
+  const [result] = database.exec(`PRAGMA table_xinfo(${quoteIdentifier(table)})`);
+  // PRAGMA table_xinfo rows: cid, name, type, notnull, dflt_value, pk, hidden (1: a virtual
+  // table's hidden column, which `SELECT *` leaves out; 2 and 3: generated columns).
+  return (result?.values ?? [])
+    .filter((row) => row[6] !== 1)
+    .map((row) => ({
+      name: String(row[1]),
+      type: String(row[2] ?? ""),
+      nullable: row[3] === 0,
+      primary_key: Number(row[5]) > 0,
+    }));
 }
 
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
@@ -341,6 +359,18 @@ function cellText(value: SqlValue): string | "binary" | undefined {
     text = String(value);
   }
   return text.trim() === "" ? undefined : text;
+}
+
+/**
+ * True when the journal names a super-journal that no longer exists: its multi-database
+ * transaction committed, and SQLite does not roll the journal back.
+ */
+async function superJournalGone(superJournal: string | undefined): Promise<boolean> {
+  if (superJournal === undefined) return false;
+  return access(superJournal).then(
+    () => false,
+    (error: NodeJS.ErrnoException) => error.code === "ENOENT",
+  );
 }
 
 /** Why a file could not be read, in words where Node gives only a code. */

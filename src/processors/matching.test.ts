@@ -192,6 +192,33 @@ describe("evidence", () => {
     expect(small!.evidence[0]).toBe(`...rd=***${" ".repeat(40)}email`);
   });
 
+  it("never shows a bearer token, an XML element's password or a --password argument", () => {
+    const text = [
+      "GET /api/me Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.sig email",
+      'curl -H "Authorization: Basic YWRhOmh1bnRlcjI=" -H "X-Trace: 1"',
+      '{"headers": {"authorization": "bearer abc.def.ghi"}} token sent as bearer ghp_0123456789abcdef',
+      "<server><username>ada</username><password>hunter2</password></server>",
+      '<db:password encrypted="false">s3cr3t</db:password>',
+      "mysqldump --user ada --password hunter2 --host db",
+      "passphrase: correct horse battery, next",
+      // Not credentials: prose, and a tag or flag that only names passwords.
+      "the bearer of this card; <passwordPolicy>strict</passwordPolicy> --password-file /etc/pw",
+    ].join("\n");
+    const [match] = matcher.scan(text, { ...options, contextSize: "full" });
+    expect(match!.evidence[0]).toBe(
+      [
+        "GET /api/me Authorization: Bearer *** email",
+        'curl -H "Authorization: Basic ***" -H "X-Trace: 1"',
+        '{"headers": {"authorization": "bearer ***"}} token sent as bearer ***',
+        "<server><username>ada</username><password>***</password></server>",
+        '<db:password encrypted="false">***</db:password>',
+        "mysqldump --user ada --password *** --host db",
+        "passphrase: ***, next",
+        "the bearer of this card; <passwordPolicy>strict</passwordPolicy> --password-file /etc/pw",
+      ].join("\n"),
+    );
+  });
+
   it("picks snippets round-robin across patterns", () => {
     const text = `${Array.from({ length: 5 }, (_, i) => `email ${i} ${filler(12)}`).join("")}phone`;
     const [match] = matcher.scan(text, { ...options, maximumEvidenceCount: 2 });

@@ -309,16 +309,35 @@ function evidenceFor(
   return snippets;
 }
 
+/** The end of a field name that holds a secret (`password`, `DB_PASSWORD`, `client_secret`, ...). */
+const SECRET_NAME =
+  "(?:password|passwd|passphrase|pwd|secret(?:[_-]?key)?|token|api[_-]?key|access[_-]?key|private[_-]?key)";
+/** A quoted value whole (its closing quote may lie beyond the window), or one word. */
+const QUOTED_OR_WORD = String.raw`("(?:[^"\\\n]|\\.)*"?|'[^'\n]*'?|[^\s"'&,;]+)`;
+
 /**
  * Credentials that evidence never shows: a URL's password (`postgres://app:s3cr3t@db`, group 1),
  * and the value of a field whose name ends in a secret's (`password=`, `DB_PASSWORD: "…"`,
  * `dbPassword=`, `"api_key": "…"`, `Pwd=…;`, `GITHUB_TOKEN=`, `SECRET_KEY=`): after `:` a quoted
  * value or the words up to the line's next `,` or `;` (group 2), after `=` a quoted value or one
- * word (group 3). A quoted value whose closing quote lies beyond the window runs to its end. A
- * name is tried only where a run of name characters starts, so a long run costs one pass.
+ * word (group 3); an XML element's text (`<password>…</password>`, group 4); a command line's
+ * `--password …` (group 5); the credentials of an `Authorization:` header (`Bearer …`,
+ * `Basic …`, group 6) and a bearer token anywhere (group 7). A quoted value whose closing quote
+ * lies beyond the window runs to its end. A name is tried only where a run of name characters
+ * starts, so a long run costs one pass.
  */
-const CREDENTIAL =
-  /\/\/[^\s/:@?#]*:([^\s/?#]*)@|(?<![\w-])[\w-]*?(?:password|passwd|pwd|secret(?:[_-]?key)?|token|api[_-]?key|access[_-]?key|private[_-]?key)["']?[ \t]*(?::[ \t]*("(?:[^"\\\n]|\\.)*"?|'[^'\n]*'?|[^\s"'&,;]+(?:[ \t]+[^\s"'&,;]+)*)|=[ \t]*("(?:[^"\\\n]|\\.)*"?|'[^'\n]*'?|[^\s"'&,;]+))/gi;
+const CREDENTIAL = new RegExp(
+  [
+    String.raw`\/\/[^\s/:@?#]*:([^\s/?#]*)@`,
+    String.raw`(?<![\w-])[\w-]*?${SECRET_NAME}["']?[ \t]*(?::[ \t]*("(?:[^"\\\n]|\\.)*"?|'[^'\n]*'?|[^\s"'&,;]+(?:[ \t]+[^\s"'&,;]+)*)|=[ \t]*${QUOTED_OR_WORD})`,
+    String.raw`<[\w.:-]*?${SECRET_NAME}(?:\s[^<>]*)?>([^<\n]*)`,
+    String.raw`(?<![\w-])--[\w-]*?${SECRET_NAME}[ \t]+(?!-)${QUOTED_OR_WORD}`,
+    String.raw`(?<![\w-])(?:proxy-)?authorization["']?[ \t]*[:=][ \t]*["']?(?:(?:bearer|basic|digest|token|negotiate|ntlm)[ \t]+)?([^\s"',;]+)`,
+    String.raw`(?<![\w-])bearer[ \t]+([\w.~+/-]{8,}=*)`,
+  ].join("|"),
+  "gi",
+);
+
 /** Characters around a snippet searched for a credential that the snippet's edge cuts. */
 const CREDENTIAL_REACH = 256;
 
@@ -335,7 +354,7 @@ export function maskedSlice(text: string, from: number, to: number): string {
   CREDENTIAL.lastIndex = 0;
   for (let m = CREDENTIAL.exec(window); m !== null; m = CREDENTIAL.exec(window)) {
     const url = m[1] !== undefined;
-    const value = m[1] ?? m[2] ?? m[3]!;
+    const value = m[1] ?? m[2] ?? m[3] ?? m[4] ?? m[5] ?? m[6] ?? m[7]!;
     let start = reach + m.index + m[0].length - value.length - (url ? 1 : 0);
     let end = start + value.length;
     const quote = url ? "" : value[0];
