@@ -291,6 +291,9 @@ describe("date_of_birth", () => {
       [],
     );
     expect(detect("date_of_birth", "Place of birth: Leeds, 2004-01-15")).toEqual([]);
+    // The keyword's own date is the year; a later date is another event's.
+    expect(detect("date_of_birth", "Born in 1985, moved to London on 12/03/2001")).toEqual([]);
+    expect(detect("date_of_birth", "born in Leeds on 12/03/1985")).toEqual(["12/03/1985"]);
     // Only a whole header cell names the column, and only rows of the header's shape are read.
     expect(detect("date_of_birth", "Adobe, Inc. release notes\n2023-05-01, CC 2023")).toEqual([]);
     expect(detect("date_of_birth", "id,stubborn_bug,fixed\n1,2023-05-01,no")).toEqual([]);

@@ -706,6 +706,8 @@ const DATE_WINDOW = 40;
 /** `birth_place`, `birthplace`, `birth country`: where, not when. */
 const BIRTH_PLACE_AFTER = /^[ _-]?(?:place|country|city|town|name)/i;
 const PLACE_OF_BEFORE = /(?:place|country|city|town) of $/i;
+/** A year between the keyword and a date: the keyword had its date (`Born in 1985, moved ... on`). */
+const YEAR_BETWEEN = /(?<!\d)\d{4}(?!\d)/;
 
 const detectDateOfBirth: Detector = (text, emit) => {
   const table = birthDateColumn(text);
@@ -727,7 +729,12 @@ const detectDateOfBirth: Detector = (text, emit) => {
     const window = text.slice(from, from + DATE_WINDOW + 30);
     DATE_NEAR_KEYWORD.lastIndex = 0;
     const date = DATE_NEAR_KEYWORD.exec(window);
-    if (date && date.index <= DATE_WINDOW && isPlausibleBirthDate(date.groups!)) {
+    if (
+      date &&
+      date.index <= DATE_WINDOW &&
+      isPlausibleBirthDate(date.groups!) &&
+      !YEAR_BETWEEN.test(window.slice(0, date.index))
+    ) {
       const start = from + date.index;
       // A table's header names its column: a row's date is that column's, not the one after
       // the name (the first row's date of another column).
