@@ -66,12 +66,35 @@ function inheritStoreFlags(
   options: Record<string, unknown>,
   command: Command,
 ): Record<string, unknown> {
+  refuseListingFlags(command);
   const parent = command.parent?.opts() ?? {};
   return {
     ...(parent.storePath !== undefined ? { storePath: parent.storePath } : {}),
     ...(parent.storeType !== undefined ? { storeType: parent.storeType } : {}),
     ...options,
   };
+}
+
+/**
+ * `wct runs --status failed prune --older-than 30d`: the listing's own options (all but the
+ * store's) land on `runs`, not on the subcommand, which would ignore them and prune every run.
+ * Refused, saying where the option goes.
+ */
+function refuseListingFlags(command: Command): void {
+  const parent = command.parent;
+  if (!parent) return;
+  for (const option of parent.options) {
+    const key = option.attributeName();
+    if (key === "storePath" || key === "storeType") continue;
+    if (parent.getOptionValueSource(key) !== "cli") continue;
+    const flag = option.long ?? option.flags;
+    const own = command.options.some((o) => o.long === option.long);
+    throw new InputError(
+      own
+        ? `${flag} before '${command.name()}' is an option of 'wct runs' (the listing): put it after '${command.name()}'`
+        : `${flag} is an option of 'wct runs' (the listing); 'wct runs ${command.name()}' takes no ${flag}`,
+    );
+  }
 }
 
 function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
@@ -212,7 +235,11 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
         "re-hash every stored artifact of a run against its recorded sha256 (exit 1 on mismatch)",
       )
       .argument("<run-id>", "run ID or unique prefix")
-      .option("--json", "print the result as JSON"),
+      .option("--json", "print the result as JSON")
+      .addHelpText(
+        "after",
+        "\nExit codes: 0 every artifact intact; 1 a missing or changed artifact, or a damaged run\n(event log, record, plan); 2 unknown or malformed run ID.",
+      ),
   ).action(
     lazy(async () => {
       const { verifyCommand } = await import("./commands/history.js");
@@ -224,7 +251,11 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
     runs
       .command("delete")
       .description("delete a run and its artifacts (refused while it runs)")
-      .argument("<run-id>", "run ID or unique prefix"),
+      .argument("<run-id>", "run ID or unique prefix")
+      .addHelpText(
+        "after",
+        "\nExit codes: 0 deleted; 1 a store failure; 2 unknown or malformed run ID, or a run that is\nexecuting in another process.",
+      ),
   ).action(
     lazy(async () => {
       const { deleteCommand } = await import("./commands/history.js");
@@ -240,9 +271,26 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
       )
       .option("--older-than <age>", "only runs started more than AGE ago (30d, 12h, 2w)")
       .option("--keep-last <n>", "keep the newest N runs (of --status, if given)")
-      .option("--status <status>", "only runs with this status")
+      .option(
+        "--status <status>",
+        "only runs with this status: running, completed, failed, interrupted",
+      )
       .option("--dry-run", "show what would be deleted, delete nothing")
-      .option("--json", "print the result as JSON"),
+      .option("--json", "print the result as JSON")
+      .addHelpText(
+        "after",
+        [
+          "",
+          "A run is deleted when it matches every criterion given. A run that is executing, or whose",
+          "record cannot be read, is kept and listed with the reason ('wct runs delete' removes the latter).",
+          "",
+          "Examples:",
+          "  wct runs prune --older-than 30d --dry-run",
+          "  wct runs prune --keep-last 20 --status completed",
+          "",
+          "Exit codes: 0 done; 1 a store failure; 2 bad arguments.",
+        ].join("\n"),
+      ),
   ).action(
     lazy(async () => {
       const { pruneCommand } = await import("./commands/history.js");
@@ -272,7 +320,20 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
       .argument("<run-id>", "run ID or unique prefix")
       .argument("[artifact-id]", "print this artifact's content")
       .option("--json", "machine-readable output (the whole Message for an artifact)")
-      .option("--events", "print the run's audit trail (event log)"),
+      .option("--events", "print the run's audit trail (event log)")
+      .addHelpText(
+        "after",
+        [
+          "",
+          "Examples:",
+          "  wct inspect 0192f4c1-7e3a            a unique prefix of a run ID is enough",
+          "  wct inspect RUN_ID files --json      the stored Message, checked against its sha256",
+          "  wct inspect RUN_ID --events --json   every event of the run, in order",
+          "",
+          "Exit codes: 0 ok; 1 damaged run or artifact (named), or an incomplete audit trail; 2 unknown",
+          "or malformed run or artifact ID, or an artifact that was not stored (failed, skipped).",
+        ].join("\n"),
+      ),
   ).action(
     lazy(async () => {
       const { inspectCommand } = await import("./commands/history.js");

@@ -33,7 +33,7 @@ import type {
   RunStatus,
 } from "../stores/execution/store.js";
 import { newRunId } from "../stores/keys.js";
-import { readRecordedMessage, verifyRecorded } from "../stores/recorded.js";
+import { readRecordedMessage, readRecordedPlan, verifyRecorded } from "../stores/recorded.js";
 import type { EngineListener } from "./events.js";
 
 /** Who started the run, for the run record. */
@@ -112,7 +112,7 @@ export async function executePlan(options: ExecuteOptions): Promise<RunResult> {
     runId = options.resumeRunId;
     await executions.acquireLease(runId, owner);
     try {
-      const stored = (await executions.getPlan(runId)) as PlanJson;
+      const stored = await readRecordedPlan(executions, runId);
       // The run is a run of its runbook: another one (or this one renamed) cannot continue it.
       if (stored.runbook.name !== options.planJson.runbook.name) {
         const record = await executions.getRun(runId);

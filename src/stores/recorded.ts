@@ -4,8 +4,9 @@
  */
 import { ArtifactNotFoundError, CorruptDataError, NotFoundError } from "../errors.js";
 import { type Message, parseMessage, sha256Off } from "../message.js";
+import type { PlanJson } from "../plan/plan-json.js";
 import type { ArtifactStore } from "./artifact/store.js";
-import type { ArtifactState } from "./execution/store.js";
+import type { ArtifactState, ExecutionStore } from "./execution/store.js";
 
 /** Where an artifact lives, as the filesystem layout names it (the store root is left out). */
 function artifactLocation(runId: string, key: string): string {
@@ -95,4 +96,40 @@ export async function readRecordedMessage(
 ): Promise<Message> {
   const bytes = await readRecordedBytes(artifacts, runId, state);
   return parseMessage(bytes, artifactLocation(runId, state.id));
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** Whether a stored plan has what export and resume read: the runbook's name, each artifact's definition. */
+function isPlanJson(value: unknown): value is PlanJson {
+  return (
+    isObject(value) &&
+    isObject(value.runbook) &&
+    typeof value.runbook.name === "string" &&
+    isObject(value.artifacts) &&
+    Object.values(value.artifacts).every(
+      (artifact) =>
+        isObject(artifact) &&
+        isObject(artifact.definition) &&
+        Array.isArray(artifact.inputs) &&
+        typeof artifact.digest === "string",
+    )
+  );
+}
+
+/** A run's stored plan (`_system/plan.json`); `CorruptDataError` for one damaged into another shape. */
+export async function readRecordedPlan(
+  executions: ExecutionStore,
+  runId: string,
+): Promise<PlanJson> {
+  const plan = await executions.getPlan(runId);
+  if (!isPlanJson(plan)) {
+    throw new CorruptDataError(
+      `runs/${runId}/_system/plan.json`,
+      "not an execution plan (a field is missing or of the wrong type)",
+    );
+  }
+  return plan;
 }

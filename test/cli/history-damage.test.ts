@@ -84,7 +84,7 @@ describe("damaged runs", () => {
     const broken = await run(plain);
     await writeFile(runFile(broken, "_system", "metadata.json"), "{garbage");
     const table = await wct(["runs"]);
-    expect(table.stdout).toMatch(new RegExp(`${broken}\\s+unreadable`));
+    expect(table.stdout, table.stderr).toMatch(new RegExp(`${broken}\\s+unreadable`));
     expect(table.stderr).toContain(`warning: run ${broken} cannot be read:`);
     expect(table.stderr).toContain("metadata.json: not valid JSON");
 
@@ -140,6 +140,73 @@ describe("damaged runs", () => {
     const inspect = await wct(["inspect", runId, "--json"]);
     expect(inspect.code, inspect.stderr).toBe(0);
     expect(JSON.parse(inspect.stdout).status).toBe("interrupted");
+  });
+
+  it("calls fields of the wrong type in the log, record or plan damage, not an internal error", async () => {
+    const edit = async (runId: string, name: string, change: (text: string) => string) => {
+      const file = runFile(runId, "_system", name);
+      await writeFile(file, change(await readFile(file, "utf8")));
+    };
+    const editJson = (
+      runId: string,
+      name: string,
+      change: (value: Record<string, Record<string, unknown>>) => void,
+    ) =>
+      edit(runId, name, (text) => {
+        const value = JSON.parse(text);
+        change(value);
+        return JSON.stringify(value);
+      });
+    const damaged: Array<[string, string]> = [];
+    const log = await run(plain);
+    await edit(log, "events.jsonl", (t) => t.replace(/"sha256":"[0-9a-f]+"/, '"sha256":5'));
+    damaged.push([log, "events.jsonl:"]);
+    const ids = await run(plain);
+    await edit(ids, "events.jsonl", (t) => t.replace('"artifact_id":"files"', '"artifact_id":{}'));
+    damaged.push([ids, "events.jsonl:"]);
+    const record = await run(plain);
+    await editJson(record, "metadata.json", (m) => {
+      delete m.runbook?.sha256;
+    });
+    damaged.push([record, "metadata.json: not a run record"]);
+    const plan = await run(plain);
+    await editJson(plan, "plan.json", (p) => {
+      delete p.runbook;
+    });
+
+    for (const [runId, where] of damaged) {
+      for (const args of [
+        ["inspect", runId],
+        ["runs", "verify", runId],
+        ["export", runId],
+      ]) {
+        const result = await wct(args);
+        expect(result.code, `${args.join(" ")}: ${result.stderr}`).toBe(1);
+        expect(result.stderr).toContain(`wct: corrupt data: ${runFile(runId, "_system", where)}`);
+        expect(result.stderr).not.toContain("internal error");
+      }
+    }
+    // A damaged plan fails the check of the run, and export and resume name it.
+    for (const args of [
+      ["runs", "verify", plan],
+      ["export", plan],
+      ["run", plain, "--resume", plan],
+    ]) {
+      const result = await wct(args);
+      expect(result.code, `${args.join(" ")}: ${result.stderr}`).toBe(1);
+      expect(result.stderr).toContain(
+        `wct: corrupt data: runs/${plan}/_system/plan.json: not an execution plan`,
+      );
+    }
+  });
+
+  it("deletes a run whose _system is a file, which no process can hold", async () => {
+    const runId = await run(plain);
+    await rm(runFile(runId, "_system"), { recursive: true });
+    await writeFile(runFile(runId, "_system"), "");
+    const deleted = await wct(["runs", "delete", runId]);
+    expect(deleted.code, deleted.stderr).toBe(0);
+    expect(existsSync(runFile(runId))).toBe(false);
   });
 
   it("previews with --dry-run the leftovers that prune sweeps", async () => {
@@ -220,6 +287,47 @@ describe("arguments of the history commands", () => {
     expect((await wct(["runs", "delete", cursor])).code).toBe(0);
     const page = await listed(["--cursor", cursor]);
     expect(page.map((r) => r.run_id)).toEqual(runs.slice(1).map((r) => r.run_id));
+  });
+
+  it("refuses the listing's options before a subcommand instead of ignoring them", async () => {
+    const failing = await write(
+      "failing.yaml",
+      runbook("failing", "  db: {source: {type: sqlite, properties: {database_path: nope.db}}}\n"),
+    );
+    const failed = await run(failing);
+    const before = await listed(["--limit", "10000"]);
+    expect(before.length).toBeGreaterThan(1);
+    // Read as `prune --keep-last 0` alone, it would delete every run, not only the failed ones.
+    for (const args of [
+      ["runs", "--status", "failed", "prune", "--keep-last", "0"],
+      ["runs", "--json", "verify", failed],
+      ["runs", "--limit", "1", "delete", failed],
+    ]) {
+      const result = await wct(args);
+      expect(result.code, args.join(" ")).toBe(2);
+      expect(result.stderr).toContain(`wct: ${args[1]}`);
+      expect(result.stderr).toContain("an option of 'wct runs' (the listing)");
+    }
+    expect(await listed(["--limit", "10000"])).toEqual(before);
+    // The store's options may stand on either side.
+    const verify = await wct(["runs", "--store-path", store, "verify", failed]);
+    expect(verify.code, verify.stderr).toBe(0);
+  });
+
+  it("explains in --help how each history command exits, and how prune combines its criteria", async () => {
+    for (const command of [
+      ["inspect"],
+      ["runs", "verify"],
+      ["runs", "delete"],
+      ["runs", "prune"],
+    ]) {
+      const help = await wct([...command, "--help"]);
+      expect(help.code).toBe(0);
+      expect(help.stdout, command.join(" ")).toMatch(/Exit codes: 0 .*; 1 .*; 2 /s);
+    }
+    const prune = (await wct(["runs", "prune", "--help"])).stdout;
+    expect(prune).toContain("matches every criterion given");
+    expect(prune).toMatch(/this status: running, completed, failed,\s+interrupted/);
   });
 
   it("refuses --events together with an artifact id", async () => {

@@ -3,9 +3,9 @@
  */
 import { InputError } from "../../errors.js";
 import { buildJsonExport, EXPORTERS } from "../../export/json.js";
-import type { PlanJson } from "../../plan/plan-json.js";
 import type { ArtifactStore } from "../../stores/artifact/store.js";
 import type { ExecutionStore } from "../../stores/execution/store.js";
+import { readRecordedPlan } from "../../stores/recorded.js";
 import {
   type CliIo,
   checkOutputTarget,
@@ -37,7 +37,7 @@ export async function exportRun(
       `warning: run ${runId} is still running; the export shows what it has so far, as 'interrupted' (upstream's format has no 'running')\n`,
     );
   }
-  const plan = (await stores.executions.getPlan(runId)) as PlanJson;
+  const plan = await readRecordedPlan(stores.executions, runId);
   return `${JSON.stringify(await buildJsonExport(details, plan, stores.artifacts), null, 2)}\n`;
 }
 

@@ -20,7 +20,7 @@ import {
   type RunStatus,
 } from "../../stores/execution/store.js";
 import { runIdTimestamp, validateArtifactKey } from "../../stores/keys.js";
-import { readRecordedMessage, verifyRecorded } from "../../stores/recorded.js";
+import { readRecordedMessage, readRecordedPlan, verifyRecorded } from "../../stores/recorded.js";
 import {
   type CliIo,
   commandWith,
@@ -304,7 +304,7 @@ export async function verifyRun(
 ): Promise<{ checked: number; problems: VerifyProblem[] }> {
   const details = await executions.getRunDetails(runId);
   // The plan is part of the run (export and resume read it): a damaged one fails the check.
-  await executions.getPlan(runId);
+  await readRecordedPlan(executions, runId);
   const problems: VerifyProblem[] = [];
   let checked = 0;
   for (const state of details.artifacts) {

@@ -6,6 +6,7 @@ import {
   deriveCounts,
   recordAfterEvents,
   recordForNewRun,
+  storedEventProblem,
 } from "./derive.js";
 import type { NewRun, RunEvent } from "./store.js";
 
@@ -167,5 +168,44 @@ describe("checkEvents", () => {
     ] as unknown as RunEvent[][];
     for (const events of bad) expect(() => checkEvents("r", events)).toThrow(InputError);
     expect(() => checkEvents("r", [started("a", 1)])).not.toThrow();
+  });
+});
+
+describe("storedEventProblem", () => {
+  it("accepts every event the executor logs and names the field a damaged one lacks", () => {
+    const good = [
+      runStarted(0, 1),
+      started("a", 1),
+      completed("a", 2),
+      ev(3, { type: "artifact_failed", artifact_id: "b", error: "boom", duration_seconds: 1 }),
+      ev(4, { type: "artifact_skipped", artifact_id: "c", because: "b failed" }),
+      ev(5, {
+        type: "artifact_reused",
+        artifact_id: "d",
+        from_run: "r0",
+        from_artifact: "a",
+        source_sha256: "ab",
+        sha256: "cd",
+        bytes: 3,
+        schema,
+      }),
+      ev(6, { type: "run_finished", status: "failed", reason: "b failed" }),
+    ];
+    for (const event of good) expect(storedEventProblem(event)).toBeNull();
+    expect(storedEventProblem({ ...completed("a", 2), sha256: 5 })).toBe(
+      "artifact_completed event with a missing or malformed 'sha256'",
+    );
+    expect(storedEventProblem({ ...completed("a", 2), duration_seconds: "1" })).toContain(
+      "'duration_seconds'",
+    );
+    expect(storedEventProblem({ ...completed("a", 2), schema: "x" })).toContain("'schema'");
+    expect(storedEventProblem({ ...started("a", 1), artifact_id: {} })).toContain("'artifact_id'");
+    expect(storedEventProblem({ ...runStarted(0, 1), attempt: "2" })).toContain("'attempt'");
+    expect(storedEventProblem(ev(7, { type: "run_finished", status: "running" }))).toContain(
+      "'status'",
+    );
+    expect(storedEventProblem(ev(7, { type: "bogus" }))).toBe("unknown type 'bogus'");
+    expect(storedEventProblem([])).toBe("not an event");
+    expect(storedEventProblem({ ...started("a", 1), at: 5 })).toBe("missing 'at' time");
   });
 });

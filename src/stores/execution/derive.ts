@@ -173,6 +173,47 @@ const EVENT_TYPES: ReadonlySet<string> = new Set<RunEventType>([
   "run_finished",
 ]);
 
+const isSchemaRef = (value: unknown): boolean =>
+  typeof value === "object" &&
+  value !== null &&
+  typeof (value as Record<string, unknown>).name === "string" &&
+  typeof (value as Record<string, unknown>).version === "string";
+
+/** The fields each type of event carries, with the check of each value. */
+const EVENT_FIELDS: Record<RunEventType, Record<string, (value: unknown) => boolean>> = (() => {
+  const text = (value: unknown) => typeof value === "string";
+  const number = (value: unknown) => typeof value === "number" && Number.isFinite(value);
+  const stored = { artifact_id: text, sha256: text, bytes: number, schema: isSchemaRef };
+  return {
+    run_started: { attempt: number, resumed: (value) => typeof value === "boolean" },
+    artifact_started: { artifact_id: text },
+    artifact_completed: { ...stored, duration_seconds: number },
+    artifact_failed: { artifact_id: text, error: text, duration_seconds: number },
+    artifact_skipped: { artifact_id: text, because: text },
+    artifact_reused: { ...stored, from_run: text, from_artifact: text, source_sha256: text },
+    run_finished: {
+      status: (value) => value === "completed" || value === "failed" || value === "interrupted",
+    },
+  };
+})();
+
+/**
+ * What is wrong with an event read back from a log (damaged by hand, or by a disk), or null: a
+ * reader trusts the fields of every event it derives states from.
+ */
+export function storedEventProblem(event: unknown): string | null {
+  if (typeof event !== "object" || event === null || Array.isArray(event)) return "not an event";
+  const fields = event as Record<string, unknown>;
+  if (typeof fields.event_id !== "string" || fields.event_id === "") return "missing event_id";
+  if (typeof fields.at !== "string") return "missing 'at' time";
+  if (!EVENT_TYPES.has(fields.type as string)) return `unknown type '${String(fields.type)}'`;
+  for (const [name, valid] of Object.entries(EVENT_FIELDS[fields.type as RunEventType])) {
+    if (!valid(fields[name]))
+      return `${String(fields.type)} event with a missing or malformed '${name}'`;
+  }
+  return null;
+}
+
 /** Rejects events a store must not log: no `event_id`, no time, unknown type. Throws `InputError`. */
 export function checkEvents(runId: string, events: RunEvent[]): void {
   if (!Array.isArray(events)) throw new InputError(`Events for run ${runId} must be an array.`);

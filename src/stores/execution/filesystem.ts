@@ -43,6 +43,7 @@ import {
   emptyCounts,
   recordAfterEvents,
   recordForNewRun,
+  storedEventProblem,
 } from "./derive.js";
 import {
   isLease,
@@ -56,6 +57,7 @@ import {
 } from "./lease.js";
 import { paginate, parseRunFilter, recordOf, resolvePrefix, viewRun } from "./run-query.js";
 import {
+  ARTIFACT_STATUSES,
   type ArtifactState,
   type ExecutionStore,
   type Lease,
@@ -141,12 +143,23 @@ function isRunRecord(value: unknown): value is RunRecord {
     typeof runbook === "object" &&
     runbook !== null &&
     typeof runbook.name === "string" &&
+    typeof runbook.path === "string" &&
+    typeof runbook.sha256 === "string" &&
+    typeof runbook.text === "string" &&
+    typeof record.user === "string" &&
+    typeof record.host === "string" &&
+    typeof record.tool_version === "string" &&
     typeof record.started_at === "string" &&
     // Its age decides what `runs prune --older-than` removes: a run of unknown age is unreadable.
     Number.isFinite(Date.parse(record.started_at)) &&
+    (record.finished_at === null || typeof record.finished_at === "string") &&
     Array.isArray(record.artifact_ids) &&
+    record.artifact_ids.every((id) => typeof id === "string") &&
     typeof record.counts === "object" &&
     record.counts !== null &&
+    ARTIFACT_STATUSES.every(
+      (status) => typeof (record.counts as Record<string, unknown>)[status] === "number",
+    ) &&
     typeof record.attempt === "number"
   );
 }
@@ -505,9 +518,8 @@ class FileSystemExecutionStore implements ExecutionStore {
           cause: error,
         });
       }
-      if (typeof event !== "object" || event === null || !("event_id" in event)) {
-        throw new CorruptDataError(`${file}:${index + 1}`, "not an event");
-      }
+      const problem = storedEventProblem(event);
+      if (problem) throw new CorruptDataError(`${file}:${index + 1}`, problem);
       events.push(event as RunEvent);
     }
     return { events, completeBytes, totalBytes: bytes.length };
@@ -654,8 +666,9 @@ class FileSystemExecutionStore implements ExecutionStore {
     } catch (error) {
       // A full disk has no room for a lease file, and deleting runs is how space is freed. A
       // resume cannot start there either (it too must write its lease), so a lease that is not
-      // live is enough. (Not for a quota: another user might still write a lease.)
-      if (!(error instanceof StoreError) || !hasErrorCode(error.cause, "ENOSPC")) {
+      // live is enough. (Not for a quota: another user might still write a lease.) Nor can any
+      // process hold a run whose `_system` is no folder (damage by hand): it is deleted too.
+      if (!(error instanceof StoreError) || !hasErrorCode(error.cause, "ENOSPC", "ENOTDIR")) {
         throw error;
       }
       const current = await this.readLease(runId);
