@@ -36,6 +36,24 @@ describe("isLeaseLive", () => {
     expect(isLeaseLive(newLease("r", remote, ago(31_000)), limits)).toBe(false);
   });
 
+  it("takes no pid but a positive one for a process", () => {
+    // kill(0) and kill(-1) reach a process group: they succeed whatever the lease says.
+    for (const pid of [0, -1, 1.5, Number.NaN]) {
+      expect(isProcessAlive(pid)).toBe(false);
+      expect(isLeaseLive(newLease("r", { ...owner, pid }), limits)).toBe(false);
+    }
+  });
+
+  it("does not let a heartbeat far in the future hold a run", () => {
+    const ahead = (ms: number) => new Date(Date.now() + ms);
+    const remote = { ...owner, host: "elsewhere" };
+    // A clock a little ahead (skew, a step back of this host's clock) keeps the lease.
+    expect(isLeaseLive(newLease("r", owner, ahead(60_000)), limits)).toBe(true);
+    expect(isLeaseLive(newLease("r", remote, ahead(60_000)), limits)).toBe(true);
+    expect(isLeaseLive(newLease("r", owner, ahead(301_000)), limits)).toBe(false);
+    expect(isLeaseLive(newLease("r", remote, ahead(86_400_000)), limits)).toBe(false);
+  });
+
   it("treats an unreadable heartbeat as stale", () => {
     expect(isLeaseLive({ ...newLease("r", owner), heartbeat_at: "garbage" }, limits)).toBe(false);
   });

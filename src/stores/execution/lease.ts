@@ -24,8 +24,12 @@ export function leaseLimits(ttlMs = DEFAULT_LEASE_TTL_MS, localStaleMs?: number)
   return { ttlMs, localStaleMs: localStaleMs ?? ttlMs * LOCAL_STALE_TTLS };
 }
 
-/** Whether a process with this pid exists on this host. */
+/**
+ * Whether a process with this pid exists on this host. Only a positive pid names one process:
+ * `kill(0)` and `kill(-1)` reach a group and would pass for any lease (one damaged by hand).
+ */
 export function isProcessAlive(pid: number): boolean {
+  if (!Number.isSafeInteger(pid) || pid <= 0) return false;
   try {
     process.kill(pid, 0);
     return true;
@@ -42,12 +46,16 @@ export function isProcessAlive(pid: number): boolean {
  * run, and taking the run from it would have two processes execute it. Only a heartbeat older than
  * `localStaleMs` frees it. The trade-off: if the holder died and the OS gave its pid to an unrelated
  * process, the run stays held until `localStaleMs` passes. On another host the pid cannot be
- * checked, so a heartbeat older than `ttlMs` frees the run.
+ * checked, so a heartbeat older than `ttlMs` frees the run. A heartbeat more than `localStaleMs`
+ * in the future is stale too.
  */
 export function isLeaseLive(lease: Lease, limits: LeaseLimits, now = Date.now()): boolean {
   const heartbeat = Date.parse(lease.heartbeat_at);
   if (!Number.isFinite(heartbeat)) return false;
   const age = now - heartbeat;
+  // Further ahead than a clock step or skew explains: no process wrote it, and it would hold the
+  // run for as long as it stays ahead.
+  if (age < -limits.localStaleMs) return false;
   if (lease.host === hostname()) {
     return isProcessAlive(lease.pid) && age <= limits.localStaleMs;
   }
