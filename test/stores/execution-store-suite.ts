@@ -454,6 +454,9 @@ export function describeExecutionStore(
         const run = sampleRun();
         await store.createRun(run, owner());
         expect(await store.resolveRunId(run.run_id.slice(0, 30))).toBe(run.run_id);
+        // In upper case too (a UUID's hex digits are either case).
+        expect(await store.resolveRunId(run.run_id.toUpperCase())).toBe(run.run_id);
+        expect(await store.resolveRunId(run.run_id.slice(0, 30).toUpperCase())).toBe(run.run_id);
       });
     });
 

@@ -55,7 +55,14 @@ import {
   leaseLostError,
   newLease,
 } from "./lease.js";
-import { paginate, parseRunFilter, recordOf, resolvePrefix, viewRun } from "./run-query.js";
+import {
+  generatedCase,
+  paginate,
+  parseRunFilter,
+  recordOf,
+  resolvePrefix,
+  viewRun,
+} from "./run-query.js";
 import {
   ARTIFACT_STATUSES,
   type ArtifactState,
@@ -648,8 +655,8 @@ class FileSystemExecutionStore implements ExecutionStore {
     }
   }
 
-  async resolveRunId(prefix: string): Promise<string> {
-    validateRunId(prefix);
+  async resolveRunId(written: string): Promise<string> {
+    const prefix = generatedCase(validateRunId(written));
     if (await this.runFolderExists(prefix)) return prefix;
     return resolvePrefix(prefix, await this.runFolderNames());
   }

@@ -44,6 +44,15 @@ describe("parseRunFilter", () => {
 });
 
 describe("resolvePrefix", () => {
+  it("reads a run ID of hex digits in either case, as wct writes them (lower case)", () => {
+    const ids = ["01a24238-94c4-7411", "01b00000-0000-7000", "Run-X"];
+    expect(resolvePrefix("01A24238-94C4-7411", ids)).toBe("01a24238-94c4-7411");
+    expect(resolvePrefix("01A2", ids)).toBe("01a24238-94c4-7411");
+    // Other run IDs keep their case.
+    expect(resolvePrefix("Run-X", ids)).toBe("Run-X");
+    expect(() => resolvePrefix("RUN-X", ids)).toThrow(RunNotFoundError);
+  });
+
   it("prefers an exact match over longer IDs sharing it", () => {
     expect(resolvePrefix("run-1", ["run-10", "run-1", "run-11"])).toBe("run-1");
   });

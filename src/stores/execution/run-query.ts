@@ -105,12 +105,20 @@ export function newestFirst(runIds: string[]): string[] {
 export const MIN_RUN_ID_PREFIX = 4;
 
 /**
- * The full run ID for `prefix` among `runIds`: an exact match, else the only ID starting with it.
+ * A run ID (or prefix) of hex digits and dashes in lower case, as wct writes the UUIDs it makes
+ * run IDs of: `01A2…` pasted from an upper-casing tool names the same run.
+ */
+export function generatedCase(id: string): string {
+  return /^[0-9a-f-]+$/i.test(id) ? id.toLowerCase() : id;
+}
+
+/**
+ * The full run ID for `prefix` among `runIds` (in `generatedCase`): an exact match, else the only ID starting with it.
  * Throws `RunNotFoundError` for none, and `InputError` for a prefix shorter than
  * `MIN_RUN_ID_PREFIX` or, listing up to 5 candidates, an ambiguous one.
  */
-export function resolvePrefix(prefix: string, runIds: Iterable<string>): string {
-  validateRunId(prefix);
+export function resolvePrefix(written: string, runIds: Iterable<string>): string {
+  const prefix = generatedCase(validateRunId(written));
   const matches: string[] = [];
   for (const id of runIds) {
     if (id === prefix) return id;
