@@ -5,6 +5,7 @@
  */
 import { type SchemaRef, sha256 } from "../message.js";
 import { withWrittenPlaceholders } from "../runbook/env.js";
+import { emptyRecord } from "../runbook/model.js";
 import type { ExecutionPlan } from "./planner.js";
 
 export interface PlannedArtifactJson {
@@ -64,7 +65,7 @@ export function planToJson(
   plan: ExecutionPlan,
   runbookPlaceholders: ReadonlyMap<string, string>,
 ): PlanJson {
-  const artifacts: Record<string, PlannedArtifactJson> = {};
+  const artifacts = emptyRecord<PlannedArtifactJson>();
   for (const [id, a] of plan.artifacts) {
     const { position: _position, placeholders, ...definition } = a.definition;
     const decisive = {

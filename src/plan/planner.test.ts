@@ -131,6 +131,27 @@ describe("planner", () => {
     ]);
   });
 
+  it("takes ids such as 'toString' or '__proto__' for ids, not for properties of every object", async () => {
+    const { plan: p, planJson } = await plan(
+      "  toString: {source: {type: files, properties: {path: .}}}\n" +
+        "  __proto__: {inputs: toString, process: {type: detect}}\n" +
+        "  hasOwnProperty: {inputs: __proto__}\n",
+    );
+    expect([...p.artifacts.keys()]).toEqual(["toString", "__proto__", "hasOwnProperty"]);
+    expect(p.artifacts.get("hasOwnProperty")!.outputSchema).toEqual(INDICATOR);
+    expect(Object.keys(planJson.artifacts)).toEqual(["toString", "__proto__", "hasOwnProperty"]);
+    const stored = JSON.parse(JSON.stringify(planJson)).artifacts;
+    expect(Object.getOwnPropertyDescriptor(stored, "__proto__")?.value.inputs).toEqual([
+      "toString",
+    ]);
+    const [missing] = await problems(
+      `${files}  d: {inputs: [s, constructor], process: {type: detect}}\n`,
+    );
+    expect(missing).toMatch(
+      /runbook\.yaml:5:\d+: artifacts\.d\.inputs: references artifact 'constructor', which does not exist/,
+    );
+  });
+
   it("names the cycle and the file", async () => {
     const [cycle] = await problems(
       `${files}  a: {inputs: [s, b], process: {type: detect}}\n  b: {inputs: a}\n`,

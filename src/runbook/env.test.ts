@@ -25,6 +25,29 @@ describe("substituteString", () => {
     expect(substituteString("[${MISSING:-}]", env).value).toBe("[]");
   });
 
+  it("substitutes placeholders inside a default when the default is used", () => {
+    expect(substituteString("${MISSING:-${HOST}}", env)).toEqual({
+      value: "db.internal",
+      substitutions: [{ name: "HOST", value: "db.internal" }],
+      missing: [],
+    });
+    expect(substituteString("${MISSING:-${ALSO_MISSING:-x}}/${PORT}", env).value).toBe("x/5432");
+    expect(substituteString("${MISSING:-${HOST}:${PORT}}", env).value).toBe("db.internal:5432");
+    // A default not used is not looked into.
+    expect(substituteString("${PORT:-${ALSO_MISSING}}", env)).toEqual({
+      value: "5432",
+      substitutions: [{ name: "PORT", value: "5432" }],
+      missing: [],
+    });
+    const unset = substituteString("${MISSING:-${ALSO_MISSING}}", env);
+    expect(unset.missing).toEqual(["ALSO_MISSING"]);
+  });
+
+  it("keeps '${}' as text", () => {
+    expect(substituteString("${}${HOST}", env).value).toBe("${}db.internal");
+    expect(substituteString("${MISSING:-{x}}", env).value).toBe("{x}");
+  });
+
   it("accepts an empty variable as set", () => {
     expect(substituteString("a${EMPTY}b", env)).toEqual({
       value: "ab",

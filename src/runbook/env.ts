@@ -20,7 +20,8 @@ export interface SubstitutedString {
 
 /**
  * Replaces every `${NAME}` and `${NAME:-default}` in `text`. An empty variable counts as set
- * (upstream accepts it); the default applies only when the variable is unset.
+ * (upstream accepts it); the default applies only when the variable is unset. A default may hold
+ * placeholders of its own (`${A:-${B}}`, as in the shell), substituted only when it is used.
  */
 export function substituteString(
   text: string,
@@ -28,20 +29,53 @@ export function substituteString(
 ): SubstitutedString {
   const substitutions: Substitution[] = [];
   const missing: string[] = [];
-  const value = text.replace(PLACEHOLDER, (placeholder, body: string) => {
-    const separator = body.indexOf(":-");
-    const name = separator === -1 ? body : body.slice(0, separator);
-    const fallback = separator === -1 ? undefined : body.slice(separator + 2);
-    const fromEnv = env[name];
-    if (fromEnv !== undefined) {
-      substitutions.push({ name, value: fromEnv });
-      return fromEnv;
+  const substitute = (from: string): string => {
+    let value = "";
+    let at = 0;
+    for (const [start, end] of placeholderSpans(from)) {
+      value += from.slice(at, start);
+      at = end + 1;
+      const placeholder = from.slice(start, at);
+      const body = from.slice(start + 2, end);
+      const separator = body.indexOf(":-");
+      const name = separator === -1 ? body : body.slice(0, separator);
+      const fromEnv = env[name];
+      if (fromEnv !== undefined) {
+        substitutions.push({ name, value: fromEnv });
+        value += fromEnv;
+      } else if (separator !== -1) {
+        value += substitute(body.slice(separator + 2));
+      } else {
+        missing.push(name);
+        value += placeholder;
+      }
     }
-    if (fallback !== undefined) return fallback;
-    missing.push(name);
-    return placeholder;
-  });
-  return { value, substitutions, missing };
+    return value + from.slice(at);
+  };
+  return { value: substitute(text), substitutions, missing };
+}
+
+/**
+ * Where the placeholders of `text` are, outermost only (a default's own are inside its span):
+ * the offsets of each one's `${` and of the `}` that closes it, in order. A `${` never closed is
+ * text, and so is `${}`.
+ */
+function placeholderSpans(text: string): [number, number][] {
+  const spans: [number, number][] = [];
+  const open: number[] = [];
+  for (let i = 0; i < text.length; i++) {
+    if (text[i] === "$" && text[i + 1] === "{") {
+      open.push(i);
+      i++;
+    } else if (text[i] === "}" && open.length > 0) {
+      const start = open.pop()!;
+      if (i === start + 2) continue;
+      // A span inside this one was the default's: only the outermost remain.
+      while (spans.length > 0 && spans.at(-1)![0] > start) spans.pop();
+      spans.push([start, i]);
+    }
+  }
+  return spans;
 }
 
 /** Whether `text` contains a `${...}` placeholder. */

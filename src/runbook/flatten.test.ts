@@ -414,6 +414,32 @@ describe("flattenRunbook input and output mapping", () => {
     ]);
   });
 
+  it("takes names such as 'toString' or 'constructor' for names, not for properties of every object", async () => {
+    const root = await tree("object-names", {
+      "main.yaml": parent([
+        "path: c.yaml",
+        "input_mapping: {data: files, toString: files}",
+        "output: constructor",
+      ]),
+      "c.yaml": child("c"),
+    });
+    expect(await issuesOf(path.join(root, "main.yaml"), root)).toEqual([
+      "main.yaml:10:36: artifacts.use.child_runbook.input_mapping.toString: child runbook 'c.yaml' has no input 'toString'",
+      "main.yaml:11:7: artifacts.use.child_runbook.output: output 'constructor' not found in child runbook 'c.yaml' outputs",
+    ]);
+    const unmapped = await tree("object-names-unmapped", {
+      "main.yaml": parent(["path: c.yaml", "input_mapping: {}", "output: result"]),
+      "c.yaml": child("c").map((line) =>
+        line
+          .replace("  data: {", "  constructor: {")
+          .replace("inputs: data", "inputs: constructor"),
+      ),
+    });
+    expect(await issuesOf(path.join(unmapped, "main.yaml"), unmapped)).toEqual([
+      "main.yaml:10:7: artifacts.use.child_runbook.input_mapping: child runbook 'c.yaml' requires input 'constructor' but it is not mapped",
+    ]);
+  });
+
   it("reports a mapping to an artifact that does not exist", async () => {
     const root = await tree("mapping-missing", {
       "main.yaml": parent(["path: c.yaml", "input_mapping: {data: nothing}", "output: result"]),

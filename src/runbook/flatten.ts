@@ -11,7 +11,12 @@ import path from "node:path";
 import { InputError, type Issue, RunbookError, type SourcePosition } from "../errors.js";
 import { formatSchemaRef, parseSchemaRef, type SchemaRef, sameSchema } from "../message.js";
 import { closestMatch } from "../suggest.js";
-import type { ArtifactDefinition, LoadedRunbook, Substitution } from "./model.js";
+import {
+  type ArtifactDefinition,
+  emptyRecord,
+  type LoadedRunbook,
+  type Substitution,
+} from "./model.js";
 import { artifactIdProblem, loadRunbook } from "./parse.js";
 
 /** Separates a directive's id from its child's artifact ids. */
@@ -90,9 +95,9 @@ export async function flattenRunbook(
 
 class Flattener {
   private readonly issues: Issue[] = [];
-  private readonly artifacts: Record<string, ArtifactDefinition> = {};
-  private readonly origins: Record<string, string> = {};
-  private readonly folders: Record<string, string> = {};
+  private readonly artifacts = emptyRecord<ArtifactDefinition>();
+  private readonly origins = emptyRecord<string>();
+  private readonly folders = emptyRecord<string>();
   private readonly definers = new Map<string, Definer>();
   private readonly aliasDeclarations = new Map<string, AliasDeclaration>();
   private readonly schemaChecks: PendingSchemaCheck[] = [];
@@ -223,7 +228,7 @@ class Flattener {
     const child = await this.load(parent, childFile, `${directivePath}.path`);
     if (!child) return void failed();
 
-    const declared = child.runbook.inputs ?? {};
+    const declared = child.runbook.inputs ?? emptyRecord();
     const childInputs = new Map<string, string | null>();
     for (const name of Object.keys(spec.input_mapping)) {
       if (declared[name]) continue;
@@ -265,7 +270,7 @@ class Flattener {
       });
     }
 
-    const outputs = child.runbook.outputs ?? {};
+    const outputs = child.runbook.outputs ?? emptyRecord();
     /** The child's artifacts the directive stands for, as flattened ids. */
     const exposed: string[] = [];
     const declareOutput = (outputName: string, alias: string, fieldPath: string): void => {
@@ -435,7 +440,7 @@ class Flattener {
   }
 
   private checkAliases(resolve: (ref: string) => string): Record<string, string> {
-    const aliases: Record<string, string> = {};
+    const aliases = emptyRecord<string>();
     for (const [alias, declaration] of this.aliasDeclarations) {
       const target = resolve(alias);
       if (this.artifacts[alias]) {

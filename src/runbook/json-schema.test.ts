@@ -1,12 +1,13 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: runbooks use ${VAR} placeholders
-import { readdir, readFile } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { Ajv } from "ajv";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { builtinRegistry } from "../components/registry.js";
 import { runbookJsonSchema } from "./json-schema.js";
-import { RUNBOOK_KEYS } from "./parse.js";
+import { loadRunbook, RUNBOOK_KEYS } from "./parse.js";
 
 const FIXTURES = path.resolve(import.meta.dirname, "../../test/fixtures/runbooks");
 
@@ -98,7 +99,12 @@ describe("runbookJsonSchema of the installed components", () => {
   });
 });
 
-type SchemaNode = { properties: Record<string, SchemaNode>; additionalProperties: SchemaNode };
+type SchemaNode = {
+  properties: Record<string, SchemaNode>;
+  additionalProperties: SchemaNode;
+  anyOf?: SchemaNode[];
+  type?: string;
+};
 
 describe("runbookJsonSchema", () => {
   it("is a titled draft-07 schema that ajv compiles in its default strict mode", () => {
@@ -173,12 +179,17 @@ describe("runbookJsonSchema", () => {
 
   it("lists exactly the keys the parser accepts at each level", () => {
     const schema = runbookJsonSchema() as unknown as SchemaNode;
-    const artifact = schema.properties.artifacts!.additionalProperties;
-    const keysOf = (node: SchemaNode | undefined) => Object.keys(node?.properties ?? {});
+    // An optional object may be null too: `anyOf: [object, null]`.
+    const unwrap = (node: SchemaNode | undefined) =>
+      node?.anyOf?.find((alternative) => alternative.type === "object") ?? node;
+    const artifact = unwrap(schema.properties.artifacts)!.additionalProperties;
+    const keysOf = (node: SchemaNode | undefined) => Object.keys(unwrap(node)?.properties ?? {});
     expect(keysOf(schema)).toEqual([...RUNBOOK_KEYS.runbook]);
     expect(keysOf(schema.properties.config)).toEqual([...RUNBOOK_KEYS.config]);
-    expect(keysOf(schema.properties.inputs?.additionalProperties)).toEqual([...RUNBOOK_KEYS.input]);
-    expect(keysOf(schema.properties.outputs?.additionalProperties)).toEqual([
+    expect(keysOf(unwrap(schema.properties.inputs)?.additionalProperties)).toEqual([
+      ...RUNBOOK_KEYS.input,
+    ]);
+    expect(keysOf(unwrap(schema.properties.outputs)?.additionalProperties)).toEqual([
       ...RUNBOOK_KEYS.output,
     ]);
     expect(keysOf(artifact)).toEqual([...RUNBOOK_KEYS.artifact]);
@@ -186,5 +197,84 @@ describe("runbookJsonSchema", () => {
     expect(keysOf(artifact.properties.reuse)).toEqual([...RUNBOOK_KEYS.reuse]);
     expect(keysOf(artifact.properties.child_runbook)).toEqual([...RUNBOOK_KEYS.child_runbook]);
     expect(keysOf(artifact.properties.execute)).toEqual([...RUNBOOK_KEYS.execute]);
+  });
+});
+
+describe("runbookJsonSchema and the parser", () => {
+  let dir: string | undefined;
+  afterAll(async () => {
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  /** Whether the parser reads `text` without a problem (structure only: no plan is made). */
+  async function parserAccepts(text: string): Promise<boolean> {
+    dir ??= await mkdtemp(path.join(tmpdir(), "wct-schema-"));
+    const file = path.join(dir, "runbook.yaml");
+    await writeFile(file, text);
+    return loadRunbook(file, { T: "3", C: "1.5" }).then(
+      () => true,
+      () => false,
+    );
+  }
+
+  const H = "name: n\ndescription: d\n";
+  const SOURCE = "    source: {type: filesystem, properties: {path: x}}\n";
+  it.each([
+    ["an empty config", `${H}config:\n`],
+    ["empty config settings", `${H}config:\n  timeout:\n  template_paths:\n  cost_limit:\n`],
+    ["empty artifacts, inputs and outputs", `${H}artifacts:\ninputs:\noutputs:\n`],
+    [
+      "empty optional artifact fields",
+      `${H}artifacts:\n  a:\n${SOURCE}    output:\n    optional:\n    output_schema:\n    merge:\n    execute:\n    reuse:\n    inputs:\n`,
+    ],
+    [
+      "an empty source beside inputs",
+      `${H}artifacts:\n  a:\n${SOURCE}  b:\n    inputs: a\n    source:\n`,
+    ],
+    [
+      "an empty child_runbook beside a process",
+      `${H}artifacts:\n  a:\n${SOURCE}  b:\n    inputs: a\n    process: {type: personal_data}\n    child_runbook:\n`,
+    ],
+    [
+      "an empty output beside output_mapping",
+      `${H}artifacts:\n  a:\n${SOURCE}  b:\n    inputs: a\n    child_runbook: {path: c.yaml, input_mapping: {}, output: , output_mapping: {x: y}}\n`,
+    ],
+    [
+      "an empty optional property",
+      `${H}artifacts:\n  a:\n    source: {type: filesystem, properties: {path: x, max_files: }}\n`,
+    ],
+    ["a placeholder inside a number", `${H}config:\n  timeout: \${T}0\n  cost_limit: \${C}\n`],
+    [
+      "an empty input flag",
+      `${H}inputs:\n  i: {input_schema: standard_input, optional: , sensitive: }\nartifacts:\n  b:\n    inputs: i\n`,
+    ],
+  ])("both accept %s", async (_what, text) => {
+    expect(await parserAccepts(text)).toBe(true);
+    expect(validateInstalled(parse(text)), JSON.stringify(validateInstalled.errors)).toBe(true);
+  });
+
+  it.each([
+    ["an input listed twice", `${H}artifacts:\n  a:\n${SOURCE}  b:\n    inputs: [a, a]\n`],
+    [
+      "a child_runbook without inputs",
+      `${H}artifacts:\n  a:\n${SOURCE}    child_runbook: {path: c.yaml, input_mapping: {}, output: o}\n`,
+    ],
+    [
+      "a default without optional: true",
+      `${H}inputs:\n  i: {input_schema: standard_input, default: 1}\nartifacts:\n  b:\n    inputs: i\n`,
+    ],
+    ["an empty required field", `${H}artifacts:\n  a:\n    source: {type: }\n`],
+    [
+      "an empty input_mapping",
+      `${H}artifacts:\n  a:\n${SOURCE}  b:\n    inputs: a\n    child_runbook: {path: c.yaml, input_mapping: , output: o}\n`,
+    ],
+    ["an id with an empty segment", `${H}artifacts:\n  a//b:\n${SOURCE}`],
+    ["an id ending in '/'", `${H}artifacts:\n  'a/':\n${SOURCE}`],
+    ["an id with a '.' segment", `${H}artifacts:\n  a/./b:\n${SOURCE}`],
+    ["an id with a C1 control character", `${H}artifacts:\n  "a\\u0085b":\n${SOURCE}`],
+    ["an id with a 201-character part", `${H}artifacts:\n  ${"x".repeat(201)}:\n${SOURCE}`],
+  ])("both reject %s", async (_what, text) => {
+    expect(await parserAccepts(text)).toBe(false);
+    expect(validateInstalled(parse(text))).toBe(false);
   });
 });

@@ -14,8 +14,39 @@ export interface ComponentCatalog {
 const DESCRIPTION =
   "A wct runbook: artifacts extracted by connectors and derived by processors. String values may use ${VAR} or ${VAR:-default}.";
 
-/** `${VAR}` or `${VAR:-default}` standing for a whole value, substituted at load time. */
-const PLACEHOLDER = { type: "string", pattern: "^\\$\\{[^}]+\\}$" };
+/**
+ * A text holding a `${VAR}` or `${VAR:-default}`, substituted at load time: it may stand for a
+ * number or a boolean (`timeout: ${T}`, or `${T}0`), which the parser checks once substituted.
+ */
+const PLACEHOLDER = { type: "string", pattern: "\\$\\{[^}]+\\}" };
+const NULL = { type: "null" };
+
+/**
+ * An artifact id the store can name a file after (see `artifactIdProblem`): not absolute, no
+ * `..`, no empty or `.` segment, no segment over 200 characters (the parser counts UTF-8 bytes),
+ * no whitespace, backslash or control character.
+ */
+const ARTIFACT_ID =
+  "^(?!/)(?![A-Za-z]:)(?!.*\\.\\.)(?!(?:.*/)?\\.?(?:/|$))(?!.*[^/]{201})[^\\s\\\\\\u0000-\\u001f\\u007f-\\u009f]+$";
+
+/**
+ * An optional field: the parser reads a key written without a value (null) as an absent one, so
+ * null is accepted too (`config:` with every setting commented out).
+ */
+function orNull(schema: Record<string, unknown>): Record<string, unknown> {
+  const { description, default: fallback, ...rest } = schema;
+  const alternatives = (
+    Object.keys(rest).length === 1 && Array.isArray(rest.anyOf) ? rest.anyOf : [rest]
+  ) as Record<string, unknown>[];
+  return {
+    ...(description === undefined ? {} : { description }),
+    ...(fallback === undefined ? {} : { default: fallback }),
+    anyOf: alternatives.some((a) => a.type === "null") ? alternatives : [...alternatives, NULL],
+  };
+}
+
+/** `key` is present with a value (the parser takes a null one for an absent key). */
+const given = (key: string) => ({ required: [key], properties: { [key]: { not: NULL } } });
 
 const positiveInteger = (description: string, fallback?: number) => ({
   description,
@@ -26,6 +57,10 @@ const boolean = (description: string) => ({
   description,
   default: false,
   anyOf: [{ type: "boolean" }, PLACEHOLDER],
+});
+const number = (description?: string) => ({
+  ...(description === undefined ? {} : { description }),
+  anyOf: [{ type: "number" }, PLACEHOLDER],
 });
 const text = (description: string) => ({
   description,
@@ -63,7 +98,10 @@ function propertySchema(doc: PropertyDoc): Record<string, unknown> {
     case "integer":
       return { ...about, anyOf: [{ type: "integer" }, spelled("^-?\\d+$"), PLACEHOLDER] };
     case "number":
-      return { ...about, anyOf: [{ type: "number" }, spelled("^-?\\d+(\\.\\d+)?$"), PLACEHOLDER] };
+      return {
+        ...about,
+        anyOf: [{ type: "number" }, spelled("^-?\\d+(\\.\\d+)?([eE][-+]?\\d+)?$"), PLACEHOLDER],
+      };
     case "boolean":
       return { ...about, anyOf: [{ type: "boolean" }, { enum: ["true", "false"] }, PLACEHOLDER] };
     case "string[]":
@@ -81,7 +119,13 @@ function propertySchema(doc: PropertyDoc): Record<string, unknown> {
 function objectOf(docs: PropertyDoc[]): Record<string, unknown> {
   return {
     type: "object",
-    properties: Object.fromEntries(docs.map((doc) => [doc.name, propertySchema(doc)])),
+    // A property left without a value is absent to the components: null is an unset optional one.
+    properties: Object.fromEntries(
+      docs.map((doc) => [
+        doc.name,
+        doc.required ? propertySchema(doc) : orNull(propertySchema(doc)),
+      ]),
+    ),
     additionalProperties: false,
     required: docs.filter((doc) => doc.required).map((doc) => doc.name),
   };
@@ -142,91 +186,115 @@ const artifact = (catalog: ComponentCatalog | undefined) =>
       name: text("Display name"),
       description: text("What the artifact holds"),
       contact: text("Who to ask about it"),
-      source: component("Extract the artifact with a connector", catalog?.connectors),
-      inputs: {
+      source: orNull(component("Extract the artifact with a connector", catalog?.connectors)),
+      inputs: orNull({
         description: "The artifact id(s) this artifact is derived from",
-        anyOf: [{ type: "string" }, { type: "array", items: { type: "string" }, minItems: 1 }],
-      },
-      process: component(
-        "Derive the artifact from its inputs with a processor",
-        catalog?.processors,
+        anyOf: [
+          { type: "string" },
+          { type: "array", items: { type: "string" }, minItems: 1, uniqueItems: true },
+        ],
+      }),
+      process: orNull(
+        component("Derive the artifact from its inputs with a processor", catalog?.processors),
       ),
-      reuse: closed(
-        RUNBOOK_KEYS.reuse,
-        {
-          from_run: { type: "string", description: "Run ID of an earlier run" },
-          artifact: { type: "string", description: "Artifact id in that run" },
-        },
-        {
-          description: "Copy the artifact from an earlier run",
-          required: ["from_run", "artifact"],
-        },
-      ),
-      child_runbook: closed(
-        RUNBOOK_KEYS.child_runbook,
-        {
-          path: {
-            type: "string",
-            description:
-              "Relative path of the child runbook (beside this runbook, else in config.template_paths)",
+      reuse: orNull(
+        closed(
+          RUNBOOK_KEYS.reuse,
+          {
+            from_run: { type: "string", description: "Run ID of an earlier run" },
+            artifact: { type: "string", description: "Artifact id in that run" },
           },
-          input_mapping: stringMap("Child input name -> artifact id of this runbook"),
-          output: { type: "string", description: "The child output this artifact stands for" },
-          output_mapping: stringMap("Child output name -> alias usable in this runbook"),
-        },
-        {
-          description: "Expand a child runbook in place of this artifact",
-          required: ["path", "input_mapping"],
-          oneOf: [{ required: ["output"] }, { required: ["output_mapping"] }],
-        },
+          {
+            description: "Copy the artifact from an earlier run",
+            required: ["from_run", "artifact"],
+          },
+        ),
       ),
-      output_schema: schemaRef("Schema of the artifact: 'name' or 'name/x.y.z'"),
-      output: boolean("Include the artifact in exports"),
-      optional: boolean("The artifact may fail without failing the run"),
-      merge: { enum: ["concatenate"], default: "concatenate" },
-      execute: closed(
-        RUNBOOK_KEYS.execute,
-        {
-          mode: { type: "string" },
-          timeout: positiveInteger("Seconds"),
-          cost_limit: { type: "number" },
-        },
-        { description: "Accepted for upstream compatibility; ignored" },
+      child_runbook: orNull(
+        closed(
+          RUNBOOK_KEYS.child_runbook,
+          {
+            path: {
+              type: "string",
+              description:
+                "Relative path of the child runbook (beside this runbook, else in config.template_paths)",
+            },
+            input_mapping: stringMap("Child input name -> artifact id of this runbook"),
+            output: orNull({
+              type: "string",
+              description: "The child output this artifact stands for",
+            }),
+            output_mapping: orNull(stringMap("Child output name -> alias usable in this runbook")),
+          },
+          {
+            description: "Expand a child runbook in place of this artifact",
+            required: ["path", "input_mapping"],
+            oneOf: [given("output"), given("output_mapping")],
+          },
+        ),
+      ),
+      output_schema: orNull(schemaRef("Schema of the artifact: 'name' or 'name/x.y.z'")),
+      output: orNull(boolean("Include the artifact in exports")),
+      optional: orNull(boolean("The artifact may fail without failing the run")),
+      merge: orNull({ enum: ["concatenate"], default: "concatenate" }),
+      execute: orNull(
+        closed(
+          RUNBOOK_KEYS.execute,
+          {
+            mode: orNull({ type: "string" }),
+            timeout: orNull(positiveInteger("Seconds")),
+            cost_limit: orNull(number()),
+          },
+          { description: "Accepted for upstream compatibility; ignored" },
+        ),
       ),
     },
     {
-      oneOf: [{ required: ["source"] }, { required: ["inputs"] }, { required: ["reuse"] }],
-      not: { required: ["child_runbook", "process"] },
+      oneOf: [given("source"), given("inputs"), given("reuse")],
+      not: { allOf: [given("child_runbook"), given("process")] },
+      if: given("child_runbook"),
+      // biome-ignore lint/suspicious/noThenProperty: JSON Schema's if/then, not a thenable
+      then: given("inputs"),
     },
   );
 
-const config = closed(
-  RUNBOOK_KEYS.config,
-  {
-    timeout: positiveInteger("Seconds for the whole run", 300),
-    max_concurrency: positiveInteger("Artifacts produced at the same time", 10),
-    template_paths: {
-      type: "array",
-      items: { type: "string" },
-      default: [],
-      description: "Folders searched for child runbooks, relative to this runbook",
+const config = orNull(
+  closed(
+    RUNBOOK_KEYS.config,
+    {
+      timeout: orNull(positiveInteger("Seconds for the whole run", 300)),
+      max_concurrency: orNull(positiveInteger("Artifacts produced at the same time", 10)),
+      template_paths: orNull({
+        type: "array",
+        items: { type: "string" },
+        default: [],
+        description: "Folders searched for child runbooks, relative to this runbook",
+      }),
+      max_child_depth: orNull(positiveInteger("Accepted for upstream compatibility; ignored")),
+      cost_limit: orNull(number("Accepted for upstream compatibility; ignored")),
     },
-    max_child_depth: positiveInteger("Accepted for upstream compatibility; ignored"),
-    cost_limit: { type: "number", description: "Accepted for upstream compatibility; ignored" },
-  },
-  { description: "Execution settings" },
+    { description: "Execution settings" },
+  ),
 );
 
 const inputDeclaration = closed(
   RUNBOOK_KEYS.input,
   {
     input_schema: schemaRef("Schema the mapped artifact must produce"),
-    optional: boolean("The parent may leave this input unmapped"),
+    optional: orNull(boolean("The parent may leave this input unmapped")),
     default: { description: "Requires optional: true" },
-    sensitive: boolean("The input holds sensitive data"),
+    sensitive: orNull(boolean("The input holds sensitive data")),
     description: text("What the input is"),
   },
-  { required: ["input_schema"] },
+  {
+    required: ["input_schema"],
+    if: given("default"),
+    // biome-ignore lint/suspicious/noThenProperty: JSON Schema's if/then, not a thenable
+    then: {
+      required: ["optional"],
+      properties: { optional: { anyOf: [{ const: true }, PLACEHOLDER] } },
+    },
+  },
 );
 
 const outputDeclaration = closed(
@@ -255,24 +323,23 @@ export function runbookJsonSchema(catalog?: ComponentCatalog): Record<string, un
         contact: text("Who to ask about the runbook"),
         framework: text("Regulatory framework, e.g. GDPR, UK_GDPR, CCPA"),
         config,
-        inputs: {
+        inputs: orNull({
           type: "object",
           description: "Inputs of a child runbook, mapped by the parent's input_mapping",
           additionalProperties: inputDeclaration,
-        },
-        outputs: {
+        }),
+        outputs: orNull({
           type: "object",
           description: "Outputs a child runbook exposes",
           additionalProperties: outputDeclaration,
-        },
-        artifacts: {
+        }),
+        artifacts: orNull({
           type: "object",
           description: "Artifact id -> definition, in execution-independent order",
-          propertyNames: {
-            pattern: "^(?!/)(?![A-Za-z]:)(?!.*\\.\\.)[^\\s\\\\\\u0000-\\u001f\\u007f]+$",
-          },
+          // As `artifactIdProblem`: the store names a file after the id.
+          propertyNames: { maxLength: 512, pattern: ARTIFACT_ID },
           additionalProperties: artifact(catalog),
-        },
+        }),
       },
       { required: ["name", "description"] },
     ),

@@ -105,3 +105,12 @@ export interface Substitution {
   name: string;
   value: string;
 }
+
+/**
+ * An empty record keyed by names from a runbook (artifact ids, input and output names): without a
+ * prototype, so that `constructor`, `toString` or `__proto__` is a name like any other, never a
+ * property every object has.
+ */
+export function emptyRecord<T>(): Record<string, T> {
+  return Object.create(null) as Record<string, T>;
+}

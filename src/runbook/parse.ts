@@ -31,17 +31,18 @@ import {
 import { validateArtifactKey } from "../stores/keys.js";
 import { closestMatch } from "../suggest.js";
 import { hasPlaceholder, redactIssues, substituteString } from "./env.js";
-import type {
-  ArtifactDefinition,
-  ChildRunbookSpec,
-  ComponentSpec,
-  LoadedRunbook,
-  ReuseSpec,
-  Runbook,
-  RunbookConfig,
-  RunbookInputDeclaration,
-  RunbookOutputDeclaration,
-  Substitution,
+import {
+  type ArtifactDefinition,
+  type ChildRunbookSpec,
+  type ComponentSpec,
+  emptyRecord,
+  type LoadedRunbook,
+  type ReuseSpec,
+  type Runbook,
+  type RunbookConfig,
+  type RunbookInputDeclaration,
+  type RunbookOutputDeclaration,
+  type Substitution,
 } from "./model.js";
 import { parseSimpleYaml } from "./simple-yaml.js";
 
@@ -380,7 +381,7 @@ class RunbookReader {
       name: this.required(top, "", "name", (e) => this.string(e)) ?? "",
       description: this.required(top, "", "description", (e) => this.string(e)) ?? "",
       config: this.optional(top, "config", (e) => this.config(e)) ?? { ...DEFAULT_CONFIG },
-      artifacts: this.optional(top, "artifacts", (e) => this.artifacts(e)) ?? {},
+      artifacts: this.optional(top, "artifacts", (e) => this.artifacts(e)) ?? emptyRecord(),
     };
     assign(
       runbook,
@@ -453,7 +454,7 @@ class RunbookReader {
   private inputDeclarations(entry: Entry): Record<string, RunbookInputDeclaration> | undefined {
     const e = this.entries(entry.value, entry.path, "'inputs'");
     if (!e) return undefined;
-    const result: Record<string, RunbookInputDeclaration> = {};
+    const result = emptyRecord<RunbookInputDeclaration>();
     for (const [name, item] of e) {
       const fields = this.entries(item.value, item.path, `input '${name}'`);
       if (!fields) continue;
@@ -483,7 +484,7 @@ class RunbookReader {
   private outputDeclarations(entry: Entry): Record<string, RunbookOutputDeclaration> | undefined {
     const e = this.entries(entry.value, entry.path, "'outputs'");
     if (!e) return undefined;
-    const result: Record<string, RunbookOutputDeclaration> = {};
+    const result = emptyRecord<RunbookOutputDeclaration>();
     for (const [name, item] of e) {
       const fields = this.entries(item.value, item.path, `output '${name}'`);
       if (!fields) continue;
@@ -504,7 +505,7 @@ class RunbookReader {
   private artifacts(entry: Entry): Record<string, ArtifactDefinition> | undefined {
     const e = this.entries(entry.value, entry.path, "'artifacts'");
     if (!e) return undefined;
-    const result: Record<string, ArtifactDefinition> = {};
+    const result = emptyRecord<ArtifactDefinition>();
     for (const [id, item] of e) {
       const problem = artifactIdProblem(id);
       if (problem) this.issue(item.path, `invalid artifact id '${id}': ${problem}`);
@@ -641,7 +642,10 @@ class RunbookReader {
     this.checkKeys(e, RUNBOOK_KEYS.child_runbook);
     const childPath = this.required(e, entry.path, "path", (x) => this.string(x));
     const inputMapping = this.required(e, entry.path, "input_mapping", (x) => this.stringMap(x));
-    const spec: ChildRunbookSpec = { path: childPath ?? "", input_mapping: inputMapping ?? {} };
+    const spec: ChildRunbookSpec = {
+      path: childPath ?? "",
+      input_mapping: inputMapping ?? emptyRecord(),
+    };
     assign(
       spec,
       "output",
@@ -715,7 +719,7 @@ class RunbookReader {
   private stringMap(entry: Entry): Record<string, string> | undefined {
     const e = this.entries(entry.value, entry.path, `'${lastSegment(entry.path)}'`);
     if (!e) return undefined;
-    const result: Record<string, string> = {};
+    const result = emptyRecord<string>();
     for (const [key, item] of e) {
       const value = this.string(item);
       if (value !== undefined) result[key] = value;
