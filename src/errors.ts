@@ -54,13 +54,35 @@ export class InputError extends WctError {
   }
 }
 
-/** A runbook that failed validation; carries every issue found. */
+/**
+ * Issues in the order of their places: file by file (in the order the files first appear), then
+ * by line and column; those without a line first in their file, in the order they came.
+ */
+function inPlaceOrder(issues: Issue[]): Issue[] {
+  const files = new Map<string, number>();
+  for (const issue of issues) {
+    const file = issue.position?.file ?? "";
+    if (!files.has(file)) files.set(file, files.size);
+  }
+  const rank = (issue: Issue): [number, number, number] => [
+    files.get(issue.position?.file ?? "")!,
+    issue.position?.line ?? 0,
+    issue.position?.column ?? 0,
+  ];
+  return [...issues].sort((a, b) => {
+    const [x, y] = [rank(a), rank(b)];
+    return x[0] - y[0] || x[1] - y[1] || x[2] - y[2];
+  });
+}
+
+/** A runbook that failed validation; carries every issue found, in the order of their places. */
 export class RunbookError extends InputError {
   override name = "RunbookError";
   readonly issues: Issue[];
   constructor(issues: Issue[], options?: { cause?: unknown }) {
-    super(issues.map(formatIssue).join("\n"), { ...options, code: "invalid_runbook" });
-    this.issues = issues;
+    const ordered = inPlaceOrder(issues);
+    super(ordered.map(formatIssue).join("\n"), { ...options, code: "invalid_runbook" });
+    this.issues = ordered;
   }
 }
 

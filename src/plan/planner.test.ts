@@ -114,20 +114,21 @@ describe("planner", () => {
     expect(found[2]).toContain("no process; combining inputs needs a processor");
   });
 
-  it("reports in one pass cycles, missing references and every artifact's own problems", async () => {
+  it("reports in one pass cycles, missing references and every artifact's own problems, in line order", async () => {
     const found = await problems(
       `${files}  d: {inputs: e, process: {type: detect}}\n  e: {inputs: d, process: {type: detect}}\n` +
         "  f: {inputs: zzz, process: {type: detect}}\n  g: {source: {type: filez, properties: {path: .}}}\n" +
         "  h: {inputs: g, process: {type: detekt}}\n  x: {inputs: y, process: {type: detect}}\n  y: {inputs: x}\n",
     );
+    // Found references first, then cycles, then artifact by artifact; shown by place.
     expect(found).toEqual([
-      expect.stringContaining(
-        "artifacts.f.inputs: references artifact 'zzz', which does not exist",
+      expect.stringMatching(/:5:\d+: artifacts\.d\.inputs: dependency cycle: d -> e -> d/),
+      expect.stringMatching(
+        /:7:\d+: artifacts\.f\.inputs: references artifact 'zzz', which does not exist/,
       ),
-      expect.stringContaining("artifacts.d.inputs: dependency cycle: d -> e -> d"),
-      expect.stringContaining("artifacts.x.inputs: dependency cycle: x -> y -> x"),
-      expect.stringContaining("artifacts.g.source.type: unknown connector type 'filez'"),
-      expect.stringContaining("artifacts.h.process.type: unknown processor type 'detekt'"),
+      expect.stringMatching(/:8:\d+: artifacts\.g\.source\.type: unknown connector type 'filez'/),
+      expect.stringMatching(/:9:\d+: artifacts\.h\.process\.type: unknown processor type 'detekt'/),
+      expect.stringMatching(/:10:\d+: artifacts\.x\.inputs: dependency cycle: x -> y -> x/),
     ]);
   });
 

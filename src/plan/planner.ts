@@ -89,9 +89,11 @@ export async function planRunbook(
       );
     }
   }
-  // Every cycle is reported, and the artifacts are still checked one by one (components,
+  // Cycles are reported one after another, each one's edges left out before the next is looked
+  // for: cycles that share no edge are all named (one that shares an edge with a reported cycle
+  // shows once that is fixed). The artifacts are still checked one by one (components,
   // properties, schemas where their inputs are known), in an order without the cycles' edges and
-  // the missing references: one pass reports every problem of the plan.
+  // the missing references: one pass reports every other problem of the plan.
   const order = new Map([...deps].map(([id, inputs]) => [id, inputs.filter((i) => defs[i])]));
   for (let cycle = findCycle(order); cycle; cycle = findCycle(order)) {
     problem(cycle[0]!, "inputs", `dependency cycle: ${cycle.join(" -> ")}`);

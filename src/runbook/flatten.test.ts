@@ -408,8 +408,8 @@ describe("flattenRunbook input and output mapping", () => {
       "c.yaml": child("c"),
     });
     expect(await issuesOf(path.join(root, "main.yaml"), root)).toEqual([
-      "main.yaml:10:23: artifacts.use.child_runbook.input_mapping.dta: child runbook 'c.yaml' has no input 'dta' (did you mean 'data'?)",
       "main.yaml:10:7: artifacts.use.child_runbook.input_mapping: child runbook 'c.yaml' requires input 'data' but it is not mapped",
+      "main.yaml:10:23: artifacts.use.child_runbook.input_mapping.dta: child runbook 'c.yaml' has no input 'dta' (did you mean 'data'?)",
       "main.yaml:11:7: artifacts.use.child_runbook.output: output 'reslt' not found in child runbook 'c.yaml' outputs (did you mean 'result'?)",
     ]);
   });
@@ -499,8 +499,8 @@ describe("flattenRunbook input and output mapping", () => {
       "c.yaml": child("c"),
     });
     expect(await issuesOf(path.join(root, "main.yaml"), root)).toEqual([
-      "main.yaml:12:3: artifacts.use__found: artifact id 'use__found' is already used by another artifact",
       "main.yaml:11:24: artifacts.use.child_runbook.output_mapping.result: alias 'files' has the same name as an artifact",
+      "main.yaml:12:3: artifacts.use__found: artifact id 'use__found' is already used by another artifact",
     ]);
   });
 

@@ -128,7 +128,7 @@ export async function loadRunbook(
   reader.reportUnreachedDuplicates();
   if (reader.issues.length > 0 || !runbook) {
     // Messages quote values, and values may hold what the environment put there.
-    throw new RunbookError(redactIssues(reader.sortedIssues(), reader.substitutions));
+    throw new RunbookError(redactIssues(reader.issues, reader.substitutions));
   }
   return {
     runbook,
@@ -350,12 +350,6 @@ class RunbookReader {
       if (dot === -1) return this.keyPositions.get("") ?? { file: this.file };
       current = current.slice(0, dot);
     }
-  }
-
-  sortedIssues(): Issue[] {
-    const key = (issue: Issue): number =>
-      (issue.position?.line ?? 0) * 1e6 + (issue.position?.column ?? 0);
-    return [...this.issues].sort((a, b) => key(a) - key(b));
   }
 
   /** Duplicate keys the walk never reached (e.g. under an unknown key) are still errors. */
