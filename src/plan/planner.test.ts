@@ -153,6 +153,22 @@ describe("planner", () => {
     );
   });
 
+  it("says that an input a child runbook declares comes from the runbook including it", async () => {
+    const file = join(dir, "child.yaml");
+    await writeFile(
+      file,
+      "name: c\ndescription: a child\ninputs:\n  data: {input_schema: standard_input}\n" +
+        "artifacts:\n  found: {inputs: [data, dat], process: {type: detect}}\n",
+    );
+    const error = await prepareRunbook(file, registry, null, {}).catch((e: unknown) => e);
+    expect((error as RunbookError).issues.map(formatIssue)).toEqual([
+      expect.stringMatching(
+        /child\.yaml:6:\d+: artifacts\.found\.inputs: references 'data', an input this runbook declares for use as a child runbook: run the runbook that includes it/,
+      ),
+      expect.stringContaining("references artifact 'dat', which does not exist"),
+    ]);
+  });
+
   it("names the cycle and the file", async () => {
     const [cycle] = await problems(
       `${files}  a: {inputs: [s, b], process: {type: detect}}\n  b: {inputs: a}\n`,

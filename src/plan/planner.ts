@@ -81,6 +81,15 @@ export async function planRunbook(
   for (const [id, inputs] of deps) {
     for (const input of inputs) {
       if (defs[input]) continue;
+      // A child runbook run on its own: its inputs come from the runbook that includes it.
+      if (loaded.runbook.inputs && Object.hasOwn(loaded.runbook.inputs, input)) {
+        problem(
+          id,
+          "inputs",
+          `references '${input}', an input this runbook declares for use as a child runbook: run the runbook that includes it (its child_runbook input_mapping provides '${input}')`,
+        );
+        continue;
+      }
       const hint = closestMatch(input, Object.keys(defs));
       problem(
         id,
