@@ -76,6 +76,14 @@ describe("keywords", () => {
     ]);
   });
 
+  it("find a keyword at the text's start and keywords that share one separator", () => {
+    const matcher = new PatternMatcher(ruleset([{ patterns: ["email", "phone", "no.", "-id"] }]));
+    expect(counts(matcher, "email")).toEqual({ email: 1 });
+    expect(counts(matcher, "Email,phone email phone-email")).toEqual({ email: 3, phone: 2 });
+    // A keyword's last character may be the boundary before the next one.
+    expect(counts(matcher, "no.-id, no.no.")).toEqual({ "no.": 2, "-id": 1 });
+  });
+
   it("find keywords across the internal lowercasing windows of a long text", () => {
     const matcher = new PatternMatcher(ruleset([{ patterns: ["email_address", "address"] }]));
     for (const offset of [32 * 1024 - 20, 32 * 1024 - 6, 32 * 1024 - 1, 32 * 1024, 64 * 1024 - 3]) {
