@@ -139,6 +139,17 @@ describe("payment_card", () => {
     const text = `bad 4111 1111 1111 1112; issuer ${unknownIssuer}; mixed 4111 1111-1111 1111; id 41111111111111110000000`;
     expect(detect("payment_card", text)).toEqual([]);
   });
+
+  it("takes a bare number after an id's label for an id, a grouped one for a card", () => {
+    const text = [
+      "request_id=4532015112830366",
+      '{"id": "4532015112830366", "order ID": 4532015112830366}',
+      "txn id 4532015112830366",
+      "paid 4532015112830366",
+      "card_id: 4532 0151 1283 0366",
+    ].join("\n");
+    expect(detect("payment_card", text)).toEqual(["4532015112830366", "4532 0151 1283 0366"]);
+  });
 });
 
 describe("iban", () => {

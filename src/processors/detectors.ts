@@ -321,6 +321,11 @@ function isPhoneNumber(text: string, start: number, end: number): boolean {
 // Payment cards: 13-19 digits, bare or in groups, with a known issuer prefix and a valid Luhn sum.
 
 const CARD_CANDIDATE = /\d{4}(?:[ -]?\d{4}[ -]?\d{4}[ -]?\d{1,7}|[ -]\d{6}[ -]\d{5})/g;
+/**
+ * An identifier's label right before a value (`request_id=`, `"id": "`, `order ID `): a bare run
+ * of digits there is a record's id, which passes the Luhn check one time in ten.
+ */
+const ID_LABEL_BEFORE = /(?:^|[^a-z])id["']?[ \t]*[:=]?[ \t]*["']?$/i;
 
 const detectPaymentCard: Detector = (text, emit) => {
   CARD_CANDIDATE.lastIndex = 0;
@@ -332,7 +337,11 @@ const detectPaymentCard: Detector = (text, emit) => {
       digits !== undefined &&
       hasCardIssuerPrefix(digits) &&
       luhnValid(digits) &&
-      standsAlone(text, start, end, ".-/:")
+      standsAlone(text, start, end, ".-/:") &&
+      !(
+        digits.length === end - start &&
+        ID_LABEL_BEFORE.test(text.slice(Math.max(0, start - 12), start))
+      )
     ) {
       emit(start, end);
     }
