@@ -10,12 +10,12 @@ import { readRecordedMessage } from "../stores/recorded.js";
 
 export interface JsonExport {
   format_version: "2.0.0";
-  run: { id: string; timestamp: string; duration_seconds: number | null; status: string };
+  run: { id: string; timestamp: string; duration_seconds: number; status: string };
   runbook: { name: string; description: string; contact: string | null };
   summary: { total: number; succeeded: number; failed: number; skipped: number; pending: number };
   outputs: Array<{
     artifact_id: string;
-    duration_seconds: number | null;
+    duration_seconds: number;
     name: string | null;
     description: string | null;
     contact: string | null;
@@ -66,6 +66,20 @@ function unfinished(run: RunDetails, plan: PlanJson): { skipped: string[]; pendi
   };
 }
 
+/**
+ * Seconds from the run's start to its end. Upstream's format requires a number: a run without an
+ * end (still executing, or its process died) counts to the last moment its log knows of.
+ */
+function runDuration(run: RunDetails): number {
+  let end = run.finished_at ? Date.parse(run.finished_at) : Date.parse(run.started_at);
+  if (!run.finished_at) {
+    for (const a of run.artifacts) {
+      for (const at of [a.started_at, a.finished_at]) if (at) end = Math.max(end, Date.parse(at));
+    }
+  }
+  return Math.max(0, (end - Date.parse(run.started_at)) / 1000);
+}
+
 /** Builds the export of a stored run; `plan` says which artifacts are outputs. */
 export async function buildJsonExport(
   run: RunDetails,
@@ -81,7 +95,8 @@ export async function buildJsonExport(
       typeof definition[key] === "string" ? (definition[key] as string) : null;
     outputs.push({
       artifact_id: state.id,
-      duration_seconds: state.duration_seconds,
+      // A copy from another run took no time here (upstream's format requires a number).
+      duration_seconds: state.duration_seconds ?? 0,
       name: text("name"),
       description: text("description"),
       contact: text("contact"),
@@ -89,14 +104,13 @@ export async function buildJsonExport(
       content: Object.keys(message.content).length > 0 ? message.content : null,
     });
   }
-  const finished = run.finished_at ? Date.parse(run.finished_at) : null;
   const { skipped, pending } = unfinished(run, plan);
   return {
     format_version: "2.0.0",
     run: {
       id: run.run_id,
       timestamp: run.started_at,
-      duration_seconds: finished === null ? null : (finished - Date.parse(run.started_at)) / 1000,
+      duration_seconds: runDuration(run),
       status: exportStatus(run),
     },
     runbook: {
@@ -128,3 +142,47 @@ export const EXPORTERS = [
     frameworks: [] as string[],
   },
 ] as const;
+
+/**
+ * From this depth on (root 0, `outputs` 1, an output 2, its content 3, a list in it 4, one data
+ * item or finding 5), values are written by `JSON.stringify` itself: each one is small.
+ */
+const NATIVE_DEPTH = 5;
+
+/**
+ * The export as `JSON.stringify(exported, null, 2)` writes it, plus a newline, in pieces: the
+ * outputs hold whole artifacts, and together they can be longer than the longest string V8 can
+ * make (about 512 M characters), while each piece is at most one data item or finding.
+ */
+export function* jsonExportChunks(exported: JsonExport): Generator<string> {
+  yield* prettyChunks(exported, 0);
+  yield "\n";
+}
+
+function* prettyChunks(value: unknown, depth: number): Generator<string> {
+  if (depth >= NATIVE_DEPTH || value === null || typeof value !== "object") {
+    const text = JSON.stringify(value, null, 2) ?? "null";
+    // Only the layout has line breaks: a break inside a string is written `\n`.
+    yield depth === 0 ? text : text.replaceAll("\n", `\n${"  ".repeat(depth)}`);
+    return;
+  }
+  const inner = `\n${"  ".repeat(depth + 1)}`;
+  const close = `\n${"  ".repeat(depth)}`;
+  if (Array.isArray(value)) {
+    if (value.length === 0) return yield "[]";
+    for (let i = 0; i < value.length; i++) {
+      yield `${i === 0 ? "[" : ","}${inner}`;
+      yield* prettyChunks(value[i] ?? null, depth + 1);
+    }
+    return yield `${close}]`;
+  }
+  let first = true;
+  for (const [key, item] of Object.entries(value)) {
+    // As JSON.stringify does: a property without a JSON value is left out.
+    if (item === undefined || typeof item === "function" || typeof item === "symbol") continue;
+    yield `${first ? "{" : ","}${inner}${JSON.stringify(key)}: `;
+    first = false;
+    yield* prettyChunks(item, depth + 1);
+  }
+  yield first ? "{}" : `${close}}`;
+}

@@ -105,6 +105,13 @@ describe("wct inspect", () => {
     expect(unknown.stderr).toContain("available: json");
   });
 
+  it("refuses an empty -o (an unset variable in a script) instead of printing the export", async () => {
+    const result = await wct(["export", first, "-o", ""]);
+    expect(result.code).toBe(2);
+    expect(result.stdout).toBe("");
+    expect(result.stderr).toContain("-o is empty");
+  });
+
   it("rejects traversal attempts in every place a run ID or key enters, with exit 2 and no file access", async () => {
     for (const args of [
       ["inspect", "../../etc"],

@@ -311,6 +311,14 @@ describe("wct run", () => {
     );
   });
 
+  it("refuses an empty -o (an unset variable in a script) before running anything", async () => {
+    const store = join(dir, "empty-o-store");
+    const result = await wct(["run", EXAMPLE, "-o", "", "--store-path", store]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toBe("wct: -o is empty: name the file to write\n");
+    expect(existsSync(join(store, "runs"))).toBe(false);
+  });
+
   it("answers bad arguments with exit 2 and usage help with exit 0", async () => {
     expect((await wct(["run"])).code).toBe(2);
     expect((await wct(["frobnicate"])).code).toBe(2);

@@ -6,6 +6,7 @@
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Ajv } from "ajv";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { runWct } from "../helpers/cli.js";
 import { describeUpstream, UPSTREAM, upstreamValidator } from "../helpers/upstream.js";
@@ -54,6 +55,78 @@ artifacts:
     output: true
 `;
 
+/**
+ * What upstream's export model (`CoreExport`, format_version 2.0.0) accepts, written out as a
+ * JSON Schema: required fields, types, `ge=0` numbers, the status vocabulary. Its models ignore
+ * extra fields, so none is refused here either.
+ */
+const nonNegative = { type: "number", minimum: 0 };
+const count = { type: "integer", minimum: 0 };
+const text = { type: "string" };
+const textOrNull = { type: ["string", "null"] };
+const UPSTREAM_EXPORT = {
+  type: "object",
+  required: ["format_version", "run", "runbook", "summary", "outputs", "errors", "skipped"],
+  properties: {
+    format_version: { const: "2.0.0" },
+    run: {
+      type: "object",
+      required: ["id", "timestamp", "duration_seconds", "status"],
+      properties: {
+        id: text,
+        // ISO 8601 with a time zone (upstream writes +00:00; Z is the same instant).
+        timestamp: {
+          type: "string",
+          pattern: "^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d(\\.\\d+)?(Z|[+-]\\d\\d:\\d\\d)$",
+        },
+        duration_seconds: nonNegative,
+        status: { enum: ["completed", "partial", "failed", "interrupted"] },
+      },
+    },
+    runbook: {
+      type: "object",
+      required: ["name", "description"],
+      properties: { name: text, description: text, contact: textOrNull },
+    },
+    summary: {
+      type: "object",
+      required: ["total", "succeeded", "failed", "skipped"],
+      properties: { total: count, succeeded: count, failed: count, skipped: count, pending: count },
+    },
+    outputs: {
+      type: "array",
+      items: {
+        type: "object",
+        required: ["artifact_id", "duration_seconds"],
+        properties: {
+          artifact_id: text,
+          duration_seconds: nonNegative,
+          name: textOrNull,
+          description: textOrNull,
+          contact: textOrNull,
+          output_schema: {
+            type: ["object", "null"],
+            required: ["name", "version"],
+            properties: { name: text, version: text },
+          },
+          content: { type: ["object", "null"] },
+        },
+      },
+    },
+    errors: {
+      type: "array",
+      items: {
+        type: "object",
+        required: ["artifact_id", "error"],
+        properties: { artifact_id: text, error: text },
+      },
+    },
+    skipped: { type: "array", items: text },
+    pending: { type: "array", items: text },
+  },
+};
+const validateExport = new Ajv({ allErrors: true, strict: false }).compile(UPSTREAM_EXPORT);
+
 let dir: string;
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "wct-upstream-"));
@@ -95,11 +168,50 @@ describeUpstream("upstream compatibility", () => {
     for (const category of ["email", "phone"]) expect(categories).toContain(category);
 
     const exported = JSON.parse(await readFile(join(dir, "export.json"), "utf8"));
+    expect(validateExport(exported), JSON.stringify(validateExport.errors)).toBe(true);
     expect(exported.summary).toEqual({ total: 5, succeeded: 5, failed: 0, skipped: 0, pending: 0 });
     expect(exported.outputs.map((o: { artifact_id: string }) => o.artifact_id).sort()).toEqual([
       "database_personal_data",
       "file_personal_data",
       "gdpr_classification",
     ]);
+  });
+
+  it("exports a run that copies upstream-sample findings from another run as upstream's model accepts it", async () => {
+    // An output copied from another run took no time here: upstream's model wants a number.
+    const store = join(dir, "store-reuse");
+    const env = { WAIVERN_STORE_PATH: store };
+    const source = join(dir, "source.yaml");
+    await writeFile(
+      source,
+      `name: Source\ndescription: HR files\nartifacts:\n` +
+        `  hr: {source: {type: filesystem, properties: {path: '${UPSTREAM}/filesystem_mock/hr'}}}\n` +
+        `  hr_personal_data: {inputs: hr, process: {type: personal_data}}\n`,
+    );
+    const first = await runWct(["run", source], { cwd: dir, env });
+    expect(first.code, first.stderr).toBe(0);
+    const copy = join(dir, "copy.yaml");
+    await writeFile(
+      copy,
+      `name: Copy\ndescription: Findings of an earlier run\nartifacts:\n` +
+        `  findings:\n    reuse: {from_run: ${first.stdout.trim()}, artifact: hr_personal_data}\n` +
+        `    output_schema: personal_data_indicator/1.0.0\n    output: true\n` +
+        `  classified: {inputs: findings, process: {type: gdpr_personal_data_classifier}, output: true}\n` +
+        `  missing: {source: {type: filesystem, properties: {path: '${join(dir, "absent")}'}}, optional: true}\n`,
+    );
+    const report = join(dir, "copy-export.json");
+    const second = await runWct(["run", copy, "-o", report], { cwd: dir, env });
+    expect(second.code, second.stderr).toBe(0);
+    const exported = JSON.parse(await readFile(report, "utf8"));
+    expect(validateExport(exported), JSON.stringify(validateExport.errors)).toBe(true);
+    expect(exported.run.status).toBe("partial");
+    expect(exported.outputs.map((o: { artifact_id: string }) => o.artifact_id)).toEqual([
+      "findings",
+      "classified",
+    ]);
+    for (const output of exported.outputs) {
+      const validate = upstreamValidator(output.output_schema.name);
+      expect(validate(output.content), JSON.stringify(validate.errors)).toBe(true);
+    }
   });
 });

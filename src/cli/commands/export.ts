@@ -1,8 +1,10 @@
 /**
  * @module `wct export RUN_ID`: export a past run from the stores, without re-executing anything.
  */
-import { InputError } from "../../errors.js";
-import { buildJsonExport, EXPORTERS } from "../../export/json.js";
+import { constants } from "node:buffer";
+import type { Writable } from "node:stream";
+import { InputError, StoreError } from "../../errors.js";
+import { buildJsonExport, EXPORTERS, jsonExportChunks } from "../../export/json.js";
 import type { ArtifactStore } from "../../stores/artifact/store.js";
 import type { ExecutionStore } from "../../stores/execution/store.js";
 import { readRecordedPlan } from "../../stores/recorded.js";
@@ -23,13 +25,19 @@ export function checkExporter(format: string): void {
   }
 }
 
-/** The export document of a stored run, as text; `warn` hears of a run still executing. */
-export async function exportRun(
+/** Pieces of the export are joined up to this many characters, so few writes carry it. */
+const PIECE_CHARS = 1 << 20;
+
+/**
+ * The export document of a stored run, in pieces of about `PIECE_CHARS` (one may be longer):
+ * together they may be longer than a string can be. `warn` hears of a run still executing.
+ */
+export async function exportRunPieces(
   runId: string,
   format: string,
   stores: { executions: ExecutionStore; artifacts: ArtifactStore },
   warn: (message: string) => void = () => {},
-): Promise<string> {
+): Promise<string[]> {
   checkExporter(format);
   const details = await stores.executions.getRunDetails(runId);
   if (details.status === "running") {
@@ -38,7 +46,58 @@ export async function exportRun(
     );
   }
   const plan = await readRecordedPlan(stores.executions, runId);
-  return `${JSON.stringify(await buildJsonExport(details, plan, stores.artifacts), null, 2)}\n`;
+  const exported = await buildJsonExport(details, plan, stores.artifacts);
+  const pieces: string[] = [];
+  let piece: string[] = [];
+  let length = 0;
+  for (const chunk of jsonExportChunks(exported)) {
+    piece.push(chunk);
+    length += chunk.length;
+    if (length >= PIECE_CHARS) {
+      pieces.push(piece.join(""));
+      piece = [];
+      length = 0;
+    }
+  }
+  if (piece.length > 0) pieces.push(piece.join(""));
+  return pieces;
+}
+
+/**
+ * The export document of a stored run, as one text; a `StoreError` when it is longer than a
+ * string can be (stdout takes it in pieces: `wct export RUN_ID > FILE`).
+ */
+export async function exportRun(
+  runId: string,
+  format: string,
+  stores: { executions: ExecutionStore; artifacts: ArtifactStore },
+  warn: (message: string) => void = () => {},
+): Promise<string> {
+  const pieces = await exportRunPieces(runId, format, stores, warn);
+  const length = pieces.reduce((sum, piece) => sum + piece.length, 0);
+  if (length > constants.MAX_STRING_LENGTH) {
+    throw new StoreError(
+      `the export of run ${runId} (${length} characters) is longer than this tool can write to a file at once (${constants.MAX_STRING_LENGTH}); 'wct export ${runId} > FILE' writes it`,
+    );
+  }
+  return pieces.join("");
+}
+
+/** Writes the pieces, waiting while the stream's buffer is full; stops once its reader has gone. */
+async function writePieces(stream: Writable, pieces: string[]): Promise<void> {
+  for (const piece of pieces) {
+    if (stream.destroyed) return;
+    if (stream.write(piece)) continue;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        stream.off("drain", done);
+        stream.off("close", done);
+        resolve();
+      };
+      stream.on("drain", done);
+      stream.on("close", done);
+    });
+  }
 }
 
 export async function exportCommand(
@@ -46,17 +105,18 @@ export async function exportCommand(
   options: StoreFlags & { format?: string; output?: string },
   io: CliIo,
 ): Promise<number> {
-  if (options.output) await checkOutputTarget(io, options.output);
+  // `-o ""` (an unset variable in a script) names no file: not a reason to print to stdout.
+  if (options.output === "") throw new InputError("-o is empty: name the file to write");
+  if (options.output !== undefined) await checkOutputTarget(io, options.output);
   const stores = openStores(options, io);
   try {
     const runId = await stores.executions.resolveRunId(runIdOrPrefix);
-    const text = await exportRun(runId, options.format ?? "json", stores, (message) =>
-      io.stderr.write(message),
-    );
-    if (options.output) {
-      await writeOutputFile(io, options.output, text);
+    const warn = (message: string) => io.stderr.write(message);
+    const format = options.format ?? "json";
+    if (options.output !== undefined) {
+      await writeOutputFile(io, options.output, await exportRun(runId, format, stores, warn));
     } else {
-      io.stdout.write(text);
+      await writePieces(io.stdout, await exportRunPieces(runId, format, stores, warn));
     }
     return 0;
   } finally {

@@ -3,6 +3,7 @@
  */
 import { resolve } from "node:path";
 import { builtinRegistry } from "../../components/registry.js";
+import { InputError } from "../../errors.js";
 import { executePlan, type RunResult, startKeptChecks } from "../../execute/executor.js";
 import { createWorkerPool } from "../../execute/worker-pool.js";
 import { sha256 } from "../../message.js";
@@ -42,7 +43,9 @@ export async function runCommand(
 ): Promise<number> {
   const exporter = options.exporter ?? "json";
   checkExporter(exporter);
-  if (options.output) await checkOutputTarget(io, options.output);
+  // `-o ""` (an unset variable in a script) names no file: refused, not ignored.
+  if (options.output === "") throw new InputError("-o is empty: name the file to write");
+  if (options.output !== undefined) await checkOutputTarget(io, options.output);
   // Threads boot while the runbook is planned; on resume, kept artifacts are hashed on them
   // while the first artifacts are read.
   const workers = createWorkerPool();
@@ -144,7 +147,7 @@ export async function runCommand(
     } else {
       io.stdout.write(`${result.runId}\n`);
     }
-    if (options.output) {
+    if (options.output !== undefined) {
       await writeOutputFile(
         io,
         options.output,
