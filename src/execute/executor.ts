@@ -872,6 +872,7 @@ class Scheduler {
    * there; false when nothing was stored.
    */
   async #reuse(artifact: PlannedArtifact, fromRun: string): Promise<boolean> {
+    const begun = performance.now();
     const { artifacts, executions } = this.options;
     const fromArtifact = artifact.definition.reuse!.artifact;
     const recorded = (await executions.getRunDetails(fromRun)).artifacts.find(
@@ -880,11 +881,22 @@ class Scheduler {
     if (!recorded) throw new ComponentError(`run ${fromRun} has no artifact '${fromArtifact}'`);
     // Checked against the sha256 the source run recorded: what is copied is what was checked.
     const original = await readRecordedMessage(artifacts, fromRun, recorded);
+    // The content is the source's; how it came to be in this run is this run's own.
     const copy: Message = {
       ...original,
       run_id: this.runId,
       source: `reuse:${fromRun}/${fromArtifact}`,
       timestamp: new Date().toISOString(),
+      extensions: {
+        ...original.extensions,
+        execution: {
+          status: "success",
+          error: null,
+          duration_seconds: (performance.now() - begun) / 1000,
+          origin: artifact.origin,
+          alias: artifact.alias,
+        },
+      },
     };
     const stored = await this.#save(artifact.id, copy);
     if (!stored) return false;

@@ -685,6 +685,41 @@ describe("executor", () => {
     expect(timeline.some((e) => e.id === "a")).toBe(false);
   });
 
+  it("gives a copy its source's content and this run's execution details", async () => {
+    const stores = {
+      artifacts: createMemoryArtifactStore(),
+      executions: createMemoryExecutionStore(),
+    };
+    await writeFile(
+      join(dir, "reused-child.yaml"),
+      "name: c\ndescription: child\ninputs:\n  data: {input_schema: standard_input}\n" +
+        "outputs:\n  result: {artifact: passed}\nartifacts:\n  passed: {inputs: data}\n",
+    );
+    const first = await executePlan(
+      (
+        await setup(
+          `${head()}${src("a")}  scan: {inputs: a, child_runbook: {path: reused-child.yaml, input_mapping: {data: a}, output: result}}\n`,
+          stores,
+        )
+      ).options,
+    );
+    const [childId] = (await stores.artifacts.listKeys(first.runId)).filter((k) => k !== "a");
+    const source = await stores.artifacts.get(first.runId, childId!);
+    expect(source.extensions?.execution?.origin).toBe("child:scan");
+    const second = await setup(
+      `${head()}  copy: {reuse: {from_run: '${first.runId}', artifact: ${childId}}}\n`,
+      stores,
+    );
+    const result = await executePlan(second.options);
+    const copied = await stores.artifacts.get(result.runId, "copy");
+    expect(copied.content).toEqual(source.content);
+    expect(copied).toMatchObject({
+      run_id: result.runId,
+      source: `reuse:${first.runId}/${childId}`,
+      extensions: { execution: { status: "success", origin: "parent", alias: null } },
+    });
+  });
+
   it("fails a reuse whose source bytes no longer match their recorded sha256, copying nothing", async () => {
     const stores = {
       artifacts: createMemoryArtifactStore(),
