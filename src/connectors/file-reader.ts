@@ -5,7 +5,7 @@
  * cost; the free threads share the list out (`shared-list.ts`). The connector reads the first
  * few small files itself, on the main thread (`readSmallFiles`).
  */
-import { isAscii } from "node:buffer";
+import { constants as bufferConstants, isAscii } from "node:buffer";
 import { closeSync, constants, fstatSync, openSync, readSync } from "node:fs";
 import { TextDecoder } from "node:util";
 import { type SharedAnswer, type SharedList, takeShared } from "../execute/shared-list.js";
@@ -29,8 +29,16 @@ export interface ReadSettings {
 const FIRST_READ_BYTES = 64 * 1024;
 /** Binary sniffing looks for a NUL byte in this many leading bytes, like git does. */
 const SNIFF_BYTES = 8192;
-// O_NONBLOCK so that a file replaced by a FIFO after the walk cannot hang the thread on open().
-const READ_FLAGS = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0);
+/**
+ * The largest file that is decoded: a decoder makes at most one character of each byte, and V8's
+ * strings hold at most this many (a larger one throws, or aborts the process in Node 20's
+ * windows-1252 decoder).
+ */
+const MAX_TEXT_BYTES = bufferConstants.MAX_STRING_LENGTH;
+// O_NONBLOCK so that a file replaced by a FIFO after the walk cannot hang the thread on open();
+// O_NOFOLLOW so that one replaced by a symlink is not followed out of the path (the walk hands
+// over the real paths of the symlinks it follows).
+const READ_FLAGS = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0) | (constants.O_NOFOLLOW ?? 0);
 /** One per thread, reused by every call: reading is synchronous, so no two calls share it. */
 let firstChunk: Buffer | undefined;
 
@@ -81,8 +89,14 @@ export function decoderEncoding(name: string): string | undefined {
   return undefined;
 }
 
+/**
+ * A path to read: a string, or the bytes of one that is not UTF-8 (a Buffer, which reaches a
+ * worker thread as a Uint8Array).
+ */
+export type FilePath = string | Uint8Array;
+
 /** Reads files of the path list that the reading threads share. */
-export function readFiles(task: ReadSettings & SharedList<string>): SharedAnswer<ReadOutcome>[] {
+export function readFiles(task: ReadSettings & SharedList<FilePath>): SharedAnswer<ReadOutcome>[] {
   const read = fileReader(task);
   return takeShared(task, (path) => read(path, Number.POSITIVE_INFINITY)!);
 }
@@ -93,7 +107,7 @@ export function readFiles(task: ReadSettings & SharedList<string>): SharedAnswer
  * event loop up for long. The indexes of the others, larger files included, are left in `rest`.
  */
 export function readSmallFiles(
-  paths: string[],
+  paths: FilePath[],
   settings: ReadSettings,
   { files, bytes, ms }: { files: number; bytes: number; ms: number },
 ): { read: Map<number, ReadOutcome>; rest: number[] } {
@@ -112,7 +126,9 @@ export function readSmallFiles(
 }
 
 /** A reader with the settings' decoding (see `readFile` for `largest`). */
-function fileReader(settings: ReadSettings): (path: string, largest: number) => ReadOutcome | null {
+function fileReader(
+  settings: ReadSettings,
+): (path: FilePath, largest: number) => ReadOutcome | null {
   const toText = textDecoding(settings);
   firstChunk ??= Buffer.allocUnsafe(FIRST_READ_BYTES);
   const chunk = firstChunk;
@@ -124,7 +140,7 @@ function fileReader(settings: ReadSettings): (path: string, largest: number) => 
  * larger than `largest` (and not than `maxFileSize`) is left unread: null.
  */
 function readFile(
-  path: string,
+  path: FilePath,
   firstChunk: Buffer,
   maxFileSize: number,
   toText: (bytes: Uint8Array) => ReadOutcome,
@@ -132,7 +148,10 @@ function readFile(
 ): ReadOutcome | null {
   let fd: number;
   try {
-    fd = openSync(path, READ_FLAGS);
+    fd = openSync(
+      typeof path === "string" ? path : Buffer.from(path.buffer, path.byteOffset, path.byteLength),
+      READ_FLAGS,
+    );
   } catch (error) {
     return { kind: "unreadable", reason: errorReason(error) };
   }
@@ -146,6 +165,12 @@ function readFile(
     const { size } = fstatSync(fd);
     if (size > maxFileSize) return { kind: "too_large" };
     if (size > largest) return null;
+    if (size > MAX_TEXT_BYTES) {
+      return {
+        kind: "unreadable",
+        reason: `${size} bytes is too large to decode as one text (at most ${MAX_TEXT_BYTES})`,
+      };
+    }
     const whole = Buffer.allocUnsafe(size);
     let filled = firstChunk.copy(whole);
     while (filled < size) {
@@ -173,24 +198,41 @@ interface Decoder {
 }
 
 /**
+ * An encoding's decoders: the first decodes, the second (with `errors: ignore`) decodes a file
+ * the first refused, replacing what it cannot decode with U+FFFD, which is then taken out.
+ */
+type Decoders = readonly [Decoder, Decoder | undefined];
+
+/**
  * Decodes a file per the settings, but for a file that starts with a byte order mark: the mark
  * decides its encoding whatever the settings say (and is dropped, as a `TextDecoder` drops its
  * own).
  */
 function textDecoding({ encoding, errors }: ReadSettings): (bytes: Uint8Array) => ReadOutcome {
-  const fatal = errors === "strict";
-  const name = decoderEncoding(encoding) ?? encoding;
-  const configured = name === "ascii" ? asciiDecoder(fatal) : new TextDecoder(name, { fatal });
-  const decoders = new Map<string, Decoder>([[configured.encoding, configured]]);
+  // With `ignore` a file is decoded strictly first, so that the U+FFFD characters of one that
+  // decodes are kept: only a file with undecodable bytes loses them.
+  const fatal = errors !== "replace";
+  const decodersOf = (name: string): Decoders => [
+    makeDecoder(name, fatal),
+    errors === "ignore" ? makeDecoder(name, false) : undefined,
+  ];
+  const configured = decodersOf(decoderEncoding(encoding) ?? encoding);
+  const decoders = new Map<string, Decoders>([[configured[0].encoding, configured]]);
   return (bytes) => {
     const marked = byteOrderMark(bytes);
-    let decoder: Decoder = configured;
+    let chosen = configured;
     if (marked) {
-      decoder = decoders.get(marked) ?? new TextDecoder(marked, { fatal });
-      decoders.set(marked, decoder);
+      chosen = decoders.get(marked) ?? decodersOf(marked);
+      decoders.set(marked, chosen);
     }
-    return decode(bytes, decoder, errors);
+    return decode(bytes, chosen);
   };
+}
+
+function makeDecoder(name: string, fatal: boolean): Decoder {
+  if (name === "ascii") return asciiDecoder(fatal);
+  if (name === "windows-1252") return windows1252Decoder();
+  return new TextDecoder(name, { fatal });
 }
 
 /** The encoding a byte order mark at the start of `bytes` names, if there is one. */
@@ -218,7 +260,29 @@ function asciiDecoder(fatal: boolean): Decoder {
   };
 }
 
-function decode(bytes: Uint8Array, decoder: Decoder, errors: DecodeErrors): ReadOutcome {
+/** The characters of windows-1252's bytes 0x80 to 0x9F (five of them undefined: their own). */
+const WINDOWS_1252_HIGH =
+  "\u20ac\u0081\u201a\u0192\u201e\u2026\u2020\u2021\u02c6\u2030\u0160\u2039\u0152\u008d\u017d\u008f" +
+  "\u0090\u2018\u2019\u201c\u201d\u2022\u2013\u2014\u02dc\u2122\u0161\u203a\u0153\u009d\u017e\u0178";
+
+/**
+ * windows-1252 (also what the labels `latin1` and `iso-8859-1` name) as the Encoding standard
+ * defines it: Node 20's `TextDecoder` decodes it as ISO-8859-1, which reads bytes 0x80 to 0x9F
+ * ('€', '’', '“', '–') as C1 control characters. Every byte decodes: it is never fatal.
+ */
+function windows1252Decoder(): Decoder {
+  const latin1 = new TextDecoder("windows-1252");
+  return {
+    encoding: latin1.encoding,
+    decode(bytes) {
+      return latin1
+        .decode(bytes)
+        .replace(/[\u0080-\u009f]/g, (c) => WINDOWS_1252_HIGH[c.charCodeAt(0) - 0x80]!);
+    },
+  };
+}
+
+function decode(bytes: Uint8Array, [decoder, lenient]: Decoders): ReadOutcome {
   const isUtf16 = decoder.encoding.startsWith("utf-16");
   // UTF-16 text is full of NUL bytes, so there the check is on decoded characters instead.
   if (!isUtf16 && bytes.subarray(0, SNIFF_BYTES).includes(0)) return { kind: "binary" };
@@ -226,10 +290,10 @@ function decode(bytes: Uint8Array, decoder: Decoder, errors: DecodeErrors): Read
   try {
     text = decoder.decode(bytes);
   } catch {
-    return { kind: "binary" };
+    if (!lenient) return { kind: "binary" };
+    text = lenient.decode(bytes).replaceAll("\uFFFD", "");
   }
   if (isUtf16 && text.slice(0, SNIFF_BYTES / 2).includes("\0")) return { kind: "binary" };
-  if (errors === "ignore") text = text.replaceAll("\uFFFD", "");
   return { kind: "text", text, size: bytes.length };
 }
 

@@ -1,3 +1,4 @@
+import { constants } from "node:buffer";
 import { execFileSync } from "node:child_process";
 import {
   mkdirSync,
@@ -6,6 +7,7 @@ import {
   rmSync,
   statSync,
   symlinkSync,
+  truncateSync,
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
@@ -18,6 +20,7 @@ import type { ComponentContext, WorkerRunner } from "../components/types.js";
 import { ComponentError } from "../errors.js";
 import { createWorkerPool } from "../execute/worker-pool.js";
 import { validateContent } from "../schemas/registry.js";
+import { readSmallFiles } from "./file-reader.js";
 import { BLOCKING_LISTING_BYTES, filesystemConnector } from "./filesystem.js";
 
 const STANDARD_INPUT = { name: "standard_input", version: "1.0.0" };
@@ -294,6 +297,123 @@ describe("filesystem connector", () => {
     execFileSync("rm", ["-rf", join(base, "deep")]);
   });
 
+  it("reads no file through a symlink that the walk leaves out: excluded, or in wct's store", async () => {
+    write("proj/public.txt", "public");
+    write("proj/secrets/key.txt", "password=hunter2");
+    write("proj/private.key", "api_key=abc123");
+    write("proj/.waivern/runs/r1/artifacts/files.json", '{"content": "jane@example.com"}');
+    write("proj/notes/kept.txt", "kept");
+    symlinkSync("secrets/key.txt", join(base, "proj/notes.txt"));
+    symlinkSync("../private.key", join(base, "proj/notes/key.txt"));
+    symlinkSync(".waivern/runs/r1/artifacts/files.json", join(base, "proj/old-run.json"));
+    symlinkSync("notes/kept.txt", join(base, "proj/alias.txt"));
+    context.ignoreDirs = [join(base, "proj/.waivern/runs")];
+    const content = await extract({ path: "proj", exclude_patterns: ["secrets/", "*.key"] });
+    expect(sources(content)).toEqual(["alias.txt", "notes/kept.txt", "public.txt"]);
+    expect(JSON.stringify(content)).not.toMatch(/hunter2|abc123|jane@example.com/);
+    expect(warnings).toEqual([
+      "filesystem: not following symlink 'notes/key.txt': its target is left out",
+      "filesystem: not following symlink 'notes.txt': its target is left out",
+      "filesystem: not following symlink 'old-run.json': its target is left out",
+    ]);
+  });
+
+  it("follows symlinks inside the path when the path is '/'", async () => {
+    write("in/real.txt", "jane@example.com");
+    symlinkSync("real.txt", join(base, "in/alias.txt"));
+    // Everything but the test's folder is excluded, so that the walk of '/' stays in it.
+    const parts = base.split("/").filter(Boolean);
+    const exclude_patterns = parts.flatMap((part, index) => {
+      const above = parts.slice(0, index).join("/");
+      return [`/${above ? `${above}/` : ""}*`, `!/${above ? `${above}/` : ""}${part}/`];
+    });
+    const content = await extract({ path: "/", exclude_patterns });
+    expect(sources(content)).toEqual([
+      `${parts.join("/")}/in/alias.txt`,
+      `${parts.join("/")}/in/real.txt`,
+    ]);
+    expect(texts(content)).toEqual(["jane@example.com", "jane@example.com"]);
+    expect(content.metadata.skipped_symlinks_outside_path).toBe(0);
+    expect(warnings).toEqual([]);
+  });
+
+  it("reads files and folders whose names are not UTF-8", async () => {
+    const raw = (...names: (string | number[])[]) =>
+      Buffer.concat(names.map((name) => Buffer.from(typeof name === "string" ? name : name)));
+    mkdirSync(join(base, "raw"));
+    try {
+      writeFileSync(raw(base, "/raw/caf", [0xe9], ".txt"), "jane@example.com");
+      mkdirSync(raw(base, "/raw/dir", [0xff]));
+      writeFileSync(raw(base, "/raw/dir", [0xff], "/in.txt"), "inside");
+      writeFileSync(raw(base, "/raw/dir", [0xff], "/x", [0xfe]), "deeper");
+      symlinkSync(raw("caf", [0xe9], ".txt"), raw(base, "/raw/link", [0xe8]));
+      write("raw/plain.txt", "plain");
+      const content = await extract({ path: "raw" });
+      // Named with U+FFFD for the bytes that are not UTF-8, as Node reads them.
+      expect(sources(content)).toEqual([
+        "caf\uFFFD.txt",
+        "dir\uFFFD/in.txt",
+        "dir\uFFFD/x\uFFFD",
+        "link\uFFFD",
+        "plain.txt",
+      ]);
+      expect(texts(content)).toEqual([
+        "jane@example.com",
+        "inside",
+        "deeper",
+        "jane@example.com",
+        "plain",
+      ]);
+      expect(content.metadata.unreadable).toBe(0);
+      expect(warnings).toEqual([]);
+    } finally {
+      // Node's rm reads names as UTF-8 too.
+      execFileSync("rm", ["-rf", join(base, "raw")]);
+    }
+  });
+
+  it("opens no symlink when it reads: one put in a file's place after the walk is not followed", () => {
+    write("outside/secret.txt", "password=hunter2");
+    write("root/file.txt", "text");
+    symlinkSync(join(base, "outside/secret.txt"), join(base, "root/swapped.txt"));
+    const settings = { maxFileSize: 1000, encoding: "utf-8", errors: "replace" as const };
+    const { read } = readSmallFiles(
+      [join(base, "root/file.txt"), join(base, "root/swapped.txt")],
+      settings,
+      { files: 10, bytes: 1000, ms: 60_000 },
+    );
+    expect([...read.values()]).toEqual([
+      { kind: "text", text: "text", size: 4 },
+      { kind: "unreadable", reason: "ELOOP" },
+    ]);
+  });
+
+  it("reads symlinks inside the path, and a path that is a symlink to a file, by their targets", async () => {
+    write("data/real.txt", "jane@example.com");
+    symlinkSync("real.txt", join(base, "data/alias.txt"));
+    symlinkSync("data/real.txt", join(base, "named.txt"));
+    expect(texts(await extract({ path: "data" }))).toEqual([
+      "jane@example.com",
+      "jane@example.com",
+    ]);
+    const single = await extract({ path: "named.txt" });
+    expect(sources(single)).toEqual(["named.txt"]);
+    expect(texts(single)).toEqual(["jane@example.com"]);
+  });
+
+  it("reports a file too large to decode as one text as unreadable, without reading it", async () => {
+    write("huge/small.txt", "small");
+    // Sparse: larger than the longest string V8 makes, on no disk space.
+    write("huge/big.log", "");
+    truncateSync(join(base, "huge/big.log"), constants.MAX_STRING_LENGTH + 1);
+    const content = await extract({ path: "huge", max_file_size: 2 ** 31 });
+    expect(sources(content)).toEqual(["small.txt"]);
+    expect(content.metadata).toMatchObject({ unreadable: 1, skipped_binary: 0 });
+    expect(warnings).toEqual([
+      `filesystem: cannot read 'big.log': ${constants.MAX_STRING_LENGTH + 1} bytes is too large to decode as one text (at most ${constants.MAX_STRING_LENGTH})`,
+    ]);
+  });
+
   it("reads a single file given as path", async () => {
     write("notes/hr.txt", "Employee: Jane Example");
     const content = await extract({ path: join(base, "notes/hr.txt") });
@@ -543,6 +663,45 @@ describe("filesystem connector", () => {
     const strict = await extract({ path: "ascii", encoding: "ascii", errors: "strict" });
     expect(sources(strict)).toEqual(["b.txt"]);
     expect(strict.metadata.skipped_binary).toBe(1);
+  });
+
+  it("decodes windows-1252's bytes 0x80 to 0x9F as the characters it gives them", async () => {
+    write(
+      "cp/win.txt",
+      Buffer.from([0x80, 0x20, 0x4f, 0x92, 0x93, 0x61, 0x94, 0x96, 0x8a, 0x81, 0xe9]),
+    );
+    for (const encoding of ["cp1252", "windows-1252", "latin-1"]) {
+      expect(texts(await extract({ path: "cp", encoding })), encoding).toEqual([
+        "\u20ac O\u2019\u201ca\u201d\u2013\u0160\u0081\u00e9",
+      ]);
+    }
+  });
+
+  it("keeps U+FFFD characters of a file that decodes with `errors: ignore`", async () => {
+    write("ff/kept.txt", "name: J\uFFFDrg <jorg@example.com>");
+    write("ff/bad.txt", Buffer.from([0x4a, 0xf6, 0x72, 0x67]));
+    expect(texts(await extract({ path: "ff", errors: "ignore" }))).toEqual([
+      "Jrg",
+      "name: J\uFFFDrg <jorg@example.com>",
+    ]);
+  });
+
+  it("reads gitignore's escaped `\\!` and `\\#` at a pattern's start as those characters", async () => {
+    write("esc/!important.txt", "a");
+    write("esc/#notes.txt", "b");
+    write("esc/plain.txt", "c");
+    const read = (properties: Record<string, unknown>) =>
+      extract({ path: "esc", ...properties }).then(sources);
+    expect(await read({ exclude_patterns: ["\\!important.txt"] })).toEqual([
+      "#notes.txt",
+      "plain.txt",
+    ]);
+    expect(await read({ exclude_patterns: ["\\#notes.txt", "!!important.txt"] })).toEqual([
+      "!important.txt",
+      "plain.txt",
+    ]);
+    expect(await read({ include_patterns: ["\\!important.txt"] })).toEqual(["!important.txt"]);
+    expect(await read({ include_patterns: ["!\\!*"] })).toEqual(["#notes.txt", "plain.txt"]);
   });
 
   it("includes again with a later `!` exclude pattern, as gitignore does", async () => {

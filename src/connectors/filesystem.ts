@@ -3,8 +3,9 @@
  * `standard_input/1.0.0` document, one data item per file.
  *
  * The walk is sorted and therefore deterministic. Symlinks that resolve outside `path` are never
- * followed; symlinked files inside it are read; symlinked folders are not descended (their target
- * is inside `path`, so it is scanned anyway, and skipping them rules out cycles). Binary files,
+ * followed; symlinked files inside it are read (by their real paths) unless the walk leaves their
+ * target out; symlinked folders are not descended (their target is inside `path`, so it is
+ * scanned anyway, and skipping them rules out cycles). Binary files,
  * files over `max_file_size` and files that cannot be read (vanished, no permission, broken
  * symlink, FIFO or other special file) are skipped and counted in the output's metadata.
  * Folders the context says are never read (wct's store) are left out of the walk. The walk runs
@@ -133,9 +134,22 @@ interface Options {
   errors: DecodeErrors;
 }
 
+/**
+ * A path to open: a Buffer for one whose names are not all UTF-8 (Node reads such a name with
+ * U+FFFD for its bad bytes, which names no file).
+ */
+type FsPath = string | Buffer;
+
+/** A folder entry: its name, read as UTF-8, and its bytes where they are not UTF-8. */
+interface Entry extends Pick<Dirent, "isDirectory" | "isFile" | "isSymbolicLink"> {
+  name: string;
+  bytes?: Buffer;
+}
+
 /** A file the walk selected, in walk order. */
 interface Candidate {
-  absolutePath: string;
+  /** The path to read it by: for a symlink, its target's real path. */
+  absolutePath: FsPath;
   /** Relative to the scanned root, '/'-separated. */
   relativePath: string;
 }
@@ -254,16 +268,17 @@ async function extractFiles(options: Options, context: ComponentContext): Promis
   let candidates: Candidate[];
   let maxFilesReached = false;
   if (rootIsFile) {
+    // Read by its real path: files are opened without following a symlink.
+    const real = await realpath(root).catch((error: NodeJS.ErrnoException) => {
+      throw rootError(options.path, root, error);
+    });
     if (context.ignoreDirs?.length) {
-      const real = await realpath(root).catch((error: NodeJS.ErrnoException) => {
-        throw rootError(options.path, root, error);
-      });
       await refuseIgnored(real, context.ignoreDirs, options.path, root);
     }
     // Named as written: a file named by a `${VAR}` must not put the value in the artifact.
     const writtenPath = context.writtenProperties.path;
     const shown = basename(typeof writtenPath === "string" ? writtenPath : root);
-    candidates = [{ absolutePath: root, relativePath: shown }];
+    candidates = [{ absolutePath: real, relativePath: shown }];
   } else {
     const walk = new Walk(root, options, counters, warnings, context);
     await walk.run(rootEntries);
@@ -378,6 +393,9 @@ class Walk {
   #realRoot: Promise<string> | undefined;
   /** The folders under the root that are never read (`ComponentContext.ignoreDirs`), by path. */
   #ignored: ReadonlySet<string> = new Set();
+  /** Whether the walk leaves out a folder (excluded, or ignored): nothing in it is read. */
+  readonly #leavesOut = (relativePath: string): boolean =>
+    this.#isExcluded(relativePath, true) || this.#ignored.has(relativePath);
 
   constructor(
     private readonly root: string,
@@ -420,16 +438,40 @@ class Walk {
     return this.#realRoot;
   }
 
-  #list(folder: string): Promise<Listing> {
+  #list(folder: FsPath): Promise<Listing> {
     return readdir(folder, { withFileTypes: true }).then(
       (entries) => ({ entries }),
       (error: unknown) => ({ error }),
     );
   }
 
+  /**
+   * The entries of a folder whose listing holds a name that is not UTF-8 (read with U+FFFD), with
+   * the bytes of such names: listed again, by bytes. Only such folders cost the second listing.
+   */
+  async #byBytes(listed: Dirent[], folder: FsPath): Promise<Entry[]> {
+    if (!listed.some((entry) => entry.name.includes("\uFFFD"))) return listed;
+    let raw: Dirent<Buffer>[];
+    try {
+      raw = await readdir(folder, { withFileTypes: true, encoding: "buffer" });
+    } catch {
+      return listed; // Gone since: its files are unreadable, and said so.
+    }
+    return raw.map((entry) => {
+      const name = entry.name.toString();
+      return {
+        name,
+        ...(Buffer.from(name).equals(entry.name) ? {} : { bytes: entry.name }),
+        isDirectory: () => entry.isDirectory(),
+        isFile: () => entry.isFile(),
+        isSymbolicLink: () => entry.isSymbolicLink(),
+      };
+    });
+  }
+
   async #visitFolder(
     listing: Promise<Listing>,
-    folder: string,
+    folder: FsPath,
     relativeFolder: string,
   ): Promise<void> {
     const listed = await listing;
@@ -441,14 +483,15 @@ class Walk {
     await this.#visitEntries(listed.entries, folder, relativeFolder);
   }
 
-  async #visitEntries(entries: Dirent[], folder: string, relativeFolder: string): Promise<void> {
+  async #visitEntries(listed: Dirent[], folder: FsPath, relativeFolder: string): Promise<void> {
+    const entries = await this.#byBytes(listed, folder);
     entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     const visits = entries.flatMap((entry) => {
       const relativePath = relativeFolder ? `${relativeFolder}/${entry.name}` : entry.name;
       // An excluded folder is not even listed: nothing in it is read, as in gitignore.
       if (this.#isExcluded(relativePath, entry.isDirectory())) return [];
       if (entry.isDirectory() && this.#ignored.has(relativePath)) return [];
-      const absolutePath = join(folder, entry.name);
+      const absolutePath = childPath(folder, entry);
       return [{ entry, relativePath, absolutePath }];
     });
     // Subfolders are listed a few ahead of the one visited, in order.
@@ -477,18 +520,24 @@ class Walk {
     }
   }
 
-  async #considerFile(entry: Dirent, absolutePath: string, relativePath: string): Promise<void> {
+  async #considerFile(entry: Entry, absolutePath: FsPath, relativePath: string): Promise<void> {
     if (entry.isSymbolicLink()) {
-      let target: string;
+      let target: FsPath;
       try {
-        target = await realpath(absolutePath);
+        // By bytes where the link's path is not UTF-8: so may its target's be.
+        target =
+          typeof absolutePath === "string"
+            ? await realpath(absolutePath)
+            : await realpath(absolutePath, { encoding: "buffer" });
       } catch (error) {
         this.counters.unreadable++;
         this.warnings.add(`cannot follow symlink '${relativePath}': ${errorReason(error)}`);
         return;
       }
-      const realRoot = await this.#realRootPath();
-      if (target !== realRoot && !target.startsWith(realRoot + sep)) {
+      // With a separator after each: the root may be '/'.
+      const rootPrefix = withSep(await this.#realRootPath());
+      const shownTarget = target.toString();
+      if (!withSep(shownTarget).startsWith(rootPrefix)) {
         this.counters.skippedOutsideRoot++;
         this.warnings.add(`not following symlink '${relativePath}': it points outside the path`);
         return;
@@ -500,6 +549,15 @@ class Walk {
         this.warnings.add(`skipping '${relativePath}': not a regular file`);
         return;
       }
+      // A file the walk leaves out (excluded, in an excluded folder, in wct's store) is not read
+      // through a symlink either.
+      const targetPath = shownTarget.slice(rootPrefix.length).replaceAll(sep, "/");
+      if (this.#isExcluded(targetPath, false) || folderOf(targetPath).some(this.#leavesOut)) {
+        this.warnings.add(`not following symlink '${relativePath}': its target is left out`);
+        return;
+      }
+      // Read by its target's path: the reader opens no symlink.
+      absolutePath = target;
     } else if (!entry.isFile()) {
       this.counters.unreadable++;
       this.warnings.add(`skipping '${relativePath}': not a regular file`);
@@ -511,6 +569,22 @@ class Walk {
     }
     this.candidates.push({ absolutePath, relativePath });
   }
+}
+
+/** The path of an entry of `folder`: by bytes where either is not UTF-8. */
+function childPath(folder: FsPath, entry: Entry): FsPath {
+  if (typeof folder === "string" && !entry.bytes) return join(folder, entry.name);
+  return Buffer.concat([
+    Buffer.from(folder),
+    Buffer.from(sep),
+    entry.bytes ?? Buffer.from(entry.name),
+  ]);
+}
+
+/** The folders a path lies in, outermost first: `a/b/c.txt` is in `a` and `a/b`. */
+function folderOf(relativePath: string): string[] {
+  const parts = relativePath.split("/");
+  return parts.slice(0, -1).map((_, index) => parts.slice(0, index + 1).join("/"));
 }
 
 /** A gitignore-like glob, as `normalisePattern` reads it. */
@@ -592,19 +666,22 @@ function pathMatcher(pattern: Pattern): (relativePath: string, name: string) => 
  * pattern must not skip that file (picomatch writes `**` with `.`).
  */
 function globMatcher(glob: string): (input: string) => boolean {
-  const made = picomatch.makeRe(glob, { dot: true });
+  // `nonegate`: a '!' left at its start is a name's (written '\!important.txt'), not a negation.
+  const made = picomatch.makeRe(glob, { dot: true, nonegate: true });
   const re = new RegExp(made.source, `${made.flags.replace("s", "")}s`);
   return (input) => input === glob || re.test(input);
 }
 
 /**
- * Reads a pattern: a leading '!' negates it; trailing slashes make it a folder pattern, and a
- * leading './' or '/' is dropped (a '/' anchors it anyway).
+ * Reads a pattern: a leading '!' negates it, and as in gitignore `\!` and `\#` at its start
+ * are those characters; trailing slashes make it a folder pattern, and a leading './' or '/' is
+ * dropped (a '/' anchors it anyway). Other backslashes are separators, as Windows writes them.
  */
 function normalisePattern(pattern: string): Pattern {
   let glob = pattern.trim();
   const isNegated = glob.startsWith("!");
   if (isNegated) glob = glob.slice(1);
+  if (/^\\[!#]/.test(glob)) glob = glob.slice(1);
   glob = glob.replaceAll("\\", "/");
   const isFolder = glob.endsWith("/");
   glob = glob.replace(/\/+$/, "");
@@ -630,7 +707,7 @@ async function readAll(
     ms: MAIN_THREAD_READ_MS,
   });
   if (rest.length > 0) {
-    const { answers, failure } = await shareOut<string, ReadOutcome>(
+    const { answers, failure } = await shareOut<FsPath, ReadOutcome>(
       workers,
       readerUrl,
       "readFiles",
