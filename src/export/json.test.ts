@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import type { Message } from "../message.js";
 import type { PlanJson } from "../plan/plan-json.js";
 import { createMemoryArtifactStore } from "../stores/artifact/memory.js";
@@ -6,7 +6,7 @@ import type { ArtifactStore } from "../stores/artifact/store.js";
 import { emptyCounts } from "../stores/execution/derive.js";
 import type { ArtifactState, RunDetails } from "../stores/execution/store.js";
 import { newRunId } from "../stores/keys.js";
-import { buildJsonExport, type JsonExport, jsonExportChunks } from "./json.js";
+import { buildJsonExport, type JsonExport, jsonExportChunks, jsonExportPieces } from "./json.js";
 
 const SCHEMA = { name: "personal_data_indicator", version: "1.0.0" };
 
@@ -125,33 +125,35 @@ describe("buildJsonExport", () => {
   });
 });
 
+/** An export of two outputs holding `data`. */
+const exported = (data: unknown[]): JsonExport => ({
+  format_version: "2.0.0",
+  run: {
+    id: "r",
+    timestamp: "2026-12-01T10:00:00.000Z",
+    duration_seconds: 1.5,
+    status: "failed",
+  },
+  runbook: { name: "Zoë's scan — 日本", description: "line\nbreak", contact: null },
+  summary: { total: 3, succeeded: 2, failed: 1, skipped: 0, pending: 0 },
+  outputs: ["a", "b"].map((id) => ({
+    artifact_id: id,
+    duration_seconds: 0,
+    name: null,
+    description: undefined as unknown as null,
+    contact: null,
+    output_schema: { name: "standard_input", version: "1.0.0" },
+    content: { schemaVersion: "1.0.0", name: "n", metadata: {}, data },
+  })),
+  errors: [{ artifact_id: "c", error: 'quote " and \\ backslash' }],
+  skipped: [],
+  pending: [],
+});
+
 describe("jsonExportChunks", () => {
   const item = (text: string) => ({
     content: text,
     metadata: { source: "ü/文件.txt", nested: { list: [1, [], {}, null, true], empty: {} } },
-  });
-  const exported = (data: unknown[]): JsonExport => ({
-    format_version: "2.0.0",
-    run: {
-      id: "r",
-      timestamp: "2026-12-01T10:00:00.000Z",
-      duration_seconds: 1.5,
-      status: "failed",
-    },
-    runbook: { name: "Zoë's scan — 日本", description: "line\nbreak", contact: null },
-    summary: { total: 3, succeeded: 2, failed: 1, skipped: 0, pending: 0 },
-    outputs: ["a", "b"].map((id) => ({
-      artifact_id: id,
-      duration_seconds: 0,
-      name: null,
-      description: undefined as unknown as null,
-      contact: null,
-      output_schema: { name: "standard_input", version: "1.0.0" },
-      content: { schemaVersion: "1.0.0", name: "n", metadata: {}, data },
-    })),
-    errors: [{ artifact_id: "c", error: 'quote " and \\ backslash' }],
-    skipped: [],
-    pending: [],
   });
 
   it("writes exactly what JSON.stringify(export, null, 2) writes, and a newline", () => {
@@ -166,5 +168,36 @@ describe("jsonExportChunks", () => {
     const chunks = [...jsonExportChunks(value)];
     expect(chunks.join("")).toBe(`${JSON.stringify(value, null, 2)}\n`);
     expect(Math.max(...chunks.map((c) => c.length))).toBeLessThan(big.length + 1024);
+  });
+});
+
+describe("jsonExportPieces", () => {
+  // Many small items, over a megabyte in all: what a large run's findings look like.
+  const many = Array.from({ length: 20_000 }, (_, i) => ({
+    content: `user${i}@example.com`,
+    metadata: { source: `t/${i}` },
+  }));
+
+  it("makes an export that fits in a string with one JSON.stringify, not item by item", () => {
+    const value = exported(many);
+    const pieces = jsonExportPieces(value);
+    expect(pieces).toEqual([`${JSON.stringify(value, null, 2)}\n`]);
+    expect(pieces[0]!.length).toBeGreaterThan(1 << 20);
+  });
+
+  it("writes an export longer than a string can be in pieces of the same text", () => {
+    const value = exported(many);
+    const whole = `${JSON.stringify(value, null, 2)}\n`;
+    // As V8 answers a document longer than its longest string.
+    const stringify = vi.spyOn(JSON, "stringify").mockImplementationOnce(() => {
+      throw new RangeError("Invalid string length");
+    });
+    try {
+      const pieces = jsonExportPieces(value);
+      expect(pieces.length).toBeGreaterThan(1);
+      expect(pieces.join("")).toBe(whole);
+    } finally {
+      stringify.mockRestore();
+    }
   });
 });

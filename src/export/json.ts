@@ -143,6 +143,37 @@ export const EXPORTERS = [
   },
 ] as const;
 
+/** Pieces of a long export are joined up to this many characters, so few writes carry it. */
+const PIECE_CHARS = 1 << 20;
+
+/**
+ * The export as `JSON.stringify(exported, null, 2)` writes it, plus a newline: one piece, made by
+ * one `JSON.stringify` (several times faster than piece by piece, on many small items), unless it
+ * is longer than a string can be; then pieces of about `PIECE_CHARS` (`jsonExportChunks`).
+ */
+export function jsonExportPieces(exported: JsonExport): string[] {
+  try {
+    return [`${JSON.stringify(exported, null, 2)}\n`];
+  } catch (error) {
+    // "Invalid string length": the document is longer than the longest string.
+    if (!(error instanceof RangeError)) throw error;
+  }
+  const pieces: string[] = [];
+  let piece: string[] = [];
+  let length = 0;
+  for (const chunk of jsonExportChunks(exported)) {
+    piece.push(chunk);
+    length += chunk.length;
+    if (length >= PIECE_CHARS) {
+      pieces.push(piece.join(""));
+      piece = [];
+      length = 0;
+    }
+  }
+  if (piece.length > 0) pieces.push(piece.join(""));
+  return pieces;
+}
+
 /**
  * From this depth on (root 0, `outputs` 1, an output 2, its content 3, a list in it 4, one data
  * item or finding 5), values are written by `JSON.stringify` itself: each one is small.

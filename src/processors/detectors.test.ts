@@ -147,8 +147,14 @@ describe("payment_card", () => {
       "txn id 4532015112830366",
       "paid 4532015112830366",
       "card_id: 4532 0151 1283 0366",
+      // A word ending in 'id' whose last letters the look-back starts at is no label.
+      "paid          4532015112830366",
     ].join("\n");
-    expect(detect("payment_card", text)).toEqual(["4532015112830366", "4532 0151 1283 0366"]);
+    expect(detect("payment_card", text)).toEqual([
+      "4532015112830366",
+      "4532 0151 1283 0366",
+      "4532015112830366",
+    ]);
   });
 });
 
@@ -305,6 +311,8 @@ describe("date_of_birth", () => {
     // The keyword's own date is the year; a later date is another event's.
     expect(detect("date_of_birth", "Born in 1985, moved to London on 12/03/2001")).toEqual([]);
     expect(detect("date_of_birth", "born in Leeds on 12/03/1985")).toEqual(["12/03/1985"]);
+    // A number between them that is no year: the keyword's date it is.
+    expect(detect("date_of_birth", "Date of birth (ISO 8601): 1985-03-12")).toEqual(["1985-03-12"]);
     // Only a whole header cell names the column, and only rows of the header's shape are read.
     expect(detect("date_of_birth", "Adobe, Inc. release notes\n2023-05-01, CC 2023")).toEqual([]);
     expect(detect("date_of_birth", "id,stubborn_bug,fixed\n1,2023-05-01,no")).toEqual([]);

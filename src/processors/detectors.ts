@@ -325,7 +325,16 @@ const CARD_CANDIDATE = /\d{4}(?:[ -]?\d{4}[ -]?\d{4}[ -]?\d{1,7}|[ -]\d{6}[ -]\d
  * An identifier's label right before a value (`request_id=`, `"id": "`, `order ID `): a bare run
  * of digits there is a record's id, which passes the Luhn check one time in ten.
  */
-const ID_LABEL_BEFORE = /(?:^|[^a-z])id["']?[ \t]*[:=]?[ \t]*["']?$/i;
+const ID_LABEL_BEFORE = /[^a-z]id["']?[ \t]*[:=]?[ \t]*["']?$/i;
+
+/**
+ * Whether an id's label stands right before `start`: looked for in the 12 characters before it,
+ * with a space for the text's start (not the cut's: `paid` cut to `id` is no label).
+ */
+function idLabelBefore(text: string, start: number): boolean {
+  const from = Math.max(0, start - 12);
+  return ID_LABEL_BEFORE.test(`${from === 0 ? " " : ""}${text.slice(from, start)}`);
+}
 
 const detectPaymentCard: Detector = (text, emit) => {
   CARD_CANDIDATE.lastIndex = 0;
@@ -338,10 +347,7 @@ const detectPaymentCard: Detector = (text, emit) => {
       hasCardIssuerPrefix(digits) &&
       luhnValid(digits) &&
       standsAlone(text, start, end, ".-/:") &&
-      !(
-        digits.length === end - start &&
-        ID_LABEL_BEFORE.test(text.slice(Math.max(0, start - 12), start))
-      )
+      !(digits.length === end - start && idLabelBefore(text, start))
     ) {
       emit(start, end);
     }
@@ -715,8 +721,11 @@ const DATE_WINDOW = 40;
 /** `birth_place`, `birthplace`, `birth country`: where, not when. */
 const BIRTH_PLACE_AFTER = /^[ _-]?(?:place|country|city|town|name)/i;
 const PLACE_OF_BEFORE = /(?:place|country|city|town) of $/i;
-/** A year between the keyword and a date: the keyword had its date (`Born in 1985, moved ... on`). */
-const YEAR_BETWEEN = /(?<!\d)\d{4}(?!\d)/;
+/**
+ * A year between the keyword and a date: the keyword had its date (`Born in 1985, moved ... on`).
+ * Only one a birth can have (1900 on): `Date of birth (ISO 8601): 1985-03-12` is a birth date.
+ */
+const YEAR_BETWEEN = /(?<!\d)(?:19|20)\d\d(?!\d)/;
 
 const detectDateOfBirth: Detector = (text, emit) => {
   const table = birthDateColumn(text);

@@ -485,6 +485,20 @@ describe("filesystem stores on disk", () => {
     expect(await fs.readdir(path.join(root, "runs"))).toEqual([]);
   });
 
+  it("resolves a run ID written in upper case to the folder of exactly that name first", async () => {
+    // A folder copied by hand under the upper-case name: each name still names its own folder.
+    const run = sampleRun();
+    await executions.createRun(run, owner(await deadPid()));
+    const upper = run.run_id.toUpperCase();
+    await fs.cp(path.join(root, "runs", run.run_id), path.join(root, "runs", upper), {
+      recursive: true,
+    });
+    expect(await executions.resolveRunId(upper)).toBe(upper);
+    expect(await executions.resolveRunId(run.run_id)).toBe(run.run_id);
+    await executions.deleteRun(await executions.resolveRunId(upper));
+    expect(await fs.readdir(path.join(root, "runs"))).toEqual([run.run_id]);
+  });
+
   it("clears artifacts without touching the run's system data", async () => {
     const run = sampleRun();
     await executions.createRun(run, owner());

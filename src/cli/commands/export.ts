@@ -4,7 +4,7 @@
 import { constants } from "node:buffer";
 import type { Writable } from "node:stream";
 import { InputError, StoreError } from "../../errors.js";
-import { buildJsonExport, EXPORTERS, jsonExportChunks } from "../../export/json.js";
+import { buildJsonExport, EXPORTERS, jsonExportPieces } from "../../export/json.js";
 import type { ArtifactStore } from "../../stores/artifact/store.js";
 import type { ExecutionStore } from "../../stores/execution/store.js";
 import { readRecordedPlan } from "../../stores/recorded.js";
@@ -25,12 +25,9 @@ export function checkExporter(format: string): void {
   }
 }
 
-/** Pieces of the export are joined up to this many characters, so few writes carry it. */
-const PIECE_CHARS = 1 << 20;
-
 /**
- * The export document of a stored run, in pieces of about `PIECE_CHARS` (one may be longer):
- * together they may be longer than a string can be. `warn` hears of a run still executing.
+ * The export document of a stored run, in pieces (see `jsonExportPieces`): together they may
+ * be longer than a string can be. `warn` hears of a run still executing.
  */
 export async function exportRunPieces(
   runId: string,
@@ -46,21 +43,7 @@ export async function exportRunPieces(
     );
   }
   const plan = await readRecordedPlan(stores.executions, runId);
-  const exported = await buildJsonExport(details, plan, stores.artifacts);
-  const pieces: string[] = [];
-  let piece: string[] = [];
-  let length = 0;
-  for (const chunk of jsonExportChunks(exported)) {
-    piece.push(chunk);
-    length += chunk.length;
-    if (length >= PIECE_CHARS) {
-      pieces.push(piece.join(""));
-      piece = [];
-      length = 0;
-    }
-  }
-  if (piece.length > 0) pieces.push(piece.join(""));
-  return pieces;
+  return jsonExportPieces(await buildJsonExport(details, plan, stores.artifacts));
 }
 
 /**

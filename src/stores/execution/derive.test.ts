@@ -168,6 +168,10 @@ describe("checkEvents", () => {
     ] as unknown as RunEvent[][];
     for (const events of bad) expect(() => checkEvents("r", events)).toThrow(InputError);
     expect(() => checkEvents("r", [started("a", 1)])).not.toThrow();
+    // Nor one that would read back as corrupt: a field of its type missing or malformed.
+    expect(() =>
+      checkEvents("r", [{ ...completed("a", 2), sha256: 5 } as unknown as RunEvent]),
+    ).toThrow("Event 0 for run r: artifact_completed event with a missing or malformed 'sha256'.");
   });
 });
 

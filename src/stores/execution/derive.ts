@@ -214,20 +214,15 @@ export function storedEventProblem(event: unknown): string | null {
   return null;
 }
 
-/** Rejects events a store must not log: no `event_id`, no time, unknown type. Throws `InputError`. */
+/**
+ * Rejects events a store must not log: no `event_id`, no time, unknown type, or a field of its
+ * type missing or malformed (`storedEventProblem`: what is logged must read back). Throws
+ * `InputError`.
+ */
 export function checkEvents(runId: string, events: RunEvent[]): void {
   if (!Array.isArray(events)) throw new InputError(`Events for run ${runId} must be an array.`);
   for (const [index, event] of events.entries()) {
-    const problem =
-      typeof event !== "object" || event === null
-        ? "not an object"
-        : typeof event.event_id !== "string" || event.event_id === ""
-          ? "missing event_id"
-          : typeof event.at !== "string"
-            ? "missing 'at' time"
-            : !EVENT_TYPES.has(event.type)
-              ? `unknown type '${String(event.type)}'`
-              : null;
+    const problem = storedEventProblem(event);
     if (problem) throw new InputError(`Event ${index} for run ${runId}: ${problem}.`);
   }
 }

@@ -656,8 +656,10 @@ class FileSystemExecutionStore implements ExecutionStore {
   }
 
   async resolveRunId(written: string): Promise<string> {
-    const prefix = generatedCase(validateRunId(written));
-    if (await this.runFolderExists(prefix)) return prefix;
+    // A folder of exactly that name first: `01A2…` read as `01a2…` must not name another run.
+    if (await this.runFolderExists(validateRunId(written))) return written;
+    const prefix = generatedCase(written);
+    if (prefix !== written && (await this.runFolderExists(prefix))) return prefix;
     return resolvePrefix(prefix, await this.runFolderNames());
   }
 

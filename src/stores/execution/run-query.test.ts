@@ -51,6 +51,10 @@ describe("resolvePrefix", () => {
     // Other run IDs keep their case.
     expect(resolvePrefix("Run-X", ids)).toBe("Run-X");
     expect(() => resolvePrefix("RUN-X", ids)).toThrow(RunNotFoundError);
+    // An ID of exactly that name is that run, not the one it names in lower case.
+    expect(resolvePrefix("01A24238-94C4-7411", [...ids, "01A24238-94C4-7411"])).toBe(
+      "01A24238-94C4-7411",
+    );
   });
 
   it("prefers an exact match over longer IDs sharing it", () => {

@@ -119,8 +119,11 @@ export function generatedCase(id: string): string {
  */
 export function resolvePrefix(written: string, runIds: Iterable<string>): string {
   const prefix = generatedCase(validateRunId(written));
+  const ids = [...runIds];
+  // A run of exactly that name first: `01A2…` read as `01a2…` must not name another run.
+  if (ids.includes(written)) return written;
   const matches: string[] = [];
-  for (const id of runIds) {
+  for (const id of ids) {
     if (id === prefix) return id;
     if (id.startsWith(prefix)) matches.push(id);
   }
