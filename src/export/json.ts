@@ -68,7 +68,7 @@ function unfinished(run: RunDetails, plan: PlanJson): { skipped: string[]; pendi
 
 /**
  * Seconds from the run's start to its end. Upstream's format requires a number: a run without an
- * end (still executing, or its process died) counts to the last moment its log knows of.
+ * end (still executing, or its process died) counts to the last start or end of an artifact its log holds.
  */
 function runDuration(run: RunDetails): number {
   let end = run.finished_at ? Date.parse(run.finished_at) : Date.parse(run.started_at);
