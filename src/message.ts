@@ -3,7 +3,7 @@
  */
 import { createHash, webcrypto } from "node:crypto";
 import pLimit from "p-limit";
-import { CorruptDataError } from "./errors.js";
+import { ComponentError, CorruptDataError } from "./errors.js";
 
 /** A named, versioned JSON Schema. */
 export interface SchemaRef {
@@ -51,9 +51,23 @@ export function sameSchema(a: SchemaRef, b: SchemaRef): boolean {
   return a.name === b.name && a.version === b.version;
 }
 
-/** The exact bytes every store persists for a Message; the sha256 recorded in events is of these. */
+/**
+ * The exact bytes every store persists for a Message; the sha256 recorded in events is of these.
+ * A Message whose JSON is longer than the longest string V8 makes (about 512 M characters) fails
+ * its artifact with a `ComponentError` saying so.
+ */
 export function serializeMessage(message: Message): Buffer {
-  return Buffer.from(JSON.stringify(message), "utf8");
+  let text: string;
+  try {
+    text = JSON.stringify(message);
+  } catch (error) {
+    if (!(error instanceof RangeError)) throw error;
+    throw new ComponentError(
+      "the output is too large to store: its JSON is longer than the longest string Node.js can hold (about 512 M characters); read less into one artifact (max_files, max_file_size, include_patterns, max_rows_per_table)",
+      { cause: error },
+    );
+  }
+  return Buffer.from(text, "utf8");
 }
 
 /** sha256 hex digest of some bytes. */
