@@ -1,4 +1,5 @@
-import { promises as fs, writeSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { closeSync, constants, promises as fs, openSync, writeFileSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it, vi } from "vitest";
@@ -13,6 +14,27 @@ import {
 
 const scratch = await fs.mkdtemp(path.join(tmpdir(), "wct-durable-"));
 afterAll(() => fs.rm(scratch, { recursive: true, force: true }));
+
+/**
+ * Occupies every thread of libuv's pool with opens of FIFOs that no writer has opened, until
+ * `release`: an asynchronous fs call made meanwhile waits, as one of a process frozen by SIGSTOP
+ * does until it wakes.
+ */
+function stallThreadPool(dir: string): { release(): Promise<void> } {
+  const threads = Number(process.env.UV_THREADPOOL_SIZE) || 4;
+  const fifos = Array.from({ length: threads }, (_, i) => path.join(dir, `.fifo-${i}`));
+  for (const fifo of fifos) execFileSync("mkfifo", [fifo]);
+  const readers = fifos.map((fifo) => fs.open(fifo, "r"));
+  return {
+    async release() {
+      // Blocks until the FIFO's reader (a pool thread) has it open, in the order they were queued.
+      const writers = fifos.map((fifo) => openSync(fifo, constants.O_WRONLY));
+      for (const handle of await Promise.all(readers)) await handle.close();
+      for (const fd of writers) closeSync(fd);
+      for (const fifo of fifos) await fs.rm(fifo);
+    },
+  };
+}
 
 describe("writeFileDurable", () => {
   it("creates missing folders and replaces the file, leaving no temp file", async () => {
@@ -61,6 +83,25 @@ describe("writeFileDurable", () => {
     expect(seen).toEqual([{ target: "old", temp: "new" }]);
     expect(await fs.readFile(file, "utf8")).toBe("old");
     expect(await fs.readdir(dir)).toEqual(["artifact.json"]);
+  });
+
+  it("renames right after its guard: a write stalled there cannot replace a newer owner's file", async () => {
+    const dir = path.join(scratch, "stalled-rename");
+    const file = path.join(dir, "artifact.json");
+    await writeFileDurable(file, "old");
+    let releasing: Promise<void> | undefined;
+    // The guard passes; right after it, this process stalls (its fs calls wait) while another
+    // takes the run over and writes the file.
+    const guard = async () => {
+      const stall = stallThreadPool(dir);
+      setImmediate(() => {
+        writeFileSync(file, "the new owner's");
+        releasing = stall.release();
+      });
+    };
+    await writeFileDurable(file, "stale", guard);
+    await releasing;
+    expect(await fs.readFile(file, "utf8")).toBe("the new owner's");
   });
 
   it("removes its temp file when the rename fails", async () => {
@@ -133,6 +174,43 @@ describe("appending", () => {
     expect(results.map((r) => r.status)).toEqual(["rejected", "rejected"]);
     await appender.append(path.join(dir, "ok.jsonl"), ["z"]);
     expect(await fs.readFile(path.join(dir, "ok.jsonl"), "utf8")).toBe("z\n");
+  });
+
+  it("writes a batch right after its guard: one stalled there cannot land after the lease is lost", async () => {
+    const dir = path.join(scratch, "stalled-append");
+    const file = path.join(dir, "events.jsonl");
+    await fs.mkdir(dir);
+    await fs.writeFile(file, "");
+    let lost = false;
+    const writtenWhileLost: string[] = [];
+    const appender = new GroupCommitAppender((fd, text) => {
+      if (lost) writtenWhileLost.push(text);
+      writeSync(fd, text);
+    });
+    let releasing: Promise<void> | undefined;
+    // The guard passes; right after it, this process stalls while another takes its lease.
+    const guard = async () => {
+      const stall = stallThreadPool(dir);
+      setImmediate(() => {
+        lost = true;
+        releasing = stall.release();
+      });
+    };
+    await appender.append(file, ["checked"], guard);
+    await releasing;
+    expect(writtenWhileLost).toEqual([]);
+    expect(await fs.readFile(file, "utf8")).toBe("checked\n");
+  });
+
+  it("creates a missing log only once its guard passes", async () => {
+    const run = path.join(scratch, "deleted-run");
+    const file = path.join(run, "_system", "events.jsonl");
+    const appender = new GroupCommitAppender();
+    const refused = async () => {
+      throw new Error("lease lost");
+    };
+    await expect(appender.append(file, ["late"], refused)).rejects.toThrow("lease lost");
+    await expect(fs.stat(run)).rejects.toMatchObject({ code: "ENOENT" });
   });
 
   it("cuts a failed batch back out of the file and refuses appends until reopened", async () => {

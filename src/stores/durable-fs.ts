@@ -14,6 +14,7 @@ import {
   ftruncateSync,
   open,
   openSync,
+  renameSync,
   statSync,
   write,
   writeSync,
@@ -314,6 +315,9 @@ async function writeTemp(
  * fsync the folder. Creates missing folders (durably), only inside `within` when it is given
  * (a run's folder: one deleted meanwhile is not made again). The temp file is removed on failure.
  * `guard` runs between the temp file's fsync and the rename; if it throws, `target` is untouched.
+ * A guarded rename is made synchronously, right after the guard: an asynchronous one would wait
+ * in libuv's thread pool (behind the fsyncs of other writes), and a process frozen meanwhile
+ * would carry it out when it wakes, long after its guard passed (a lease lost since).
  */
 export async function writeFileDurable(
   target: string,
@@ -324,8 +328,12 @@ export async function writeFileDurable(
   const dir = path.dirname(target);
   const temp = await writeTemp(target, bytes, within, guard);
   try {
-    await guard?.();
-    await fs.rename(temp, target);
+    if (guard) {
+      await guard();
+      renameSync(temp, target);
+    } else {
+      await fs.rename(temp, target);
+    }
   } catch (error) {
     await fs.rm(temp, { force: true });
     throw error;
@@ -435,12 +443,22 @@ export class GroupCommitAppender {
         }
         const batch = queue.splice(0, queue.length);
         try {
+          // First batch, or the file was removed or replaced since the last one: append to what
+          // is at the path now. Opened before the guards, so that nothing waits between them and
+          // the write (a process frozen in that wait would write, when it wakes, lines its guard
+          // let through before it lost its lease). A log that is missing is created only after
+          // them: a writer that lost its run makes no file in it.
+          if (fd === undefined || sizeIfStillAt(fd, file) === undefined) {
+            if (fd !== undefined) closeQuietly(fd);
+            fd = undefined;
+            fd = await openExistingLog(file);
+          }
           for (const guard of new Set(batch.map((item) => item.guard))) await guard?.();
           let size = fd === undefined ? undefined : sizeIfStillAt(fd, file);
           if (fd === undefined || size === undefined) {
-            // First batch, or the file was removed or replaced since the last one: append to
-            // what is at the path now.
+            // Missing, or removed or replaced while a guard ran.
             if (fd !== undefined) closeQuietly(fd);
+            fd = undefined;
             fd = await openLog(file);
             size = fstatSync(fd).size;
           }
@@ -491,16 +509,23 @@ function sizeIfStillAt(fd: number, file: string): number | undefined {
   }
 }
 
+/** Opens an existing append-only log for appending; undefined when there is none. */
+async function openExistingLog(file: string): Promise<number | undefined> {
+  try {
+    return await openFd(file, constants.O_WRONLY | constants.O_APPEND);
+  } catch (error) {
+    if (!hasErrorCode(error, "ENOENT")) throw error;
+    return undefined;
+  }
+}
+
 /**
  * Opens an append-only log for appending. Usually it exists: opened without O_CREAT. A log that is
  * missing is created (and its folder fsynced), its folder too when that is missing.
  */
 async function openLog(file: string): Promise<number> {
-  try {
-    return await openFd(file, constants.O_WRONLY | constants.O_APPEND);
-  } catch (error) {
-    if (!hasErrorCode(error, "ENOENT")) throw error;
-  }
+  const existing = await openExistingLog(file);
+  if (existing !== undefined) return existing;
   let fd: number;
   try {
     fd = await openFd(

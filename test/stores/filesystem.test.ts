@@ -1,7 +1,7 @@
 import { promises as fs } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import path from "node:path";
-import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import {
   ArtifactNotFoundError,
   CorruptDataError,
@@ -442,6 +442,47 @@ describe("filesystem stores on disk", () => {
     await fs.rm(lock);
     await heartbeat;
     await expect(fs.stat(lock)).rejects.toThrow();
+  });
+
+  it("never puts back the lease of a holder frozen inside its heartbeat once another took it", async () => {
+    const run = sampleRun();
+    // Its pid is gone: to every other store its lease is stale, as after a long freeze.
+    const frozen = owner(await deadPid());
+    await executions.createRun(run, frozen);
+    const system = path.join(root, "runs", run.run_id, "_system");
+    const leaseFile = path.join(system, "lease.json");
+    // The heartbeat reads its lease, then freezes (until `wake`) before it writes the new one.
+    let wake: () => void = () => {};
+    const woken = new Promise<void>((resolve) => {
+      wake = resolve;
+    });
+    let read: () => void = () => {};
+    const readIt = new Promise<void>((resolve) => {
+      read = resolve;
+    });
+    const readFile = fs.readFile.bind(fs);
+    const spy = vi.spyOn(fs, "readFile").mockImplementationOnce(async (...args) => {
+      expect(args[0]).toBe(leaseFile);
+      const bytes = await readFile(...(args as Parameters<typeof readFile>));
+      read();
+      await woken;
+      return bytes;
+    });
+    const heartbeat = executions.heartbeat(run.run_id, frozen);
+    await readIt;
+    spy.mockRestore();
+    // Frozen past the lock's TTL: a resumer breaks the lock, then the stale lease, and takes it.
+    const lock = path.join(system, ".lease.break");
+    const old = new Date(Date.now() - 60_000);
+    await fs.utimes(lock, old, old);
+    const resumer = createFileSystemExecutionStore({ root });
+    const next = owner();
+    await resumer.acquireLease(run.run_id, next);
+    wake();
+    await expect(heartbeat).rejects.toMatchObject({ code: "lease_lost" });
+    await resumer.checkLease(run.run_id, next);
+    expect((await executions.getLease(run.run_id))!.lease.token).toBe(next.token);
+    await resumer.close?.();
   });
 
   it("lets only one of several racers take a stale lease", async () => {

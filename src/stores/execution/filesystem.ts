@@ -17,6 +17,7 @@ import {
   fstatSync,
   openSync,
   readFileSync,
+  rmSync,
   statSync,
 } from "node:fs";
 import { hostname } from "node:os";
@@ -894,10 +895,12 @@ class FileSystemExecutionStore implements ExecutionStore {
           : current !== null &&
             current.token === stale.token &&
             current.heartbeat_at === stale.heartbeat_at;
+      if (!unchanged) return;
+      const file = this.systemFile(runId, "lease.json");
+      // As in `refreshLease`: judged again right before it goes, and removed at once.
+      if (stale !== "corrupt" && !this.stillLeaseOf(file, stale)) return;
       // Recursive: a folder put in its place by hand goes too.
-      if (unchanged) {
-        await fs.rm(this.systemFile(runId, "lease.json"), { force: true, recursive: true });
-      }
+      rmSync(file, { force: true, recursive: true });
     });
   }
 
@@ -939,10 +942,44 @@ class FileSystemExecutionStore implements ExecutionStore {
       const current = await this.readLease(runId);
       if (current === null || current === "corrupt" || current.token !== owner.token) return null;
       const renewed = { ...current, heartbeat_at: new Date().toISOString() };
-      await this.writeSystemFile(runId, "lease.json", toJson(renewed));
-      this.held.hold(runId, this.systemFile(runId, "lease.json"), owner.token);
+      const file = this.systemFile(runId, "lease.json");
+      try {
+        // Checked again right before the rename: a process frozen since it read the lease may
+        // have had its lock broken (after LEASE_LOCK_TTL_MS) and its lease taken meanwhile.
+        await writeFileDurable(
+          file,
+          toJson(renewed),
+          async () => {
+            if (!this.stillHolds(file, owner)) throw leaseLostError(runId);
+          },
+          this.runDir(runId),
+        );
+      } catch (error) {
+        if (error instanceof ConflictError && error.code === "lease_lost") return null;
+        throw storeError("write", file, error);
+      }
+      this.held.hold(runId, file, owner.token);
       return renewed;
     });
+  }
+
+  /** Whether `lease.json` is still `lease`, with its heartbeat (read at once, as `stillHolds`). */
+  private stillLeaseOf(file: string, lease: Lease): boolean {
+    try {
+      const now: unknown = JSON.parse(readFileSync(file, "utf8"));
+      return isLease(now) && now.token === lease.token && now.heartbeat_at === lease.heartbeat_at;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Whether `lease.json` holds `owner`'s token now (read at once, without waiting for I/O). */
+  private stillHolds(file: string, owner: LeaseOwner): boolean {
+    try {
+      return tokenIn(file) === owner.token;
+    } catch {
+      return false;
+    }
   }
 
   async heartbeat(runId: string, owner: LeaseOwner): Promise<void> {
@@ -957,7 +994,9 @@ class FileSystemExecutionStore implements ExecutionStore {
       const current = await this.readLease(runId);
       if (current === null || current === "corrupt" || current.token !== owner.token) return;
       try {
-        await fs.rm(file, { force: true });
+        // As in `refreshLease`: still ours right before it goes, and removed at once.
+        if (!this.stillHolds(file, owner)) return;
+        rmSync(file, { force: true });
         await fsyncDir(path.dirname(file));
       } catch (error) {
         throw storeError("release", file, error);
