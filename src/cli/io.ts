@@ -24,6 +24,8 @@ export interface CliIo {
   signal?: AbortSignal;
   /** Told the run ID once `wct run` has one: a second Ctrl-C, which exits at once, prints it. */
   announceRun?: (runId: string) => void;
+  /** Told once `wct run` has printed its result: a second Ctrl-C then prints the run ID no more. */
+  reportedRun?: () => void;
 }
 
 /** Store selection flags shared by every command that reads or writes runs. */

@@ -369,14 +369,19 @@ export async function main(argv: string[], partial: Partial<CliIo> = {}): Promis
   // second one, or one during any other command, exits at once.
   let stoppedWith: number | undefined;
   let runId: string | undefined;
+  let reported = false;
   io.announceRun ??= (id) => {
     runId = id;
+  };
+  io.reportedRun ??= () => {
+    reported = true;
   };
   const onStop = (signal: NodeJS.Signals) => {
     const stop = STOP_SIGNALS[signal as keyof typeof STOP_SIGNALS];
     if (stoppedWith !== undefined || !graceful) {
-      // Quit at once: the run ID still reaches the user (and `id=$(wct run ...)`).
-      if (runId) {
+      // Quit at once: the run ID still reaches the user (and `id=$(wct run ...)`), unless the
+      // run's own result already told it.
+      if (runId && !reported) {
         io.stderr.write(
           `run ID: ${runId} (stopped at once; it shows as interrupted)\nresume with: ${commandWith(io, "--resume", runId)}\n`,
         );

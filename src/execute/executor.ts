@@ -64,6 +64,11 @@ export interface ExecuteOptions {
   /** Aborting it interrupts the run (SIGINT). */
   signal?: AbortSignal;
   onEvent?: EngineListener;
+  /**
+   * Told the run ID as soon as the run is this process's (created, or its lease taken on a
+   * resume), before its first event is recorded.
+   */
+  onRunCreated?: (runId: string) => void;
   /** How often the lease heartbeat is written. @default 5000 */
   heartbeatMs?: number;
   /** Folders connectors must never read (the filesystem store's); see `ComponentContext`. */
@@ -179,6 +184,8 @@ export async function executePlan(options: ExecuteOptions): Promise<RunResult> {
       owner,
     );
   }
+
+  options.onRunCreated?.(runId);
 
   let leaseLost: ConflictError | null = null;
   /** Another process took the run over: stop at once and write nothing more into it. */

@@ -685,6 +685,25 @@ describe("executor", () => {
     expect(timeline.some((e) => e.id === "a")).toBe(false);
   });
 
+  it("tells the run ID once the run is its own, before its first event, on a resume too", async () => {
+    const first = await setup(`${head()}${src("a")}${src("b", ", fail: boom")}`);
+    const told: string[] = [];
+    const failed = await executePlan({
+      ...first.options,
+      onRunCreated: (id) => told.push(`created ${id} after ${first.events.length} events`),
+    });
+    expect(told).toEqual([`created ${failed.runId} after 0 events`]);
+    // The same runbook (b fails again): what matters is when the resume tells its run ID.
+    const again = await setup(`${head()}${src("a")}${src("b", ", fail: boom")}`, first.stores);
+    const resumed = await executePlan({
+      ...again.options,
+      resumeRunId: failed.runId,
+      onRunCreated: (id) => told.push(`resumed ${id} after ${again.events.length} events`),
+    });
+    expect(resumed.runId).toBe(failed.runId);
+    expect(told[1]).toBe(`resumed ${failed.runId} after 0 events`);
+  });
+
   it("gives a copy its source's content and this run's execution details", async () => {
     const stores = {
       artifacts: createMemoryArtifactStore(),

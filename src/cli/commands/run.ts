@@ -108,10 +108,8 @@ export async function runCommand(
         // A connector whose path holds the store must not scan earlier runs.
         ignoreDirs: stores.ownFolders,
         ...(io.signal ? { signal: io.signal } : {}),
-        onEvent: (event) => {
-          if (event.type === "run_started") io.announceRun?.(event.run_id);
-          reporter.listener(event);
-        },
+        onRunCreated: (runId) => io.announceRun?.(runId),
+        onEvent: reporter.listener,
       });
     } finally {
       reporter.close();
@@ -147,6 +145,7 @@ export async function runCommand(
     } else {
       io.stdout.write(`${result.runId}\n`);
     }
+    io.reportedRun?.();
     if (options.output !== undefined) {
       await writeOutputFile(
         io,
