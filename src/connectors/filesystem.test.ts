@@ -637,6 +637,19 @@ describe("filesystem connector", () => {
       "shift_jis",
       "ascii",
       "US-ASCII",
+      // Python's aliases of codecs TextDecoder knows under other names.
+      "s_jis",
+      "sjis",
+      "eucjp",
+      "ujis",
+      "ks_c_5601",
+      "euckr",
+      "tis-620",
+      "1252",
+      "1251",
+      "iso2022_jp",
+      "euc_cn",
+      "big5_tw",
     ]) {
       expect(filesystemConnector.validateProperties({ path: "x", encoding }), encoding).toEqual([]);
     }
