@@ -3,7 +3,7 @@ import type { Message } from "../message.js";
 import type { PlanJson } from "../plan/plan-json.js";
 import { createMemoryArtifactStore } from "../stores/artifact/memory.js";
 import type { ArtifactStore } from "../stores/artifact/store.js";
-import { emptyCounts } from "../stores/execution/derive.js";
+import { emptyCounts, notStarted } from "../stores/execution/derive.js";
 import type { ArtifactState, RunDetails } from "../stores/execution/store.js";
 import { newRunId } from "../stores/keys.js";
 import { buildJsonExport, type JsonExport, jsonExportChunks, jsonExportPieces } from "./json.js";
@@ -22,17 +22,7 @@ const message = (runId: string): Message => ({
 });
 
 const state = (id: string, fields: Partial<ArtifactState>): ArtifactState => ({
-  id,
-  status: "not_started",
-  started_at: null,
-  finished_at: null,
-  duration_seconds: null,
-  error: null,
-  because: null,
-  sha256: null,
-  bytes: null,
-  schema: null,
-  provenance: null,
+  ...notStarted(id),
   ...fields,
 });
 

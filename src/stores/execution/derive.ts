@@ -14,7 +14,8 @@ import {
   type StatusCounts,
 } from "./store.js";
 
-function notStarted(id: string): ArtifactState {
+/** The state of an artifact nothing has happened to yet. */
+export function notStarted(id: string): ArtifactState {
   return {
     id,
     status: "not_started",
