@@ -26,6 +26,11 @@ export interface CliIo {
   announceRun?: (runId: string) => void;
   /** Told once `wct run` has printed its result: a second Ctrl-C then prints the run ID no more. */
   reportedRun?: () => void;
+  /**
+   * Set by `wct run` while its progress is on stderr: what else is said there then (Ctrl-C's
+   * `stopping:`) goes through it, above the live task list instead of into it.
+   */
+  progress?: { notice(text: string): void; close(): void };
 }
 
 /** Store selection flags shared by every command that reads or writes runs. */

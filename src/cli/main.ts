@@ -382,6 +382,8 @@ export async function main(argv: string[], partial: Partial<CliIo> = {}): Promis
       // Quit at once: the run ID still reaches the user (and `id=$(wct run ...)`), unless the
       // run's own result already told it.
       if (runId && !reported) {
+        // The live list is left whole, the cursor below it.
+        io.progress?.close();
         io.stderr.write(
           `run ID: ${runId} (stopped at once; it shows as interrupted)\nresume with: ${commandWith(io, "--resume", runId)}\n`,
         );
@@ -390,7 +392,10 @@ export async function main(argv: string[], partial: Partial<CliIo> = {}): Promis
       process.exit(stop.code);
     }
     stoppedWith = stop.code;
-    io.stderr.write(`\nstopping: finishing the run record (${stop.again} to quit at once)\n`);
+    const stopping = `stopping: finishing the run record (${stop.again} to quit at once)\n`;
+    // Past the `^C` the terminal echoed; the live list clears it itself.
+    if (io.progress) io.progress.notice(stopping);
+    else io.stderr.write(`\n${stopping}`);
     controller.abort(stop.reason);
   };
   if (!partial.signal) for (const signal of Object.keys(STOP_SIGNALS)) process.on(signal, onStop);

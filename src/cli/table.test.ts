@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { fitWidth, oneLine, plural, renderTable } from "./table.js";
+import { displayWidth, fitWidth, oneLine, plural, renderTable } from "./table.js";
 
 describe("terminal text", () => {
   it("cuts text to a width with an ellipsis, and leaves shorter text alone", () => {
@@ -27,5 +27,33 @@ describe("terminal text", () => {
         ],
       ),
     ).toBe("A     B\n\u001b[32mok\u001b[39m    x\nlong  y\n");
+  });
+
+  it("measures and cuts text in terminal columns: wide characters take two, accents none", () => {
+    expect(displayWidth("データ_検出")).toBe(11);
+    expect(displayWidth("cafe\u0301")).toBe(4);
+    expect(displayWidth("\u001b[32m✓ ok\u001b[39m")).toBe(4);
+    expect(displayWidth("a👍🏽b")).toBe(4);
+    expect(fitWidth("日本語のランブック", 8)).toBe("日本語…");
+    // A surrogate pair or an accent is never cut from its character.
+    expect(fitWidth("ab👍🏽cd", 3)).toBe("ab…");
+    expect(fitWidth("cafe\u0301s!", 5)).toBe("cafe\u0301…");
+  });
+
+  it("aligns columns holding wide characters by the columns they take", () => {
+    expect(
+      renderTable(
+        ["ID", "STATUS"],
+        [
+          ["データ", "completed"],
+          ["files", "failed"],
+        ],
+      ),
+    ).toBe("ID      STATUS\nデータ  completed\nfiles   failed\n");
+  });
+
+  it("renders a table of hundreds of thousands of rows", () => {
+    const rows = Array.from({ length: 200_000 }, (_, i) => [String(i), "x"]);
+    expect(renderTable(["N", "X"], rows).split("\n")).toHaveLength(200_002);
   });
 });

@@ -24,9 +24,47 @@ export function printable(text: string): string {
   return text.replace(CONTROL_BUT_NEWLINE, escapeControl);
 }
 
-/** `text` cut to `width` characters, the last of them `…` when it was longer. */
+// Characters a terminal draws two columns wide (East Asian Wide and Fullwidth, emoji) and those it
+// draws over the previous one (combining marks, joiners, variation selectors).
+const WIDE =
+  /[\u1100-\u115f\u231a\u231b\u2329\u232a\u2e80-\u303e\u3041-\u33ff\u3400-\u4dbf\u4e00-\u9fff\ua000-\ua4cf\ua960-\ua97f\uac00-\ud7a3\uf900-\ufaff\ufe10-\ufe19\ufe30-\ufe6f\uff00-\uff60\uffe0-\uffe6\u{1f000}-\u{1faff}\u{20000}-\u{3fffd}]|\p{Emoji_Presentation}|\ufe0f/u;
+const ZERO_WIDTH = /^[\p{Mn}\p{Me}\p{Cf}]/u;
+const graphemes = new Intl.Segmenter(undefined, { granularity: "grapheme" });
+
+/** The columns one user-perceived character (a grapheme cluster) takes on a terminal. */
+function clusterWidth(cluster: string): number {
+  if (WIDE.test(cluster)) return 2;
+  return ZERO_WIDTH.test(cluster) ? 0 : 1;
+}
+
+/**
+ * The columns `text` takes on a terminal: `日本` takes 4, `é` written with a combining accent 1.
+ * Colour codes take none.
+ */
+export function displayWidth(text: string): number {
+  const plain = stripVTControlCharacters(text);
+  // Most text is ASCII, one column a character.
+  if (/^[\x20-\x7e]*$/.test(plain)) return plain.length;
+  let width = 0;
+  for (const { segment } of graphemes.segment(plain)) width += clusterWidth(segment);
+  return width;
+}
+
+/**
+ * `text` cut to `width` terminal columns, the last of them `…` when it was longer. Never cuts
+ * a character in two (a surrogate pair, an accent from its letter).
+ */
 export function fitWidth(text: string, width: number): string {
-  return text.length <= width ? text : `${text.slice(0, Math.max(0, width - 1))}…`;
+  if (displayWidth(text) <= width) return text;
+  let kept = "";
+  let used = 0;
+  for (const { segment } of graphemes.segment(text)) {
+    const w = clusterWidth(segment);
+    if (used + w > width - 1) break;
+    kept += segment;
+    used += w;
+  }
+  return `${kept}…`;
 }
 
 /** `1 artifact`, `2 artifacts`. */
@@ -34,11 +72,14 @@ export function plural(count: number, noun: string): string {
   return `${count} ${noun}${count === 1 ? "" : "s"}`;
 }
 
-/** Renders rows under a header, each column padded to its widest cell. */
+/** Renders rows under a header, each column padded to its widest cell (in terminal columns). */
 export function renderTable(header: string[], rows: string[][]): string {
-  // Colour codes take no room on screen.
-  const width = (cell: string) => stripVTControlCharacters(cell).length;
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => width(r[i] ?? ""))));
+  // Colour codes take no room on screen; a wide character takes two columns.
+  const width = displayWidth;
+  // A loop, not `Math.max(...rows)`: hundreds of thousands of arguments overflow the stack.
+  const widths = header.map((h, i) =>
+    rows.reduce((widest, r) => Math.max(widest, width(r[i] ?? "")), h.length),
+  );
   const line = (cells: string[]) =>
     cells
       .map((cell, i) =>

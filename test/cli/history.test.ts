@@ -319,3 +319,20 @@ describe("secrets", () => {
     expect(result.stderr).not.toContain("acme_exports_qz");
   });
 });
+
+describe("inspect --events as text", () => {
+  it("shows C1 control characters of an error escaped (JSON leaves them raw)", async () => {
+    // U+009B is CSI: a terminal may read `\u009b2J` as "clear the screen".
+    const own = join(dir, "store-c1");
+    const file = await write(
+      "c1.yaml",
+      'name: c1\ndescription: d\nartifacts:\n  gone: {source: {type: filesystem, properties: {path: "missing\\u009b2J"}}}\n',
+    );
+    const ran = await runWct(["run", file, "--store-path", own]);
+    expect(ran.code).toBe(1);
+    const events = await runWct(["inspect", ran.stdout.trim(), "--events", "--store-path", own]);
+    expect(events.code).toBe(0);
+    expect(events.stdout).toContain("missing\\u009b2J");
+    expect(events.stdout).not.toContain("\u009b");
+  });
+});

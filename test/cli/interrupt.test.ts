@@ -7,7 +7,9 @@ import { existsSync, readdirSync } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Writable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { main } from "../../src/cli/main.js";
 import { runWct, startWct } from "../helpers/cli.js";
 
 let dir: string;
@@ -123,5 +125,39 @@ describe("stop signals", () => {
     expect(stdout.trim()).toBe(runId);
     expect(stderr).toContain(`run ID: ${runId} (stopped at once`);
     expect(stderr).toContain(`--resume ${runId}`);
+  });
+
+  it("on a terminal, says it is stopping above the live task list, not into it", async () => {
+    let text = "";
+    let signalled = false;
+    // stderr a terminal: the live list is drawn there.
+    const stderr = Object.assign(
+      new Writable({
+        write(chunk, _encoding, done) {
+          text += String(chunk);
+          // Ctrl-C once the list is on screen.
+          if (!signalled && text.includes("\x1b[2K")) {
+            signalled = true;
+            setImmediate(() => process.emit("SIGINT", "SIGINT"));
+          }
+          done();
+        },
+      }),
+      { isTTY: true, columns: 80, rows: 24 },
+    );
+    const stdout = new Writable({ write: (_chunk, _encoding, done) => done() });
+    const store = join(dir, "store-tty");
+    const code = await main(["run", join(dir, "slow.yaml"), "--store-path", store], {
+      stdout,
+      stderr,
+      env: { ...process.env, NO_COLOR: "1" },
+    });
+    expect(code).toBe(130);
+    // Back over the list (8 rows) and cleared, the message, then the list again below it.
+    expect(text).toContain("\r\x1b[8A\x1b[0Jstopping: finishing the run record");
+    expect(text).not.toContain("\nstopping:");
+    const after = text.slice(text.indexOf("stopping:"));
+    expect(after).toContain("run record (Ctrl-C again to quit at once)\n\r\x1b[2K");
+    expect(after).toContain(" src_a");
   });
 });

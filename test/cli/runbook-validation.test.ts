@@ -102,3 +102,22 @@ describe("${VAR} substitution", () => {
     expect(plan).toContain("${WCT_TEST_UNSET:-${WCT_TEST_DATA}}");
   });
 });
+
+describe("validate-runbook's summary", () => {
+  it("shows control characters of the runbook's name escaped, never as terminal commands", async () => {
+    const file = join(dir, "escape.yaml");
+    await writeFile(
+      file,
+      [
+        'name: "Scan \\e[2J\\e]0;owned\\a"',
+        "description: d",
+        "artifacts:",
+        "  files: {source: {type: filesystem, properties: {path: data}}}",
+      ].join("\n"),
+    );
+    const result = await wct(["validate-runbook", file]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain("valid — 'Scan \\u001b[2J\\u001b]0;owned\\u0007'");
+    expect(result.stdout).not.toContain("\u001b");
+  });
+});

@@ -20,7 +20,7 @@ import {
   type StoreFlags,
   writeOutputFile,
 } from "../io.js";
-import { plural, renderTable } from "../table.js";
+import { oneLine, plural, renderTable } from "../table.js";
 
 function describeComponents(components: Iterable<Component>, json: boolean, io: CliIo): void {
   const list = [...components];
@@ -150,7 +150,7 @@ export async function validateRunbookCommand(
     }
     const outputs = artifacts.some((a) => a.output) ? " (* marks the outputs)" : "";
     io.stdout.write(
-      `${runbookPath}: valid — '${plan.runbook.name}', ${plural(artifacts.length, "artifact")}${outputs}\n`,
+      `${oneLine(runbookPath)}: valid — '${oneLine(plan.runbook.name)}', ${plural(artifacts.length, "artifact")}${outputs}\n`,
     );
     io.stdout.write(
       renderTable(

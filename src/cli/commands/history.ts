@@ -241,8 +241,9 @@ export async function inspectCommand(
       else
         for (const e of events) {
           const { type, at, seq, event_id: _id, ...rest } = e;
+          // JSON escapes C0 controls but leaves DEL and C1 (U+009B is CSI) as they are.
           io.stdout.write(
-            `${String(seq ?? "").padStart(4)} ${at} ${type} ${JSON.stringify(rest)}\n`,
+            `${String(seq ?? "").padStart(4)} ${oneLine(at)} ${oneLine(type)} ${oneLine(JSON.stringify(rest))}\n`,
           );
         }
       // The trail is shown as the store holds it; a log that lost events says so, and fails.

@@ -81,6 +81,7 @@ export async function runCommand(
       color,
     });
     let result: RunResult;
+    io.progress = reporter;
     try {
       result = await executePlan({
         plan,
@@ -113,6 +114,7 @@ export async function runCommand(
       });
     } finally {
       reporter.close();
+      delete io.progress;
     }
 
     const details = await stores.executions.getRunDetails(result.runId);

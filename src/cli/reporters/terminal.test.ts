@@ -2,6 +2,7 @@ import { Writable } from "node:stream";
 import { stripVTControlCharacters } from "node:util";
 import { describe, expect, it, vi } from "vitest";
 import type { EngineEvent } from "../../execute/events.js";
+import { displayWidth } from "../table.js";
 import { createTerminalReporter } from "./terminal.js";
 
 function sink() {
@@ -82,10 +83,108 @@ describe("terminal reporter", () => {
       duration_seconds: 0.1,
     });
     reporter.close();
-    const [row, full] = out.text().replace("\x1b[2K", "").split("\n");
+    const [row, full] = out.text().replace("\r\x1b[2K", "").split("\n");
     // 23 visible characters, and every colour opened is closed.
     expect(stripVTControlCharacters(row!)).toBe("✗ scan sqlite: 'bad.db…");
     expect(row!.endsWith("\x1b[22m")).toBe(true);
     expect(stripVTControlCharacters(full!)).toBe(`✗ scan: ${error}`);
+  });
+
+  /** What each redraw wrote: the lines of the list, and how far it moved up first. */
+  function draws(text: string) {
+    return text
+      .split("\r")
+      .filter((chunk) => chunk.includes("\x1b[2K"))
+      .map((chunk) => ({
+        // biome-ignore lint/suspicious/noControlCharactersInRegex: the cursor-up sequence is the point
+        up: Number(/^\x1b\[(\d+)A/.exec(chunk)?.[1] ?? 0),
+        lines: chunk.split("\n").filter((l) => l.includes("\x1b[2K")),
+      }));
+  }
+
+  it("keeps the live list within the terminal's height, and shows it whole at the end", () => {
+    vi.useFakeTimers();
+    try {
+      const out = sink();
+      Object.assign(out.stream, { columns: 60, rows: 10 });
+      const ids = Array.from({ length: 300 }, (_, i) => `artifact_${i}`);
+      const reporter = createTerminalReporter(out.stream, ids, { live: true, color: false });
+      for (const [i, id] of ids.entries()) {
+        reporter.listener({ ...base, type: "artifact_started", artifact_id: id });
+        if (i > 1) {
+          const done = ids[i - 2]!;
+          reporter.listener(
+            i === 5
+              ? {
+                  ...base,
+                  type: "artifact_failed",
+                  artifact_id: done,
+                  error: "boom",
+                  duration_seconds: 0.1,
+                }
+              : ({ ...events[2]!, artifact_id: done } as EngineEvent),
+          );
+        }
+        vi.advanceTimersByTime(100);
+      }
+      const live = draws(out.text());
+      expect(live.length).toBeGreaterThan(100);
+      // Never taller than the screen (one row kept for the cursor), so no redraw scrolls.
+      for (const draw of live) {
+        expect(draw.lines.length).toBeLessThanOrEqual(9);
+        expect(draw.up).toBeLessThanOrEqual(9);
+      }
+      const last = live.at(-1)!.lines.map((l) => stripVTControlCharacters(l));
+      expect(last).toEqual([
+        "… artifact_298",
+        "… artifact_299",
+        "✗ artifact_3 boom",
+        "… 297 completed",
+      ]);
+      out.stream.write("\r"); // the final draw starts here
+      reporter.close();
+      const whole = draws(out.text()).at(-1)!;
+      expect(whole.up).toBe(4);
+      expect(whole.lines).toHaveLength(300);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it("prints a notice above the live list, back at the line's start, and draws the list below it", () => {
+    vi.useFakeTimers();
+    try {
+      const out = sink();
+      const reporter = createTerminalReporter(out.stream, ["files", "scan"], {
+        live: true,
+        color: false,
+      });
+      reporter.listener(events[0]!);
+      vi.advanceTimersByTime(100);
+      const before = out.text().length;
+      // As Ctrl-C's `stopping:` (the terminal echoed `^C` after the list).
+      reporter.notice("stopping: finishing the run record\n");
+      vi.advanceTimersByTime(100);
+      expect(out.text().slice(before)).toBe(
+        "\r\x1b[2A\x1b[0Jstopping: finishing the run record\n" +
+          "\r\x1b[2K… files\n\x1b[2K· scan\n\x1b[0J",
+      );
+      reporter.close();
+      reporter.notice("after\n");
+      expect(out.text().endsWith("after\n")).toBe(true);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it("cuts rows with wide characters to the terminal's columns", () => {
+    const out = sink();
+    Object.assign(out.stream, { columns: 20 });
+    const id = "データ_個人情報_検出_とても長い";
+    const reporter = createTerminalReporter(out.stream, [id], { live: true, color: false });
+    reporter.close();
+    const row = stripVTControlCharacters(out.text().split("\n")[0]!.replace("\r", ""));
+    expect(row).toBe("· データ_個人情報_…");
+    expect(displayWidth(row)).toBe(19);
   });
 });

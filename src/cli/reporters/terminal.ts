@@ -10,7 +10,9 @@ import { fitWidth, oneLine } from "../table.js";
 
 export interface Reporter {
   listener(event: EngineEvent): void;
-  /** Stops live redrawing and leaves the final state on screen. */
+  /** Prints a line of text for the user (ending in `\n`); on a TTY above the live list. */
+  notice(text: string): void;
+  /** Stops live redrawing and leaves the final state on screen (the whole list). */
   close(): void;
 }
 
@@ -105,35 +107,68 @@ export function createTerminalReporter(
         const row = rowOf(event);
         if (row && row.status !== "running") stream.write(`${line(row)}\n`);
       },
+      notice(text) {
+        stream.write(text);
+      },
       close() {},
     };
   }
 
   let drawn = 0;
   let timer: NodeJS.Timeout | null = null;
-  const redraw = () => {
+  /**
+   * The list as drawn: every row when it fits the terminal's height, otherwise the running and
+   * failed rows and a line counting the others, so that a redraw never scrolls (a list taller
+   * than the screen cannot be redrawn in place: each redraw would push a copy into the scrollback).
+   */
+  const lines = (width: number, height: number): string[] => {
+    const all = [...rows.values()];
+    if (all.length <= height) return all.map((row) => line(row, width));
+    const shown = [
+      ...all.filter((row) => row.status === "running"),
+      ...all.filter((row) => row.status === "failed"),
+    ].slice(0, height - 1);
+    const rest = new Map<Row["status"], number>();
+    for (const row of all) rest.set(row.status, (rest.get(row.status) ?? 0) + 1);
+    for (const row of shown) rest.set(row.status, rest.get(row.status)! - 1);
+    const counts = (["running", "failed", "completed", "skipped", "waiting"] as const)
+      .filter((status) => rest.get(status))
+      .map((status) => {
+        const n = rest.get(status);
+        return status === "running" || status === "failed"
+          ? `${n} more ${status}`
+          : `${n} ${status}`;
+      });
+    const summary = fitWidth(`… ${counts.join(", ")}`, width);
+    return [...shown.map((row) => line(row, width)), color ? pc.dim(summary) : summary];
+  };
+  /** Back to the start of the list (a `^C` the terminal echoed moved the cursor right). */
+  const home = () => `\r${drawn > 0 ? `\x1b[${drawn}A` : ""}`;
+  const redraw = (whole = false) => {
     timer = null;
     // One column short of the width: a full line would wrap on some terminals. A terminal that
-    // reports no width (0) gets 80.
+    // reports no width (0) gets 80; no height, 24 rows. One row stays free for the cursor.
     const columns = (stream as { columns?: number }).columns || 80;
-    const text = [...rows.values()].map((row) => line(row, columns - 1));
-    const up = drawn > 0 ? `\x1b[${drawn}A` : "";
-    stream.write(`${up}${text.map((t) => `\x1b[2K${t}`).join("\n")}\n`);
+    const height = Math.max(2, ((stream as { rows?: number }).rows || 24) - 1);
+    const text = lines(columns - 1, whole ? Number.POSITIVE_INFINITY : height);
+    // Each line is cleared as it is drawn over; what a longer list left below goes too.
+    stream.write(`${home()}${text.map((t) => `\x1b[2K${t}\n`).join("")}\x1b[0J`);
     drawn = text.length;
   };
+  let closed = false;
   const schedule = () => {
-    timer ??= setTimeout(redraw, 80);
+    if (!closed) timer ??= setTimeout(redraw, 80);
+  };
+  /** Text above the list, which is then drawn again below it. */
+  const above = (text: string) => {
+    stream.write(`${home()}\x1b[0J${text}`);
+    drawn = 0;
+    schedule();
   };
   return {
     listener(event) {
       if (event.type === "artifact_warning") {
-        // Warnings go above the list, which is then drawn again below them.
-        const up = drawn > 0 ? `\x1b[${drawn}A\x1b[0J` : "";
-        stream.write(
-          `${up}${color ? pc.yellow("!") : "!"} ${event.artifact_id}: ${oneLine(event.message)}\n`,
-        );
-        drawn = 0;
-        schedule();
+        above(`${color ? pc.yellow("!") : "!"} ${event.artifact_id}: ${oneLine(event.message)}\n`);
         return;
       }
       const row = rowOf(event);
@@ -141,9 +176,15 @@ export function createTerminalReporter(
       rows.set(row.id, row);
       schedule();
     },
+    notice(text) {
+      if (closed) stream.write(text);
+      else above(text);
+    },
     close() {
+      if (closed) return;
+      closed = true;
       if (timer) clearTimeout(timer);
-      redraw();
+      redraw(true);
       // The list cuts long lines: each failure's whole reason is shown once the list is final.
       for (const row of rows.values()) {
         if (row.status === "failed")
