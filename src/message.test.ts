@@ -36,5 +36,9 @@ describe("serializeMessage", () => {
       },
     };
     expect(() => serializeMessage(message({ data: broken }))).toThrow(TypeError);
+    // Nor is a stack overflow, which is a RangeError too.
+    let deep: Record<string, unknown> = {};
+    for (let i = 0; i < 100_000; i++) deep = { d: deep };
+    expect(() => serializeMessage(message(deep))).toThrow(/Maximum call stack size exceeded/);
   });
 });

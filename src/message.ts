@@ -61,7 +61,9 @@ export function serializeMessage(message: Message): Buffer {
   try {
     text = JSON.stringify(message);
   } catch (error) {
-    if (!(error instanceof RangeError)) throw error;
+    // "Invalid string length"; another RangeError (a stack overflow on deep nesting) is not that.
+    if (!(error instanceof RangeError) || !/invalid string length/i.test(error.message))
+      throw error;
     throw new ComponentError(
       "the output is too large to store: its JSON is longer than the longest string Node.js can hold (about 512 M characters); read less into one artifact (max_files, max_file_size, include_patterns, max_rows_per_table)",
       { cause: error },

@@ -29,7 +29,12 @@ export function printable(text: string): string {
 const WIDE =
   /[\u1100-\u115f\u231a\u231b\u2329\u232a\u2e80-\u303e\u3041-\u33ff\u3400-\u4dbf\u4e00-\u9fff\ua000-\ua4cf\ua960-\ua97f\uac00-\ud7a3\uf900-\ufaff\ufe10-\ufe19\ufe30-\ufe6f\uff00-\uff60\uffe0-\uffe6\u{1f000}-\u{1faff}\u{20000}-\u{3fffd}]|\p{Emoji_Presentation}|\ufe0f/u;
 const ZERO_WIDTH = /^[\p{Mn}\p{Me}\p{Cf}]/u;
-const graphemes = new Intl.Segmenter(undefined, { granularity: "grapheme" });
+let segmenter: Intl.Segmenter | undefined;
+/** The user-visible characters of `text`; the segmenter is made on first use, not at start-up. */
+function graphemes(text: string): Intl.Segments {
+  segmenter ??= new Intl.Segmenter(undefined, { granularity: "grapheme" });
+  return segmenter.segment(text);
+}
 
 /** The columns one user-perceived character (a grapheme cluster) takes on a terminal. */
 function clusterWidth(cluster: string): number {
@@ -46,7 +51,7 @@ export function displayWidth(text: string): number {
   // Most text is ASCII, one column a character.
   if (/^[\x20-\x7e]*$/.test(plain)) return plain.length;
   let width = 0;
-  for (const { segment } of graphemes.segment(plain)) width += clusterWidth(segment);
+  for (const { segment } of graphemes(plain)) width += clusterWidth(segment);
   return width;
 }
 
@@ -58,7 +63,7 @@ export function fitWidth(text: string, width: number): string {
   if (displayWidth(text) <= width) return text;
   let kept = "";
   let used = 0;
-  for (const { segment } of graphemes.segment(text)) {
+  for (const { segment } of graphemes(text)) {
     const w = clusterWidth(segment);
     if (used + w > width - 1) break;
     kept += segment;

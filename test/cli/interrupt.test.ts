@@ -161,3 +161,29 @@ describe("stop signals", () => {
     expect(after).toContain(" src_a");
   });
 });
+
+describe("stop signals, stderr not a terminal", () => {
+  it("says it is stopping on a line of its own, past the echoed ^C", async () => {
+    let text = "";
+    let signalled = false;
+    const stderr = new Writable({
+      write(chunk, _encoding, done) {
+        text += String(chunk);
+        // Ctrl-C once the first artifact is reported.
+        if (!signalled && text.includes("src_a")) {
+          signalled = true;
+          setImmediate(() => process.emit("SIGINT", "SIGINT"));
+        }
+        done();
+      },
+    });
+    const stdout = new Writable({ write: (_chunk, _encoding, done) => done() });
+    const code = await main(
+      ["run", join(dir, "slow.yaml"), "--store-path", join(dir, "store-pipe")],
+      { stdout, stderr, env: { ...process.env, NO_COLOR: "1" } },
+    );
+    expect(code).toBe(130);
+    // Past the `^C` a terminal showing this stream echoed (`2>&1 | tee log`).
+    expect(text).toContain("\n\nstopping: finishing the run record");
+  });
+});

@@ -485,6 +485,52 @@ describe("filesystem stores on disk", () => {
     await resumer.close?.();
   });
 
+  it("never removes a lease taken while a breaker of the corrupt one before it was frozen", async () => {
+    const run = sampleRun();
+    const first = owner();
+    await executions.createRun(run, first);
+    await executions.releaseLease(run.run_id, first);
+    const system = path.join(root, "runs", run.run_id, "_system");
+    const leaseFile = path.join(system, "lease.json");
+    await fs.writeFile(leaseFile, "{damaged");
+    // The breaker reads the corrupt lease under the lock, then freezes (until `wake`) before it
+    // removes it.
+    let wake: () => void = () => {};
+    const woken = new Promise<void>((resolve) => {
+      wake = resolve;
+    });
+    let read: () => void = () => {};
+    const readIt = new Promise<void>((resolve) => {
+      read = resolve;
+    });
+    const readFile = fs.readFile.bind(fs);
+    let leaseReads = 0;
+    const spy = vi.spyOn(fs, "readFile").mockImplementation(async (...args) => {
+      const bytes = await readFile(...(args as Parameters<typeof readFile>));
+      // The first read judges it corrupt; the second, under the lock, is the one that freezes.
+      if (args[0] === leaseFile && ++leaseReads === 2) {
+        read();
+        await woken;
+      }
+      return bytes;
+    });
+    const frozen = owner();
+    const breaking = executions.acquireLease(run.run_id, frozen);
+    await readIt;
+    spy.mockRestore();
+    // Frozen past the lock's TTL: another breaks the lock, then the corrupt lease, and takes it.
+    const lock = path.join(system, ".lease.break");
+    const old = new Date(Date.now() - 60_000);
+    await fs.utimes(lock, old, old);
+    const other = createFileSystemExecutionStore({ root });
+    const next = owner();
+    await other.acquireLease(run.run_id, next);
+    wake();
+    await expect(breaking).rejects.toMatchObject({ code: "lease_held" });
+    await other.checkLease(run.run_id, next);
+    await other.close?.();
+  });
+
   it("lets only one of several racers take a stale lease", async () => {
     const run = sampleRun();
     await executions.createRun(run, owner(await deadPid()));

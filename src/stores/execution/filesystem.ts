@@ -898,7 +898,7 @@ class FileSystemExecutionStore implements ExecutionStore {
       if (!unchanged) return;
       const file = this.systemFile(runId, "lease.json");
       // As in `refreshLease`: judged again right before it goes, and removed at once.
-      if (stale !== "corrupt" && !this.stillLeaseOf(file, stale)) return;
+      if (stale === "corrupt" ? !this.stillCorrupt(file) : !this.stillLeaseOf(file, stale)) return;
       // Recursive: a folder put in its place by hand goes too.
       rmSync(file, { force: true, recursive: true });
     });
@@ -970,6 +970,18 @@ class FileSystemExecutionStore implements ExecutionStore {
       return isLease(now) && now.token === lease.token && now.heartbeat_at === lease.heartbeat_at;
     } catch {
       return false;
+    }
+  }
+
+  /**
+   * Whether `lease.json` is still corrupt (as `readLease` judges it: no lease in it, or a folder in
+   * its place), read at once: a lease taken since it was judged is not one to break.
+   */
+  private stillCorrupt(file: string): boolean {
+    try {
+      return !isLease(JSON.parse(readFileSync(file, "utf8")));
+    } catch (error) {
+      return error instanceof SyntaxError || hasErrorCode(error, "EISDIR");
     }
   }
 
