@@ -37,6 +37,39 @@ beforeAll(async () => {
 });
 afterAll(() => rm(dir, { recursive: true, force: true }));
 
+/**
+ * `wct run slow.yaml` in this process, with stderr (given `terminal`'s properties) collected;
+ * SIGINT is raised once stderr has shown `shown`.
+ */
+async function runInterrupted(
+  store: string,
+  shown: string,
+  terminal: Record<string, unknown>,
+): Promise<{ code: number; text: string }> {
+  let text = "";
+  let signalled = false;
+  const stderr = Object.assign(
+    new Writable({
+      write(chunk, _encoding, done) {
+        text += String(chunk);
+        if (!signalled && text.includes(shown)) {
+          signalled = true;
+          setImmediate(() => process.emit("SIGINT", "SIGINT"));
+        }
+        done();
+      },
+    }),
+    terminal,
+  );
+  const stdout = new Writable({ write: (_chunk, _encoding, done) => done() });
+  const code = await main(["run", join(dir, "slow.yaml"), "--store-path", join(dir, store)], {
+    stdout,
+    stderr,
+    env: { ...process.env, NO_COLOR: "1" },
+  });
+  return { code, text };
+}
+
 describe("stop signals", () => {
   it.each([
     ["SIGINT", 130, "stopped by Ctrl-C"],
@@ -128,29 +161,11 @@ describe("stop signals", () => {
   });
 
   it("on a terminal, says it is stopping above the live task list, not into it", async () => {
-    let text = "";
-    let signalled = false;
-    // stderr a terminal: the live list is drawn there.
-    const stderr = Object.assign(
-      new Writable({
-        write(chunk, _encoding, done) {
-          text += String(chunk);
-          // Ctrl-C once the list is on screen.
-          if (!signalled && text.includes("\x1b[2K")) {
-            signalled = true;
-            setImmediate(() => process.emit("SIGINT", "SIGINT"));
-          }
-          done();
-        },
-      }),
-      { isTTY: true, columns: 80, rows: 24 },
-    );
-    const stdout = new Writable({ write: (_chunk, _encoding, done) => done() });
-    const store = join(dir, "store-tty");
-    const code = await main(["run", join(dir, "slow.yaml"), "--store-path", store], {
-      stdout,
-      stderr,
-      env: { ...process.env, NO_COLOR: "1" },
+    // stderr a terminal: the live list is drawn there; Ctrl-C once it is on screen.
+    const { code, text } = await runInterrupted("store-tty", "\x1b[2K", {
+      isTTY: true,
+      columns: 80,
+      rows: 24,
     });
     expect(code).toBe(130);
     // Back over the list (8 rows) and cleared, the message, then the list again below it.
@@ -164,24 +179,8 @@ describe("stop signals", () => {
 
 describe("stop signals, stderr not a terminal", () => {
   it("says it is stopping on a line of its own, past the echoed ^C", async () => {
-    let text = "";
-    let signalled = false;
-    const stderr = new Writable({
-      write(chunk, _encoding, done) {
-        text += String(chunk);
-        // Ctrl-C once the first artifact is reported.
-        if (!signalled && text.includes("src_a")) {
-          signalled = true;
-          setImmediate(() => process.emit("SIGINT", "SIGINT"));
-        }
-        done();
-      },
-    });
-    const stdout = new Writable({ write: (_chunk, _encoding, done) => done() });
-    const code = await main(
-      ["run", join(dir, "slow.yaml"), "--store-path", join(dir, "store-pipe")],
-      { stdout, stderr, env: { ...process.env, NO_COLOR: "1" } },
-    );
+    // Ctrl-C once the first artifact is reported.
+    const { code, text } = await runInterrupted("store-pipe", "src_a", {});
     expect(code).toBe(130);
     // Past the `^C` a terminal showing this stream echoed (`2>&1 | tee log`).
     expect(text).toContain("\n\nstopping: finishing the run record");

@@ -48,6 +48,38 @@ async function listFiles(dir: string): Promise<string[]> {
     .sort();
 }
 
+/**
+ * Freezes the `nth` read of `file` through `fs.readFile` once its bytes are read, until `wake`:
+ * a process stopped at that point. `reached` resolves once it is frozen (the spy then removed).
+ */
+function freezeAtRead(file: string, nth: number): { reached: Promise<void>; wake: () => void } {
+  let wake: () => void = () => {};
+  const woken = new Promise<void>((resolve) => {
+    wake = resolve;
+  });
+  let read: () => void = () => {};
+  const readIt = new Promise<void>((resolve) => {
+    read = resolve;
+  });
+  const readFile = fs.readFile.bind(fs);
+  let reads = 0;
+  const spy = vi.spyOn(fs, "readFile").mockImplementation(async (...args) => {
+    const bytes = await readFile(...(args as Parameters<typeof readFile>));
+    if (args[0] === file && ++reads === nth) {
+      read();
+      await woken;
+    }
+    return bytes;
+  });
+  return { reached: readIt.then(() => spy.mockRestore()), wake: () => wake() };
+}
+
+/** Ages a run's lease lock past its TTL, as a holder frozen that long leaves it. */
+async function ageLeaseLock(system: string): Promise<void> {
+  const old = new Date(Date.now() - 60_000);
+  await fs.utimes(path.join(system, ".lease.break"), old, old);
+}
+
 describe("filesystem stores on disk", () => {
   let root: string;
   let artifacts: ArtifactStore;
@@ -452,33 +484,15 @@ describe("filesystem stores on disk", () => {
     const system = path.join(root, "runs", run.run_id, "_system");
     const leaseFile = path.join(system, "lease.json");
     // The heartbeat reads its lease, then freezes (until `wake`) before it writes the new one.
-    let wake: () => void = () => {};
-    const woken = new Promise<void>((resolve) => {
-      wake = resolve;
-    });
-    let read: () => void = () => {};
-    const readIt = new Promise<void>((resolve) => {
-      read = resolve;
-    });
-    const readFile = fs.readFile.bind(fs);
-    const spy = vi.spyOn(fs, "readFile").mockImplementationOnce(async (...args) => {
-      expect(args[0]).toBe(leaseFile);
-      const bytes = await readFile(...(args as Parameters<typeof readFile>));
-      read();
-      await woken;
-      return bytes;
-    });
+    const freeze = freezeAtRead(leaseFile, 1);
     const heartbeat = executions.heartbeat(run.run_id, frozen);
-    await readIt;
-    spy.mockRestore();
+    await freeze.reached;
     // Frozen past the lock's TTL: a resumer breaks the lock, then the stale lease, and takes it.
-    const lock = path.join(system, ".lease.break");
-    const old = new Date(Date.now() - 60_000);
-    await fs.utimes(lock, old, old);
+    await ageLeaseLock(system);
     const resumer = createFileSystemExecutionStore({ root });
     const next = owner();
     await resumer.acquireLease(run.run_id, next);
-    wake();
+    freeze.wake();
     await expect(heartbeat).rejects.toMatchObject({ code: "lease_lost" });
     await resumer.checkLease(run.run_id, next);
     expect((await executions.getLease(run.run_id))!.lease.token).toBe(next.token);
@@ -494,38 +508,17 @@ describe("filesystem stores on disk", () => {
     const leaseFile = path.join(system, "lease.json");
     await fs.writeFile(leaseFile, "{damaged");
     // The breaker reads the corrupt lease under the lock, then freezes (until `wake`) before it
-    // removes it.
-    let wake: () => void = () => {};
-    const woken = new Promise<void>((resolve) => {
-      wake = resolve;
-    });
-    let read: () => void = () => {};
-    const readIt = new Promise<void>((resolve) => {
-      read = resolve;
-    });
-    const readFile = fs.readFile.bind(fs);
-    let leaseReads = 0;
-    const spy = vi.spyOn(fs, "readFile").mockImplementation(async (...args) => {
-      const bytes = await readFile(...(args as Parameters<typeof readFile>));
-      // The first read judges it corrupt; the second, under the lock, is the one that freezes.
-      if (args[0] === leaseFile && ++leaseReads === 2) {
-        read();
-        await woken;
-      }
-      return bytes;
-    });
+    // removes it: the first read judges it corrupt; the second, under the lock, freezes.
+    const freeze = freezeAtRead(leaseFile, 2);
     const frozen = owner();
     const breaking = executions.acquireLease(run.run_id, frozen);
-    await readIt;
-    spy.mockRestore();
+    await freeze.reached;
     // Frozen past the lock's TTL: another breaks the lock, then the corrupt lease, and takes it.
-    const lock = path.join(system, ".lease.break");
-    const old = new Date(Date.now() - 60_000);
-    await fs.utimes(lock, old, old);
+    await ageLeaseLock(system);
     const other = createFileSystemExecutionStore({ root });
     const next = owner();
     await other.acquireLease(run.run_id, next);
-    wake();
+    freeze.wake();
     await expect(breaking).rejects.toMatchObject({ code: "lease_held" });
     await other.checkLease(run.run_id, next);
     await other.close?.();
