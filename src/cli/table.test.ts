@@ -40,6 +40,16 @@ describe("terminal text", () => {
     expect(fitWidth("cafe\u0301s!", 5)).toBe("cafe\u0301…");
   });
 
+  it("measures symbols, Latin, Greek and Cyrillic text without the segmenter, as it would", () => {
+    // ⌚, ✅ and ❌ are drawn two columns wide; the rest one each.
+    expect(displayWidth("✓ é — ⌚✅❌ Ωж")).toBe(15);
+    expect(displayWidth("✗ scan_01 … → ½")).toBe(15);
+    // A mark after such text joins the character before it: measured by the segmenter.
+    expect(displayWidth("✓ e\u0301 ж\u0301")).toBe(5);
+    expect(fitWidth("✓ source_01 0.06 s, 5.2 MiB", 10)).toBe("✓ source_…");
+    expect(fitWidth("✓ source_01", Number.POSITIVE_INFINITY)).toBe("✓ source_01");
+  });
+
   it("aligns columns holding wide characters by the columns they take", () => {
     expect(
       renderTable(

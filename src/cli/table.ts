@@ -29,6 +29,15 @@ export function printable(text: string): string {
 const WIDE =
   /[\u1100-\u115f\u231a\u231b\u2329\u232a\u2e80-\u303e\u3041-\u33ff\u3400-\u4dbf\u4e00-\u9fff\ua000-\ua4cf\ua960-\ua97f\uac00-\ud7a3\uf900-\ufaff\ufe10-\ufe19\ufe30-\ufe6f\uff00-\uff60\uffe0-\uffe6\u{1f000}-\u{1faff}\u{20000}-\u{3fffd}]|\p{Emoji_Presentation}|\ufe0f/u;
 const ZERO_WIDTH = /^[\p{Mn}\p{Me}\p{Cf}]/u;
+/**
+ * Text whose every code point is a user-perceived character of its own: printable ASCII, Latin,
+ * Greek and Cyrillic letters, punctuation, arrows, technical and box-drawing symbols, shapes and
+ * dingbats (`✓`, `…`, `é` precomposed). No combining mark, joiner or variation selector is among
+ * them, so it is measured without the grapheme segmenter (whose ICU data takes tens of
+ * milliseconds to load).
+ */
+const SINGLE_CODE_POINT_CHARACTERS =
+  /^[\x20-\x7e\u00a0-\u02ff\u0370-\u03ff\u0400-\u0482\u048a-\u052f\u2010-\u2027\u2030-\u205e\u2190-\u23ff\u2500-\u27bf]*$/;
 let segmenter: Intl.Segmenter | undefined;
 /** The user-visible characters of `text`; the segmenter is made on first use, not at start-up. */
 function graphemes(text: string): Intl.Segments {
@@ -51,6 +60,10 @@ export function displayWidth(text: string): number {
   // Most text is ASCII, one column a character.
   if (/^[\x20-\x7e]*$/.test(plain)) return plain.length;
   let width = 0;
+  if (SINGLE_CODE_POINT_CHARACTERS.test(plain)) {
+    for (const char of plain) width += clusterWidth(char);
+    return width;
+  }
   for (const { segment } of graphemes(plain)) width += clusterWidth(segment);
   return width;
 }
@@ -60,7 +73,7 @@ export function displayWidth(text: string): number {
  * a character in two (a surrogate pair, an accent from its letter).
  */
 export function fitWidth(text: string, width: number): string {
-  if (displayWidth(text) <= width) return text;
+  if (width === Number.POSITIVE_INFINITY || displayWidth(text) <= width) return text;
   let kept = "";
   let used = 0;
   for (const { segment } of graphemes(text)) {

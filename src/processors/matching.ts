@@ -89,7 +89,14 @@ export class PatternMatcher {
   /** For the rare text whose lowercase form has another length (some non-ASCII letters). */
   private readonly keywordRegexIgnoreCase: RegExp | undefined;
   private readonly longestKeyword: number = 0;
-  private readonly detectors: { detector: Detector; source: number }[] = [];
+  /**
+   * Each detector with the callback it reports hits to: made once, so that every scan calls the
+   * same function (a new closure per scan makes V8 throw away the detector's optimised code).
+   */
+  private readonly detectors: { detector: Detector; emit: (start: number, end: number) => void }[] =
+    [];
+  /** The hits of the scan under way (`scan` is synchronous). */
+  private hits: Hits | null = null;
   private readonly regexes: { regex: RegExp; source: number }[] = [];
 
   constructor(readonly ruleset: DetectionRuleset) {
@@ -117,7 +124,12 @@ export class PatternMatcher {
         const isNew = !sourceByKey.has(key);
         if ("detector" in valuePattern) {
           const source = sourceFor(key, `detector:${valuePattern.detector}`, ruleIndex);
-          if (isNew) this.detectors.push({ detector: DETECTORS[valuePattern.detector], source });
+          if (isNew) {
+            this.detectors.push({
+              detector: DETECTORS[valuePattern.detector],
+              emit: (start, end) => this.hits!.add(source, start, end),
+            });
+          }
           indexes.push(source);
         } else {
           const source = sourceFor(key, valuePattern.regex, ruleIndex);
@@ -169,8 +181,11 @@ export class PatternMatcher {
   scan(text: string, options: EvidenceOptions): RuleMatch[] {
     const hits = new Hits(this.sources.length);
     this.scanKeywords(text, hits);
-    for (const { detector, source } of this.detectors) {
-      detector(text, (start, end) => hits.add(source, start, end));
+    this.hits = hits;
+    try {
+      for (const { detector, emit } of this.detectors) detector(text, emit);
+    } finally {
+      this.hits = null;
     }
     for (const { regex, source } of this.regexes) {
       regex.lastIndex = 0;
