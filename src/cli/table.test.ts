@@ -18,6 +18,10 @@ describe("terminal text", () => {
 
   it("escapes control characters and aligns columns by visible width", () => {
     expect(oneLine("a\u001b[2Jb\nc")).toBe("a\\u001b[2Jb\\nc");
+    // Bidirectional overrides and isolates would show other text than the name holds.
+    expect(oneLine("invoice\u202Efdp.exe")).toBe("invoice\\u202efdp.exe");
+    expect(oneLine("a\u2066b\u2069\u200fc\u2028d")).toBe("a\\u2066b\\u2069\\u200fc\\u2028d");
+    expect(oneLine("naïve café — 日本")).toBe("naïve café — 日本");
     expect(
       renderTable(
         ["A", "B"],

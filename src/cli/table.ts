@@ -3,9 +3,11 @@
  */
 import { stripVTControlCharacters } from "node:util";
 
-// C0 and C1 control characters (ESC starts terminal commands, CR overwrites the line).
-const CONTROL = /\p{Cc}/gu;
-const CONTROL_BUT_NEWLINE = /(?!\n)\p{Cc}/gu;
+// C0 and C1 control characters (ESC starts terminal commands, CR overwrites the line), and the
+// marks and overrides that reorder bidirectional text (U+202E shows `exe.txt` as `txt.exe`),
+// the line and paragraph separators.
+const CONTROL = /[\p{Cc}\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/gu;
+const CONTROL_BUT_NEWLINE = /(?!\n)[\p{Cc}\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/gu;
 const SHORT_ESCAPES: Record<string, string> = { "\n": "\\n", "\r": "\\r", "\t": "\\t" };
 const escapeControl = (c: string) =>
   SHORT_ESCAPES[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`;
@@ -13,7 +15,8 @@ const escapeControl = (c: string) =>
 /**
  * Text from a run or a runbook (names, paths, errors) made safe to print on one line: control
  * characters are shown escaped (`\u001b`, `\n`), so that a runbook named with ESC sequences cannot
- * clear the screen or break a table.
+ * clear the screen or break a table, nor one named with a right-to-left override show other text
+ * than it holds.
  */
 export function oneLine(text: string): string {
   return text.replace(CONTROL, escapeControl);
