@@ -294,6 +294,18 @@ describe("date_of_birth", () => {
       "1990.07.21",
     ]);
   });
+  it("reads a two-digit year as forms write it, after a keyword or in a birth column", () => {
+    const form = "Name: Robert Jones   DOB: 12/03/85\nNext of kin: Mary Jones, born 02-08-58.";
+    expect(detect("date_of_birth", form)).toEqual(["12/03/85", "02-08-58"]);
+    expect(detect("date_of_birth", "name,dob\nbob,7/21/04\nann,31.12.99\n")).toEqual([
+      "7/21/04",
+      "31.12.99",
+    ]);
+    // One separator, a year of two digits that ends there, a real day and month.
+    expect(
+      detect("date_of_birth", "DOB: 12/03-85; dob 12/03/853; born 30/02/85; dob 1.2.33.4"),
+    ).toEqual([]);
+  });
   it("finds the dates of a table's birth column, row after row, and not a birth place's", () => {
     const csv = [
       "customer_id;name;date_of_birth;created_at",
@@ -330,6 +342,16 @@ describe("date_of_birth", () => {
     // A table of many rows, one by one.
     const rows = `name,dob\n${"bob,1990-01-01\n".repeat(150_000)}`;
     expect(detect("date_of_birth", rows)).toHaveLength(150_000);
+  });
+  it("ignores a date picker's or a schema's bounds after a birth keyword", () => {
+    const html =
+      '<input type="date" id="dob" name="dob" min="1900-01-01" max="2010-12-31">\n' +
+      "birthDate: { type: Date, minDate: '1900-01-01' }, dob_max=2010-12-31";
+    expect(detect("date_of_birth", html)).toEqual([]);
+    // A field whose name ends in min or max, or a value beside them, is a date.
+    expect(
+      detect("date_of_birth", 'dob="1985-03-12" min="1900-01-01"; DOB admin: 1990-07-21'),
+    ).toEqual(["1985-03-12", "1990-07-21"]);
   });
   it("ignores dates without a keyword, future years and impossible dates", () => {
     expect(
@@ -386,6 +408,15 @@ describe("ipv4", () => {
         "bind 0.0.0.0 and 127.0.0.1, mask 255.255.255.0, allow 10.0.0.0/8 10.1.2.3/32",
       ),
     ).toEqual(["10.1.2.3"]);
+  });
+  it("ignores the public DNS resolvers a configuration names, no person's address", () => {
+    const resolv =
+      'nameservers: ["1.1.1.1", "8.8.8.8"]\nnameserver 9.9.9.9\nupstream 8.8.4.4 1.0.0.1';
+    expect(detect("ipv4", resolv)).toEqual([]);
+    expect(detect("ipv4", "client 8.8.8.9 resolver 8.8.8.8 via 1.1.1.2")).toEqual([
+      "8.8.8.9",
+      "1.1.1.2",
+    ]);
   });
 });
 

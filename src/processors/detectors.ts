@@ -710,6 +710,8 @@ const DATE_NEAR_KEYWORD = new RegExp(
     "(?<dmy>(?<d2>\\d{1,2})[-/.](?<m2>\\d{1,2})[-/.](?<y2>\\d{4}))",
     `(?<dMy>(?<d3>\\d{1,2})(?:st|nd|rd|th)?[ -](?<m3>(?:${MONTHS.join("|")})[a-z]*)\\.?[ ,-]*(?<y3>\\d{4}))`,
     `(?<Mdy>(?<m4>(?:${MONTHS.join("|")})[a-z]*)\\.? (?<d4>\\d{1,2})(?:st|nd|rd|th)?,? (?<y4>\\d{4}))`,
+    // A two-digit year, as forms write it (`DOB: 12/03/85`), with one separator, ending there.
+    "(?<dmy2>(?<d5>\\d{1,2})(?<s5>[-/.])(?<m5>\\d{1,2})\\k<s5>(?<y5>\\d\\d)(?![\\d-]|[/.]\\d))",
   ].join("|"),
   "gi",
 );
@@ -724,6 +726,11 @@ const PLACE_OF_BEFORE = /(?:place|country|city|town) of $/i;
  * Only one a birth can have (1900 on): `Date of birth (ISO 8601): 1985-03-12` is a birth date.
  */
 const YEAR_BETWEEN = /(?<!\d)(?:19|20)\d\d(?!\d)/;
+/**
+ * A date picker's or a schema's bound (`name="dob" min="1900-01-01"`, `dob: {max: "2010-12-31"}`):
+ * the range a birth date may take, not one.
+ */
+const DATE_BOUND_BEFORE = /(?:^|[^a-z0-9])(?:min|max)(?:[_-]?date)?["']?[ \t]*[:=][ \t]*["']?$/i;
 
 const detectDateOfBirth: Detector = (text, emit) => {
   const table = birthDateColumn(text);
@@ -749,7 +756,8 @@ const detectDateOfBirth: Detector = (text, emit) => {
       date &&
       date.index <= DATE_WINDOW &&
       isPlausibleBirthDate(date.groups!) &&
-      !YEAR_BETWEEN.test(window.slice(0, date.index))
+      !YEAR_BETWEEN.test(window.slice(0, date.index)) &&
+      !DATE_BOUND_BEFORE.test(window.slice(Math.max(0, date.index - 16), date.index))
     ) {
       const start = from + date.index;
       // A table's header names its column: a row's date is that column's, not the one after
@@ -825,21 +833,24 @@ function monthNumber(text: string): number {
 }
 
 function isPlausibleBirthDate(groups: Record<string, string | undefined>): boolean {
-  const year = Number(groups.y1 ?? groups.y2 ?? groups.y3 ?? groups.y4);
-  const day = Number(groups.d1 ?? groups.d2 ?? groups.d3 ?? groups.d4);
+  const thisYear = new Date().getUTCFullYear();
+  let year = Number(groups.y1 ?? groups.y2 ?? groups.y3 ?? groups.y4 ?? groups.y5);
+  // `85` is 1985 and `07` 2007: a two-digit year is the last such year that has begun.
+  if (groups.y5 !== undefined) year += year + 2000 <= thisYear ? 2000 : 1900;
+  const day = Number(groups.d1 ?? groups.d2 ?? groups.d3 ?? groups.d4 ?? groups.d5);
   const month =
     groups.m3 !== undefined || groups.m4 !== undefined
       ? monthNumber((groups.m3 ?? groups.m4)!)
-      : Number(groups.m1 ?? groups.m2);
+      : Number(groups.m1 ?? groups.m2 ?? groups.m5);
   // Day-first and month-first are both common; accept when either reading is a real date
   // (no 31 February).
   const valid = (d: number, m: number): boolean =>
     m >= 1 && m <= 12 && d >= 1 && d <= new Date(Date.UTC(year, m, 0)).getUTCDate();
-  const thisYear = new Date().getUTCFullYear();
   return (
     year >= 1900 &&
     year <= thisYear &&
-    (valid(day, month) || (groups.dmy !== undefined && valid(month, day)))
+    (valid(day, month) ||
+      ((groups.dmy !== undefined || groups.dmy2 !== undefined) && valid(month, day)))
   );
 }
 
@@ -888,12 +899,28 @@ const detectIpv4: Detector = (text, emit) => {
 };
 
 /**
+ * The public DNS resolvers configurations name (Cloudflare, Google, Quad9, OpenDNS): services,
+ * never a person's device.
+ */
+const PUBLIC_RESOLVERS = new Set([
+  "1.1.1.1",
+  "1.0.0.1",
+  "8.8.8.8",
+  "8.8.4.4",
+  "9.9.9.9",
+  "149.112.112.112",
+  "208.67.222.222",
+  "208.67.220.220",
+]);
+
+/**
  * Addresses that never name a person's device: unspecified `0.0.0.0`, loopback `127.x`, netmasks
- * (`255.x`) and network addresses written as CIDR (`10.0.0.0/8`).
+ * (`255.x`), network addresses written as CIDR (`10.0.0.0/8`) and public DNS resolvers.
  */
 function isInfrastructureAddress(text: string, candidate: string, end: number): boolean {
   return (
     candidate === "0.0.0.0" ||
+    PUBLIC_RESOLVERS.has(candidate) ||
     candidate.startsWith("127.") ||
     candidate.startsWith("255.") ||
     (candidate.endsWith(".0") && text[end] === "/")

@@ -302,6 +302,63 @@ Install with \`npm install scheduler@2.4.0\` and run \`scheduler start --port 80
     expect(scan(markdown)).toEqual([]);
   });
 
+  it("finds the common compound field names written in camelCase", () => {
+    const dto = `export interface CustomerDto {
+  givenName: string;
+  familyName: string;
+  contactEmail: string;
+  mobileNumber: string;
+  homePhone?: string;
+  streetAddress: string;
+  billingAddress: Address;
+  shippingAddress: Address;
+  postalCode: string;
+  nationalInsuranceNumber?: string;
+  socialSecurityNumber?: string;
+  passportNumber?: string;
+  nhsNumber?: string;
+  bankAccount?: string;
+  macAddress?: string;
+  clientIp?: string;
+}`;
+    const found = new Set(
+      matcher.scan(dto, options).map((m) => matcher.ruleset.rules[m.rule]!.category),
+    );
+    expect(found).toEqual(
+      new Set([
+        "name",
+        "email",
+        "phone",
+        "address",
+        "government_id",
+        "financial",
+        "device",
+        "network",
+      ]),
+    );
+    const patterns = matcher.scan(dto, options).flatMap((m) => m.matchedPatterns);
+    expect(patterns.map((p) => p.pattern)).toEqual(
+      expect.arrayContaining([
+        "givenname",
+        "familyname",
+        "contactemail",
+        "mobilenumber",
+        "homephone",
+        "streetaddress",
+        "billingaddress",
+        "shippingaddress",
+        "postalcode",
+        "nationalinsurancenumber",
+        "socialsecuritynumber",
+        "passportnumber",
+        "nhsnumber",
+        "bankaccount",
+        "macaddress",
+        "clientip",
+      ]),
+    );
+  });
+
   it("finds the personal data in a realistic customer record", () => {
     const record = `Customer: Jane Doe (first_name: Jane, last_name: Doe)
 Email: jane.doe@example.com, phone +44 20 7946 0958
