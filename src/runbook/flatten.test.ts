@@ -245,6 +245,66 @@ describe("flattenRunbook directive flags", () => {
     expect(flat.artifacts.use__found).toMatchObject({ output: true, optional: true });
     expect(flat.artifacts.files).toMatchObject({ output: false, optional: false });
   });
+
+  it("carries output over to, and checks output_schema against, a child output that is a directive of its own", async () => {
+    const inner = [
+      "name: mid",
+      "description: passes its input on to another child",
+      "inputs:",
+      "  data: {input_schema: standard_input/1.0.0}",
+      "outputs:",
+      "  result: {artifact: inner}",
+      "artifacts:",
+      "  inner:",
+      "    inputs: data",
+      "    child_runbook: {path: child.yaml, input_mapping: {data: data}, output: result}",
+    ];
+    const root = await tree("flags-nested", {
+      "main.yaml": [...parent(useChild("mid.yaml")), "    output: true"],
+      "typed.yaml": [...parent(useChild("mid.yaml")), "    output_schema: standard_input"],
+      "mid.yaml": inner,
+      "child.yaml": child("child"),
+    });
+    const flat = await flattenFile(path.join(root, "main.yaml"));
+    expect(flat.artifacts.use__inner__found).toMatchObject({ output: true });
+    expect(await issuesOf(path.join(root, "typed.yaml"), root)).toEqual([
+      "typed.yaml:12:5: artifacts.use.output_schema: output_schema 'standard_input/1.0.0' does not match the child output 'use__inner__found', which produces 'personal_data_indicator/1.0.0'",
+    ]);
+  });
+
+  it("knows a pass-through's schema from its input, for output_schema and for input mappings", async () => {
+    const passOn = [
+      "name: pass",
+      "description: exposes its input as it is",
+      "inputs:",
+      "  data: {input_schema: standard_input/1.0.0}",
+      "outputs:",
+      "  result: {artifact: copy}",
+      "artifacts:",
+      "  copy: {inputs: data}",
+    ];
+    const root = await tree("pass-through-schemas", {
+      "exposed.yaml": [...parent(useChild("pass.yaml")), "    output_schema: gdpr_personal_data"],
+      "mapped.yaml": [
+        "name: parent",
+        "description: maps a pass-through of indicators",
+        "artifacts:",
+        "  files: {source: {type: filesystem, properties: {path: ./data}}}",
+        "  found: {inputs: files, process: {type: personal_data}}",
+        "  same: {inputs: found}",
+        "  use:",
+        "    inputs: same",
+        "    child_runbook: {path: pass.yaml, input_mapping: {data: same}, output: result}",
+      ],
+      "pass.yaml": passOn,
+    });
+    expect(await issuesOf(path.join(root, "exposed.yaml"), root)).toEqual([
+      "exposed.yaml:12:5: artifacts.use.output_schema: output_schema 'gdpr_personal_data/1.0.0' does not match the child output 'use__copy', which produces 'standard_input/1.0.0'",
+    ]);
+    expect(await issuesOf(path.join(root, "mapped.yaml"), root)).toEqual([
+      "mapped.yaml:9:54: artifacts.use.child_runbook.input_mapping.data: Artifact 'use': parent artifact 'same' produces schema 'personal_data_indicator/1.0.0', but child input 'data' expects 'standard_input/1.0.0'",
+    ]);
+  });
 });
 
 describe("flattenRunbook namespaced ids", () => {
@@ -448,6 +508,50 @@ describe("flattenRunbook input and output mapping", () => {
     expect(await issuesOf(path.join(root, "main.yaml"), root)).toEqual([
       "main.yaml:10:23: artifacts.use.child_runbook.input_mapping.data: input 'data' is mapped to 'nothing', which is not an artifact",
     ]);
+  });
+
+  it("reports a directive's inputs that name no artifact, in a child's directive too", async () => {
+    const directive = (inputs: string) => [
+      "name: parent",
+      "description: a typo in a directive's inputs",
+      "artifacts:",
+      "  files: {source: {type: filesystem, properties: {path: ./data}}}",
+      "  use:",
+      `    inputs: ${inputs}`,
+      "    child_runbook: {path: c.yaml, input_mapping: {data: files}, output: result}",
+    ];
+    const root = await tree("directive-inputs", {
+      "main.yaml": directive("[files, filez]"),
+      "alias.yaml": [
+        ...directive("files"),
+        "  again:",
+        "    inputs: use",
+        ...directive("x").slice(6),
+      ],
+      "mid.yaml": [
+        "name: mid",
+        "description: a directive of a child",
+        "inputs:",
+        "  data: {input_schema: standard_input/1.0.0}",
+        "outputs:",
+        "  result: {artifact: inner}",
+        "artifacts:",
+        "  inner:",
+        "    inputs: dta",
+        "    child_runbook: {path: c.yaml, input_mapping: {data: data}, output: result}",
+      ],
+      "nested.yaml": parent(useChild("mid.yaml")),
+      "c.yaml": child("c"),
+    });
+    expect(await issuesOf(path.join(root, "main.yaml"), root)).toEqual([
+      "main.yaml:6:21: artifacts.use.inputs: references artifact 'filez', which does not exist (did you mean 'files'?)",
+    ]);
+    expect(await issuesOf(path.join(root, "nested.yaml"), root)).toEqual([
+      "mid.yaml:9:5: artifacts.inner.inputs: references artifact 'dta', which does not exist (did you mean 'data'?)",
+    ]);
+    // An artifact or an alias (another directive's output) is fine.
+    const flat = await flattenFile(path.join(root, "alias.yaml"));
+    expect(Object.keys(flat.artifacts)).toEqual(["files", "use__found", "again__found"]);
   });
 
   it("drops an unmapped optional input from its consumers", async () => {

@@ -71,6 +71,23 @@ interface PendingSchemaCheck {
   position: SourcePosition;
 }
 
+/** A directive's `output` and `output_schema`, applied to what it exposes once every alias is known. */
+interface PendingDirectiveFlags {
+  parent: LoadedRunbook;
+  localId: string;
+  def: ArtifactDefinition;
+  /** The child's artifacts (or aliases: a nested directive's output) the directive stands for. */
+  exposed: string[];
+}
+
+/** A directive's own `inputs`, which must name artifacts (or aliases) of its runbook. */
+interface PendingDirectiveInputs {
+  parent: LoadedRunbook;
+  localId: string;
+  /** As written, and as flattened ids (null for an unmapped optional input of a child). */
+  refs: { written: string; ref: string | null }[];
+}
+
 /** An alias and where it was declared. */
 interface AliasDeclaration {
   target: string;
@@ -101,6 +118,8 @@ class Flattener {
   private readonly definers = new Map<string, Definer>();
   private readonly aliasDeclarations = new Map<string, AliasDeclaration>();
   private readonly schemaChecks: PendingSchemaCheck[] = [];
+  private readonly directiveFlags: PendingDirectiveFlags[] = [];
+  private readonly directiveInputs: PendingDirectiveInputs[] = [];
   private readonly loaded = new Map<string, LoadedRunbook>();
   /** Directives that could not be expanded; what refers into them is not reported again. */
   private readonly failedDirectives: string[] = [];
@@ -126,6 +145,8 @@ class Flattener {
       if (def.inputs) def.inputs = def.inputs.map(resolve);
     }
     const aliases = this.checkAliases(resolve);
+    for (const pending of this.directiveFlags) this.applyDirectiveFlags(pending, resolve);
+    for (const pending of this.directiveInputs) this.checkDirectiveInputs(pending, resolve);
     this.checkSchemas(resolve);
     if (this.issues.length > 0) throw new RunbookError(this.issues);
     const definers = this.definers;
@@ -214,6 +235,11 @@ class Flattener {
       this.failedDirectives.push(directiveId);
       return true;
     };
+    this.directiveInputs.push({
+      parent,
+      localId,
+      refs: (def.inputs ?? []).map((written) => ({ written, ref: scope(written) })),
+    });
     const childFile = await this.resolveChildPath(parent, spec.path, `${directivePath}.path`);
     if (!childFile) return void failed();
     if (chain.includes(childFile)) {
@@ -298,35 +324,33 @@ class Flattener {
     const childScope: Scope = (ref) =>
       childInputs.has(ref) ? childInputs.get(ref)! : namespaced(directiveId, ref);
     await this.expand(child, childScope, directiveId, [...chain, childFile]);
-    this.applyDirectiveFlags(parent, localId, def, directiveId, exposed);
-  }
-
-  /**
-   * What a directive's own `output`, `optional` and `output_schema` mean for the artifacts that
-   * replace it: `output: true` makes the child outputs it exposes outputs of the run, `optional:
-   * true` lets any of the child's artifacts fail without failing the run, and `output_schema`
-   * must be the schema of what it exposes.
-   */
-  private applyDirectiveFlags(
-    parent: LoadedRunbook,
-    localId: string,
-    def: ArtifactDefinition,
-    directiveId: string,
-    exposed: string[],
-  ): void {
-    if (def.output)
-      for (const id of exposed) if (this.artifacts[id]) this.artifacts[id]!.output = true;
     if (def.optional) {
       const prefix = `${directiveId}${NAMESPACE_SEPARATOR}`;
       for (const [id, artifact] of Object.entries(this.artifacts)) {
         if (id.startsWith(prefix)) artifact.optional = true;
       }
     }
+    // An exposed id may be an alias (the child's output is a directive of its own) and a
+    // pass-through's schema is its input's: both are known once the whole tree is expanded.
+    this.directiveFlags.push({ parent, localId, def, exposed });
+  }
+
+  /**
+   * What a directive's own `output` and `output_schema` mean for the artifacts that replace it:
+   * `output: true` makes the child outputs it exposes outputs of the run, and `output_schema`
+   * must be the schema of what it exposes. (`optional: true`, which lets any of the child's
+   * artifacts fail without failing the run, is applied as the child is expanded.)
+   */
+  private applyDirectiveFlags(
+    { parent, localId, def, exposed }: PendingDirectiveFlags,
+    resolve: (ref: string) => string,
+  ): void {
+    const ids = exposed.map(resolve).filter((id) => this.artifacts[id]);
+    if (def.output) for (const id of ids) this.artifacts[id]!.output = true;
     if (def.output_schema === undefined) return;
     const declared = parseSchemaRef(def.output_schema);
-    for (const id of exposed) {
-      const artifact = this.artifacts[id];
-      const actual = artifact && this.options.outputSchemaOf(artifact);
+    for (const id of ids) {
+      const actual = this.producedSchema(id);
       if (actual && !sameSchema(actual, declared)) {
         this.issue(
           parent,
@@ -335,6 +359,50 @@ class Flattener {
         );
       }
     }
+  }
+
+  /**
+   * A directive's `inputs` are not read (its child's artifacts take theirs from `input_mapping`),
+   * but one that names nothing is a mistake all the same: a missing reference, as elsewhere.
+   */
+  private checkDirectiveInputs(
+    { parent, localId, refs }: PendingDirectiveInputs,
+    resolve: (ref: string) => string,
+  ): void {
+    // A runbook run on its own that declares inputs: the planner explains those references.
+    const ownInputs = parent === this.root ? (parent.runbook.inputs ?? {}) : {};
+    refs.forEach(({ written, ref }, index) => {
+      if (ref === null || Object.hasOwn(ownInputs, written)) return;
+      const target = resolve(ref);
+      if (this.artifacts[target] || this.insideFailedDirective(target)) return;
+      const known = [
+        ...Object.keys(parent.runbook.artifacts),
+        ...Object.keys(parent.runbook.inputs ?? {}),
+      ];
+      const hint = closestMatch(written, known);
+      this.issue(
+        parent,
+        `artifacts.${localId}.inputs`,
+        `references artifact '${written}', which does not exist${hint ? ` (did you mean '${hint}'?)` : ""}`,
+        parent.positionOf(`artifacts.${localId}.inputs.${index}`),
+      );
+    });
+  }
+
+  /**
+   * The schema a flattened artifact produces, when it can be told before planning: its declared
+   * or its component's, and for a pass-through (inputs, no process) its single input's. Null when
+   * unknown (a reuse, an unknown component): the planner checks those.
+   */
+  private producedSchema(id: string, seen = new Set<string>()): SchemaRef | null {
+    const def = this.artifacts[id];
+    if (!def || seen.has(id)) return null;
+    const own = def.output_schema
+      ? parseSchemaRef(def.output_schema)
+      : this.options.outputSchemaOf(def);
+    if (own || def.source || def.reuse || def.process || def.inputs?.length !== 1) return own;
+    seen.add(id);
+    return this.producedSchema(def.inputs[0]!, seen);
   }
 
   /**
@@ -474,9 +542,7 @@ class Flattener {
         });
         continue;
       }
-      const produced = parentDef.output_schema
-        ? parseSchemaRef(parentDef.output_schema)
-        : this.options.outputSchemaOf(parentDef);
+      const produced = this.producedSchema(parentId);
       const expected = parseSchemaRef(check.expected);
       if (!produced || sameSchema(produced, expected)) continue;
       this.issues.push({

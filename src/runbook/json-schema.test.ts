@@ -6,6 +6,8 @@ import { Ajv } from "ajv";
 import { afterAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { builtinRegistry } from "../components/registry.js";
+import { RunbookError } from "../errors.js";
+import { prepareRunbook } from "../plan/prepare.js";
 import { runbookJsonSchema } from "./json-schema.js";
 import { loadRunbook, RUNBOOK_KEYS } from "./parse.js";
 
@@ -77,6 +79,39 @@ describe("runbookJsonSchema of the installed components", () => {
       ),
     ).toBe(true);
     expect(validateInstalled(runbook({ type: "sqlite", properties: {} }))).toBe(false);
+  });
+
+  it("requires the properties of a component that has a required one, as the planner does", async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), "wct-schema-required-"));
+    try {
+      const file = path.join(dir, "rb.yaml");
+      for (const source of ["{type: filesystem}", "{type: sqlite, properties: null}"]) {
+        const text = `name: n\ndescription: d\nartifacts:\n  a:\n    source: ${source}\n`;
+        await writeFile(file, text);
+        const planned = await prepareRunbook(file, registry, null, {}).then(
+          () => "valid",
+          (error: unknown) => (error instanceof RunbookError ? "invalid" : error),
+        );
+        expect({ source, planner: planned, schema: validateInstalled(parse(text)) }).toEqual({
+          source,
+          planner: "invalid",
+          schema: false,
+        });
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+    // The processors have no required property: their properties may be left out.
+    const scan = {
+      name: "n",
+      description: "d",
+      artifacts: {
+        files: { source: { type: "filesystem", properties: { path: "data" } } },
+        found: { inputs: "files", process: { type: "personal_data", properties: null } },
+        gdpr: { inputs: "found", process: { type: "gdpr_personal_data_classifier" } },
+      },
+    };
+    expect(validateInstalled(scan)).toBe(true);
   });
 
   it("checks the keys of a processor's object properties (personal_data's pattern_matching)", () => {

@@ -155,18 +155,24 @@ function component(
       required: ["type"],
       ...(kinds
         ? {
-            allOf: known.map((c) => ({
-              if: { properties: { type: { const: c.type } } },
-              // biome-ignore lint/suspicious/noThenProperty: JSON Schema's if/then, not a thenable
-              then: {
-                description: c.description,
-                properties: {
+            allOf: known.map((c) => {
+              // A component with a required property needs `properties` (a missing or null one
+              // lacks it, as the planner says).
+              const needsProperties = c.properties.some((doc) => doc.required);
+              return {
+                if: { properties: { type: { const: c.type } } },
+                // biome-ignore lint/suspicious/noThenProperty: JSON Schema's if/then, not a thenable
+                then: {
+                  description: c.description,
+                  ...(needsProperties ? { required: ["properties"] } : {}),
                   properties: {
-                    anyOf: [objectOf(c.properties), { type: "null" }],
+                    properties: needsProperties
+                      ? objectOf(c.properties)
+                      : { anyOf: [objectOf(c.properties), { type: "null" }] },
                   },
                 },
-              },
-            })),
+              };
+            }),
           }
         : {}),
     },

@@ -201,6 +201,10 @@ describe("wct run", () => {
     const schema = await wct(["generate-schema", "-o", "no/such/folder/s.json"]);
     expect(schema.code).toBe(2);
     expect(schema.stderr).toContain("cannot write 'no/such/folder/s.json': folder");
+    // `-o ""` (an unset variable in a script) names no file: refused, not printed to stdout.
+    const empty = await wct(["generate-schema", "-o", ""]);
+    expect(empty).toMatchObject({ code: 2, stdout: "" });
+    expect(empty.stderr).toBe("wct: -o is empty: name the file to write\n");
   });
 
   it("rejects an unknown exporter before running anything", async () => {

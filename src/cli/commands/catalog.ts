@@ -91,8 +91,10 @@ export async function generateSchemaCommand(
     connectors: registry.connectors.values(),
     processors: registry.processors.values(),
   };
+  // `-o ""` (an unset variable in a script) names no file: refused, as `run` and `export` do.
+  if (options.output === "") throw new InputError("-o is empty: name the file to write");
   const text = `${JSON.stringify(runbookJsonSchema(catalog), null, 2)}\n`;
-  if (!options.output) {
+  if (options.output === undefined) {
     io.stdout.write(text);
     return 0;
   }
