@@ -219,7 +219,7 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
       )
       .option("--runbook <name>", "only runs of the runbook with this name")
       .option("--since <when>", "only runs started since an ISO date or an age (7d, 12h)")
-      .option("--limit <n>", "at most N runs", "100")
+      .option("--limit <n>", "at most N runs, up to 10000", "100")
       .option("--cursor <run-id>", "continue after this run (printed when more runs exist)")
       .option("--json", "print a JSON array of run records"),
   ).action(

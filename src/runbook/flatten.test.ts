@@ -608,6 +608,28 @@ describe("flattenRunbook input and output mapping", () => {
     ]);
   });
 
+  it("reports ids whose artifact files clash: 'a' is kept in a.json, which 'a.json/b' needs as a folder", async () => {
+    const source = "source: {type: filesystem, properties: {path: ./data}}";
+    const root = await tree("file-folder-clash", {
+      "main.yaml": [
+        "name: clash",
+        "description: ids the store cannot keep side by side",
+        "artifacts:",
+        `  a: {${source}}`,
+        `  a.json/b: {${source}}`,
+        `  x/y.json/z: {${source}}`,
+        `  x/y: {${source}}`,
+        // Neither is in the other's way: p.json.json and the folder p.json.
+        `  p.json: {${source}}`,
+        `  p.json/c: {${source}}`,
+      ],
+    });
+    expect(await issuesOf(path.join(root, "main.yaml"), root)).toEqual([
+      "main.yaml:5:3: artifacts.a.json/b: artifact id 'a.json/b' cannot be stored beside 'a': the store keeps 'a' in the file 'a.json', where 'a.json/b' needs a folder of that name",
+      "main.yaml:7:3: artifacts.x/y: artifact id 'x/y' cannot be stored beside 'x/y.json/z': the store keeps 'x/y' in the file 'x/y.json', where 'x/y.json/z' needs a folder of that name",
+    ]);
+  });
+
   it("reports a child runbook's own problems at their place in the child file, once", async () => {
     const root = await tree("child-invalid", {
       // The child is used twice: its problem is still one problem.

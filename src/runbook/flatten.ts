@@ -10,6 +10,7 @@ import { realpath, stat } from "node:fs/promises";
 import path from "node:path";
 import { InputError, type Issue, RunbookError, type SourcePosition } from "../errors.js";
 import { formatSchemaRef, parseSchemaRef, type SchemaRef, sameSchema } from "../message.js";
+import { ARTIFACT_FILE_EXTENSION, KeyFolders } from "../stores/keys.js";
 import { closestMatch } from "../suggest.js";
 import {
   type ArtifactDefinition,
@@ -116,6 +117,8 @@ class Flattener {
   private readonly origins = emptyRecord<string>();
   private readonly folders = emptyRecord<string>();
   private readonly definers = new Map<string, Definer>();
+  /** The artifact ids as files and folders of the artifact store, to find two that clash. */
+  private readonly keyFolders = new KeyFolders();
   private readonly aliasDeclarations = new Map<string, AliasDeclaration>();
   private readonly schemaChecks: PendingSchemaCheck[] = [];
   private readonly directiveFlags: PendingDirectiveFlags[] = [];
@@ -198,6 +201,15 @@ class Flattener {
           `artifact id '${id}' is already used by another artifact`,
         );
         continue;
+      }
+      const clash = this.keyFolders.add(id);
+      if (clash !== undefined) {
+        const [file, folder] = id.length < clash.length ? [id, clash] : [clash, id];
+        this.issue(
+          loaded,
+          `artifacts.${localId}`,
+          `artifact id '${id}' cannot be stored beside '${clash}': the store keeps '${file}' in the file '${file}${ARTIFACT_FILE_EXTENSION}', where '${folder}' needs a folder of that name`,
+        );
       }
       const copy: ArtifactDefinition = { ...def };
       if (def.inputs) {

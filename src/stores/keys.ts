@@ -91,6 +91,34 @@ export function validateArtifactKey(key: string): string {
   return key;
 }
 
+/** The filesystem artifact store keeps the artifact of key `k` in the file `k.json`. */
+export const ARTIFACT_FILE_EXTENSION = ".json";
+
+/**
+ * Tracks the keys of one run and tells which key stands in another's way on disk: `a` is kept in
+ * the file `a.json`, where `a.json/b` needs a folder of that name, so the two cannot both be stored.
+ */
+export class KeyFolders {
+  readonly #keys = new Set<string>();
+  /** Folder (`a.json`) -> the first key that needs it. */
+  readonly #folders = new Map<string, string>();
+
+  /** Adds `key`; returns the key already added whose file or folder clashes with it, if any. */
+  add(key: string): string | undefined {
+    let clash = this.#folders.get(key + ARTIFACT_FILE_EXTENSION);
+    const segments = key.split("/");
+    for (let end = 1; end < segments.length; end++) {
+      const folder = segments.slice(0, end).join("/");
+      if (!this.#folders.has(folder)) this.#folders.set(folder, key);
+      if (clash !== undefined || !folder.endsWith(ARTIFACT_FILE_EXTENSION)) continue;
+      const owner = folder.slice(0, -ARTIFACT_FILE_EXTENSION.length);
+      if (this.#keys.has(owner)) clash = owner;
+    }
+    this.#keys.add(key);
+    return clash;
+  }
+}
+
 /**
  * Checks a `listKeys` prefix: empty, or like a key whose last segment may be partial or empty
  * (`child/` lists a nested folder). Returns it; throws `InvalidKeyError`.

@@ -164,6 +164,12 @@ describe("damaged runs", () => {
     const ids = await run(plain);
     await edit(ids, "events.jsonl", (t) => t.replace('"artifact_id":"files"', '"artifact_id":{}'));
     damaged.push([ids, "events.jsonl:"]);
+    // An id no store would take as a key names no artifact of the run: `../files` is damage.
+    const traversal = await run(plain);
+    await edit(traversal, "events.jsonl", (t) =>
+      t.replaceAll('"artifact_id":"files"', '"artifact_id":"../files"'),
+    );
+    damaged.push([traversal, "events.jsonl:"]);
     const record = await run(plain);
     await editJson(record, "metadata.json", (m) => {
       delete m.runbook?.sha256;
@@ -207,6 +213,60 @@ describe("damaged runs", () => {
     const deleted = await wct(["runs", "delete", runId]);
     expect(deleted.code, deleted.stderr).toBe(0);
     expect(existsSync(runFile(runId))).toBe(false);
+  });
+
+  it("lists a run whose record is a folder as unreadable instead of failing the whole listing", async () => {
+    const intact = await run(plain);
+    const broken = await run(plain);
+    await rm(runFile(broken, "_system", "metadata.json"));
+    await mkdir(runFile(broken, "_system", "metadata.json"));
+    const table = await wct(["runs"]);
+    expect(table.code, table.stderr).toBe(0);
+    expect(table.stdout).toMatch(new RegExp(`${broken}\\s+unreadable`));
+    expect(table.stdout).toMatch(new RegExp(`${intact}\\s+completed`));
+    expect(table.stderr).toContain("metadata.json: a folder, not a file");
+    // Prune goes on with the other runs and leaves this one to 'runs delete'.
+    const pruned = await wct(["runs", "prune", "--older-than", "0s", "--dry-run", "--json"]);
+    expect(pruned.code, pruned.stderr).toBe(0);
+    expect(JSON.parse(pruned.stdout).deleted).toContain(intact);
+    const inspect = await wct(["inspect", broken]);
+    expect(inspect.code).toBe(1);
+    expect(inspect.stderr).toContain(
+      `wct: corrupt data: ${runFile(broken, "_system", "metadata.json")}: a folder, not a file`,
+    );
+    // A log that is a folder is damage too, even for a run recorded running.
+    const record = JSON.parse(await readFile(runFile(intact, "_system", "metadata.json"), "utf8"));
+    await writeFile(
+      runFile(intact, "_system", "metadata.json"),
+      JSON.stringify({ ...record, status: "running", finished_at: null }),
+    );
+    await rm(runFile(intact, "_system", "events.jsonl"));
+    await mkdir(runFile(intact, "_system", "events.jsonl"));
+    const trail = await wct(["inspect", intact, "--events"]);
+    expect(trail.code).toBe(1);
+    expect(trail.stderr).toContain("events.jsonl: a folder, not a file");
+    for (const runId of [broken, intact]) {
+      expect((await wct(["runs", "delete", runId])).code).toBe(0);
+    }
+  });
+
+  it("never sweeps an artifact folder that merely has a leftover's name", async () => {
+    // Only a run folder holds `.artifacts.<hex>.deleting` leftovers; deeper, it is part of an id.
+    const id = "nested/.artifacts.0a.deleting/copy";
+    const file = await write(
+      "leftover-name.yaml",
+      runbook("leftover-name", `  ${id}: {inputs: files, process: {type: personal_data}}\n`),
+    );
+    const runId = await run(file);
+    const folder = runFile(runId, "artifacts", "nested", ".artifacts.0a.deleting");
+    const old = new Date(Date.now() - 3600_000);
+    await utimes(folder, old, old);
+    const pruned = await wct(["runs", "prune", "--status", "failed", "--json"]);
+    expect(pruned.code, pruned.stderr).toBe(0);
+    expect(JSON.parse(pruned.stdout).swept).toBe(0);
+    const verify = await wct(["runs", "verify", runId]);
+    expect(verify.code, verify.stdout).toBe(0);
+    expect(existsSync(join(folder, "copy.json"))).toBe(true);
   });
 
   it("previews with --dry-run the leftovers that prune sweeps", async () => {
@@ -262,6 +322,12 @@ describe("arguments of the history commands", () => {
     expect(JSON.parse(all.stdout).length).toBeGreaterThan(0);
     const big = await wct(["runs", "--limit", "99999999999999999999"]);
     expect(big.stderr).toContain("got '99999999999999999999'");
+    // Past the largest page: the flag is named, with how to see more.
+    const over = await wct(["runs", "--limit", "10001"]);
+    expect(over.code).toBe(2);
+    expect(over.stderr).toBe(
+      "wct: --limit must be at most 10000 (page on with --cursor), got '10001'\n",
+    );
   });
 
   it("reads a --since date-time without a zone as UTC, the zone `wct runs` shows", async () => {

@@ -12,6 +12,7 @@ import {
 } from "../../errors.js";
 import { formatSchemaRef } from "../../message.js";
 import type { ArtifactStore } from "../../stores/artifact/store.js";
+import { DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT } from "../../stores/execution/run-query.js";
 import {
   type ArtifactState,
   type ExecutionStore,
@@ -130,7 +131,12 @@ const MAX_NAME_COLUMN = 40;
 export async function runsCommand(options: RunsOptions, io: CliIo): Promise<number> {
   const status = parseStatus(options.status);
   const since = parseSince(options.since);
-  const limit = positiveInt("--limit", options.limit) ?? 100;
+  const limit = positiveInt("--limit", options.limit) ?? DEFAULT_LIST_LIMIT;
+  if (limit > MAX_LIST_LIMIT) {
+    throw new InputError(
+      `--limit must be at most ${MAX_LIST_LIMIT} (page on with --cursor), got '${options.limit}'`,
+    );
+  }
   return withStores(options, io, async ({ executions, describe }) => {
     const page = await executions.listRuns({
       limit,

@@ -20,6 +20,7 @@ import {
   writeFileDurable,
 } from "../durable-fs.js";
 import {
+  ARTIFACT_FILE_EXTENSION,
   rememberLastRun,
   resolveInside,
   validateArtifactKey,
@@ -29,7 +30,7 @@ import {
 import type { DigestOutcome } from "./digest-worker.js";
 import type { ArtifactStore, SaveGuard, StoredArtifact } from "./store.js";
 
-const MESSAGE_EXTENSION = ".json";
+const MESSAGE_EXTENSION = ARTIFACT_FILE_EXTENSION;
 const digestWorkerUrl = moduleUrl("stores/artifact/digest-worker");
 /** Errors that mean "no artifact there" when a file is opened or read. */
 const ABSENT = ["ENOENT", "ENOTDIR", "EISDIR"];

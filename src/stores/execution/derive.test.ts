@@ -204,6 +204,12 @@ describe("storedEventProblem", () => {
     );
     expect(storedEventProblem({ ...completed("a", 2), schema: "x" })).toContain("'schema'");
     expect(storedEventProblem({ ...started("a", 1), artifact_id: {} })).toContain("'artifact_id'");
+    for (const id of ["../../etc/passwd", "/abs", "a//b", ""]) {
+      expect(storedEventProblem({ ...completed("a", 2), artifact_id: id }), id).toContain(
+        "'artifact_id'",
+      );
+    }
+    expect(storedEventProblem({ ...started("a/b.c", 1) })).toBeNull();
     expect(storedEventProblem({ ...runStarted(0, 1), attempt: "2" })).toContain("'attempt'");
     expect(storedEventProblem(ev(7, { type: "run_finished", status: "running" }))).toContain(
       "'status'",

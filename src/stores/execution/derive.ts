@@ -3,7 +3,8 @@
  * per-artifact states, status counts, and the run record fields the log drives. Shared by every
  * execution store backend so they agree exactly.
  */
-import { InputError } from "../../errors.js";
+import { InputError, InvalidKeyError } from "../../errors.js";
+import { validateArtifactKey } from "../keys.js";
 import {
   ARTIFACT_STATUSES,
   type ArtifactState,
@@ -180,17 +181,29 @@ const isSchemaRef = (value: unknown): boolean =>
   typeof (value as Record<string, unknown>).name === "string" &&
   typeof (value as Record<string, unknown>).version === "string";
 
+function isArtifactKey(id: string): boolean {
+  try {
+    validateArtifactKey(id);
+    return true;
+  } catch (error) {
+    if (error instanceof InvalidKeyError) return false;
+    throw error;
+  }
+}
+
 /** The fields each type of event carries, with the check of each value. */
 const EVENT_FIELDS: Record<RunEventType, Record<string, (value: unknown) => boolean>> = (() => {
   const text = (value: unknown) => typeof value === "string";
   const number = (value: unknown) => typeof value === "number" && Number.isFinite(value);
-  const stored = { artifact_id: text, sha256: text, bytes: number, schema: isSchemaRef };
+  // An id the stores would refuse as a key (`../x`, damage by hand) names no artifact of the run.
+  const key = (value: unknown) => typeof value === "string" && isArtifactKey(value);
+  const stored = { artifact_id: key, sha256: text, bytes: number, schema: isSchemaRef };
   return {
     run_started: { attempt: number, resumed: (value) => typeof value === "boolean" },
-    artifact_started: { artifact_id: text },
+    artifact_started: { artifact_id: key },
     artifact_completed: { ...stored, duration_seconds: number },
-    artifact_failed: { artifact_id: text, error: text, duration_seconds: number },
-    artifact_skipped: { artifact_id: text, because: text },
+    artifact_failed: { artifact_id: key, error: text, duration_seconds: number },
+    artifact_skipped: { artifact_id: key, because: text },
     artifact_reused: { ...stored, from_run: text, from_artifact: text, source_sha256: text },
     run_finished: {
       status: (value) => value === "completed" || value === "failed" || value === "interrupted",

@@ -121,6 +121,9 @@ async function readLock(file: string): Promise<LeaseLock | null> {
   }
 }
 
+/** Why a system file that is a folder (damage by hand) cannot be read. */
+const FOLDER_IN_PLACE = "a folder, not a file";
+
 /** Reads a file, or null when it does not exist. */
 async function readIfExists(file: string): Promise<Buffer | null> {
   try {
@@ -340,7 +343,17 @@ class FileSystemExecutionStore implements ExecutionStore {
   /** Reads a system file of an existing run; a missing file of an existing run is corrupt data. */
   private async readSystemFile(runId: string, name: SystemFile): Promise<Buffer> {
     const file = this.systemFile(runId, name);
-    const bytes = await readIfExists(file);
+    let bytes: Buffer | null;
+    try {
+      bytes = await readIfExists(file);
+    } catch (error) {
+      // A folder in its place (damage by hand) is damage to this run, not a failing store: the
+      // listing shows the run as unreadable instead of failing for every run.
+      if (error instanceof StoreError && hasErrorCode(error.cause, "EISDIR")) {
+        throw new CorruptDataError(file, FOLDER_IN_PLACE);
+      }
+      throw error;
+    }
     if (bytes) return bytes;
     if (!(await this.runFolderExists(runId))) throw new RunNotFoundError(runId);
     throw new CorruptDataError(file, "missing: the run folder exists but this file does not");
@@ -509,7 +522,7 @@ class FileSystemExecutionStore implements ExecutionStore {
     try {
       bytes = await this.readSystemFile(runId, "events.jsonl");
     } catch (error) {
-      if (!(error instanceof CorruptDataError)) throw error;
+      if (!(error instanceof CorruptDataError) || error.reason === FOLDER_IN_PLACE) throw error;
       if ((await this.readRecord(runId)).status !== "running") throw error;
       return { events: [], completeBytes: 0, totalBytes: 0 };
     }
@@ -745,8 +758,12 @@ class FileSystemExecutionStore implements ExecutionStore {
     return removed;
   }
 
-  /** Temp files and cleared-artifact folders inside a run folder, not looking into hidden folders. */
-  private async collectRunLeftovers(dir: string, into: string[]): Promise<void> {
+  /**
+   * Temp files anywhere in a run folder (not looking into hidden folders) and cleared-artifact
+   * folders directly in it, where `clear` leaves them: deeper down, a folder of that name holds
+   * artifacts whose ids have it as a part (`sub/.artifacts.0a.deleting/x`).
+   */
+  private async collectRunLeftovers(dir: string, into: string[], top = true): Promise<void> {
     let entries: Dirent[];
     try {
       entries = await fs.readdir(dir, { withFileTypes: true });
@@ -758,9 +775,9 @@ class FileSystemExecutionStore implements ExecutionStore {
       entries.map(async (entry) => {
         const full = path.join(dir, entry.name);
         if (entry.isFile() && isTempFileName(entry.name)) into.push(full);
-        else if (entry.isDirectory() && ARTIFACTS_LEFTOVER.test(entry.name)) into.push(full);
+        else if (top && entry.isDirectory() && ARTIFACTS_LEFTOVER.test(entry.name)) into.push(full);
         else if (entry.isDirectory() && !entry.name.startsWith(".")) {
-          await this.collectRunLeftovers(full, into);
+          await this.collectRunLeftovers(full, into, false);
         }
       }),
     );
