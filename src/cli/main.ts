@@ -270,7 +270,10 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
         "delete old runs (a run that is executing is never touched), and what crashed runs left half-made",
       )
       .option("--older-than <age>", "only runs started more than AGE ago (30d, 12h, 2w)")
-      .option("--keep-last <n>", "keep the newest N runs (of --status, if given)")
+      .option(
+        "--keep-last <n>",
+        "keep the newest N finished runs (of --status, if given); executing ones are always kept",
+      )
       .option(
         "--status <status>",
         "only runs with this status: running, completed, failed, interrupted",

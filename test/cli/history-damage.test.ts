@@ -6,6 +6,7 @@
 import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
 import { cp, mkdir, readFile, rm, symlink, utimes, writeFile } from "node:fs/promises";
+import { hostname } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BIN, hasStackTrace, runWct } from "../helpers/cli.js";
@@ -31,6 +32,40 @@ beforeAll(async () => {
   plain = await write("plain.yaml", runbook("plain"));
 });
 afterAll(() => sandbox.close());
+
+describe("prune", () => {
+  it("keeps the newest N finished runs however many others are executing", async () => {
+    const env = { WAIVERN_STORE_PATH: join(dir, "prune-store") };
+    const other = (...parts: string[]) => join(dir, "prune-store", "runs", ...parts);
+    const older = await run(plain, env);
+    const newer = await run(plain, env);
+    const executing = await run(plain, env);
+    // Made to look executing: recorded running, its log without its end, a fresh lease of a live
+    // process (this one).
+    const metadata = other(executing, "_system", "metadata.json");
+    const record = JSON.parse(await readFile(metadata, "utf8"));
+    await writeFile(metadata, JSON.stringify({ ...record, status: "running", finished_at: null }));
+    const log = other(executing, "_system", "events.jsonl");
+    const events = (await readFile(log, "utf8")).split("\n").filter((line) => line !== "");
+    await writeFile(log, `${events.filter((e) => !e.includes('"run_finished"')).join("\n")}\n`);
+    await rm(other(executing, "_system", "state.json"), { force: true });
+    const now = new Date().toISOString();
+    const lease = { run_id: executing, pid: process.pid, host: hostname(), token: "test" };
+    await writeFile(
+      other(executing, "_system", "lease.json"),
+      JSON.stringify({ ...lease, acquired_at: now, heartbeat_at: now }),
+    );
+    const runs = JSON.parse((await wct(["runs", "--json"], env)).stdout);
+    expect(runs.find((r: { run_id: string }) => r.run_id === executing)?.status).toBe("running");
+
+    const pruned = await wct(["runs", "prune", "--keep-last", "1", "--json"], env);
+    expect(pruned.code, pruned.stderr).toBe(0);
+    const outcome = JSON.parse(pruned.stdout);
+    expect(outcome.deleted).toEqual([older]);
+    expect(outcome.kept).toEqual([{ run_id: executing, reason: "still running" }]);
+    expect(existsSync(other(newer))).toBe(true);
+  });
+});
 
 describe("damaged runs", () => {
   it("reports a lost or emptied event log instead of an intact run or an empty export", async () => {

@@ -387,8 +387,8 @@ export interface PruneOptions extends StoreFlags {
 
 /**
  * `wct runs prune`: deletes runs that match every given criterion — older than `--older-than`,
- * not among the newest `--keep-last` (of those with `--status`, if given), with `--status`. Never
- * touches a run that is executing.
+ * not among the newest `--keep-last` it could delete (of those with `--status`, if given), with
+ * `--status`. Never touches a run that is executing (nor one whose record cannot be read).
  */
 export async function pruneCommand(options: PruneOptions, io: CliIo): Promise<number> {
   const status = parseStatus(options.status);
@@ -410,8 +410,11 @@ export async function pruneCommand(options: PruneOptions, io: CliIo): Promise<nu
         ...(cursor ? { cursor } : {}),
       });
       for (const run of page.runs) {
-        seen++;
-        if (keepLast !== undefined && seen <= keepLast) continue;
+        // A run prune never deletes (executing, or unreadable) takes none of the newest N places:
+        // `--keep-last 1` while a scan runs keeps the last run that finished.
+        const deletable = run.status !== "running" && !run.problem;
+        if (deletable) seen++;
+        if (deletable && keepLast !== undefined && seen <= keepLast) continue;
         if (cutoff !== null && Date.parse(run.started_at) >= cutoff) continue;
         candidates.push(run);
       }
