@@ -5,7 +5,7 @@
 import { readFileSync, statSync } from "node:fs";
 import { realpath, stat, writeFile } from "node:fs/promises";
 import { hostname, userInfo } from "node:os";
-import { dirname, resolve } from "node:path";
+import { basename, dirname, resolve, sep } from "node:path";
 import type { Writable } from "node:stream";
 import type { WorkerRunner } from "../components/types.js";
 import { InputError, StoreError } from "../errors.js";
@@ -165,9 +165,15 @@ export function printJson(io: CliIo, value: unknown): void {
 
 /**
  * Fails early, before any work, when an output file could not be written: no such folder, or
- * the name is a folder.
+ * the name is a folder; or must not be: a file in one of `storeFolders`, which only the store
+ * writes in (an export written over a run's record or artifact would destroy it), also by way of
+ * a symlink.
  */
-export async function checkOutputTarget(io: CliIo, output: string): Promise<void> {
+export async function checkOutputTarget(
+  io: CliIo,
+  output: string,
+  storeFolders: readonly string[] = [],
+): Promise<void> {
   const target = resolve(io.cwd, output);
   const folder = dirname(target);
   const info = await stat(folder).catch(() => null);
@@ -175,6 +181,18 @@ export async function checkOutputTarget(io: CliIo, output: string): Promise<void
     throw new InputError(`cannot write '${output}': folder '${folder}' does not exist`);
   if ((await stat(target).catch(() => null))?.isDirectory())
     throw new InputError(`cannot write '${output}': it is a folder; name a file`);
+  // Where the file would land: a symlink is followed when it is written.
+  const written = await realpath(target).catch(async () =>
+    resolve(await realpath(folder), basename(target)),
+  );
+  for (const own of storeFolders) {
+    const real = await realpath(own).catch(() => own);
+    if (written.startsWith(real + sep)) {
+      throw new InputError(
+        `cannot write '${output}': it is inside the store's folder ${own}, which only wct writes in; name a file elsewhere`,
+      );
+    }
+  }
 }
 
 /**

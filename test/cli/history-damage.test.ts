@@ -67,6 +67,29 @@ describe("prune", () => {
   });
 });
 
+describe("output files", () => {
+  it("never writes an export or a run's report over the store's own files", async () => {
+    const runId = await run(plain);
+    const metadata = runFile(runId, "_system", "metadata.json");
+    const before = await readFile(metadata, "utf8");
+    await symlink(runFile(runId, "artifacts", "files.json"), join(dir, "into-store.json"));
+    for (const args of [
+      ["export", runId, "-o", metadata],
+      ["export", runId, "-o", join(dir, "into-store.json")],
+      ["run", plain, "-o", join(store, "runs", "report.json")],
+    ]) {
+      const refused = await wct(args);
+      expect(refused.code, args.join(" ")).toBe(2);
+      expect(refused.stderr).toContain("inside the store's folder");
+      expect(hasStackTrace(refused.stderr)).toBe(false);
+    }
+    expect(await readFile(metadata, "utf8")).toBe(before);
+    expect(existsSync(join(store, "runs", "report.json"))).toBe(false);
+    // Beside the store is fine.
+    expect((await wct(["export", runId, "-o", join(dir, "report.json")])).code).toBe(0);
+  });
+});
+
 describe("damaged runs", () => {
   it("reports a lost or emptied event log instead of an intact run or an empty export", async () => {
     const lost = await run(plain);

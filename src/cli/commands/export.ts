@@ -90,9 +90,11 @@ export async function exportCommand(
 ): Promise<number> {
   // `-o ""` (an unset variable in a script) names no file: not a reason to print to stdout.
   if (options.output === "") throw new InputError("-o is empty: name the file to write");
-  if (options.output !== undefined) await checkOutputTarget(io, options.output);
   const stores = openStores(options, io);
   try {
+    if (options.output !== undefined) {
+      await checkOutputTarget(io, options.output, stores.ownFolders);
+    }
     const runId = await stores.executions.resolveRunId(runIdOrPrefix);
     const warn = (message: string) => io.stderr.write(message);
     const format = options.format ?? "json";

@@ -45,7 +45,6 @@ export async function runCommand(
   checkExporter(exporter);
   // `-o ""` (an unset variable in a script) names no file: refused, not ignored.
   if (options.output === "") throw new InputError("-o is empty: name the file to write");
-  if (options.output !== undefined) await checkOutputTarget(io, options.output);
   // Threads boot while the runbook is planned; on resume, kept artifacts are hashed on them
   // while the first artifacts are read.
   const workers = createWorkerPool();
@@ -53,6 +52,9 @@ export async function runCommand(
   let stores: ResolvedStores | undefined;
   try {
     stores = openStores(options, io, workers);
+    if (options.output !== undefined) {
+      await checkOutputTarget(io, options.output, stores.ownFolders);
+    }
     const registry = builtinRegistry();
     // `--resume ""` (an unset variable in a script) is a bad run ID, not a new run.
     const resumeRunId =
