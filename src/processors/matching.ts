@@ -7,7 +7,7 @@
  * own, including keywords nested in longer ones (`email_address` counts `email` and `address`).
  */
 import type { DetectionRuleset } from "../rulesets/model.js";
-import { DETECTORS, type Detector, forgetScannedText } from "./detectors.js";
+import { DETECTORS, type Detector, type Emit, forgetScannedText } from "./detectors.js";
 
 /** How much text around a match an evidence snippet shows. */
 export type EvidenceContextSize = "small" | "medium" | "large" | "full";
@@ -93,8 +93,7 @@ export class PatternMatcher {
    * Each detector with the callback it reports hits to: made once, so that every scan calls the
    * same function (a new closure per scan makes V8 throw away the detector's optimised code).
    */
-  private readonly detectors: { detector: Detector; emit: (start: number, end: number) => void }[] =
-    [];
+  private readonly detectors: { detector: Detector; emit: Emit }[] = [];
   /** The hits of the scan under way (`scan` is synchronous). */
   private hits: Hits | null = null;
   private readonly regexes: { regex: RegExp; source: number }[] = [];
