@@ -10,6 +10,7 @@ import type { ArtifactDefinition, LoadedRunbook, Substitution } from "../runbook
 import { loadRunbook } from "../runbook/parse.js";
 import type { ExecutionStore } from "../stores/execution/store.js";
 import { validateArtifactKey, validateRunId } from "../stores/keys.js";
+import { readRecordedPlan } from "../stores/recorded.js";
 import { type PlanJson, planToJson } from "./plan-json.js";
 import { type ExecutionPlan, planRunbook, type ReuseResolver } from "./planner.js";
 
@@ -32,21 +33,28 @@ export function defaultOutputSchema(registry: ComponentRegistry) {
 
 /**
  * Reuse lookups against the execution store: the run must exist and the artifact have completed.
- * On resume, a copy the resumed run already made and kept needs no source any more: a source
+ * On resume, a `from_run` prefix means the run its first attempt resolved it to (recorded in its
+ * plan): runs started since may share the prefix (the resumed run itself, started in the same
+ * minute, does). A copy the resumed run already made and kept needs no source any more: a source
  * run deleted since is then no obstacle.
  */
 export function storeReuseResolver(
   executions: ExecutionStore,
   resumeRunId?: string,
 ): ReuseResolver {
+  const recordedPlan = resumeRunId
+    ? readRecordedPlan(executions, resumeRunId).catch(() => null)
+    : Promise.resolve(null);
   return async (fromRun, artifact) => {
     validateArtifactKey(artifact);
+    validateRunId(fromRun);
+    const recorded = recordedSource(await recordedPlan, fromRun, artifact);
     let runId: string;
     try {
-      runId = await executions.resolveRunId(validateRunId(fromRun));
+      runId = await executions.resolveRunId(recorded ?? fromRun);
     } catch (error) {
       if (!(error instanceof NotFoundError) || !resumeRunId) throw error;
-      const copied = await copiedBefore(executions, resumeRunId, fromRun, artifact);
+      const copied = await copiedBefore(executions, resumeRunId, recorded ?? fromRun, artifact);
       if (!copied) throw error;
       return copied;
     }
@@ -59,6 +67,16 @@ export function storeReuseResolver(
     }
     return { runId, schema: state.schema };
   };
+}
+
+/** The full run ID a resumed run's plan resolved `fromRun` (as written) to for `artifact`. */
+function recordedSource(plan: PlanJson | null, fromRun: string, artifact: string): string | null {
+  for (const entry of Object.values(plan?.artifacts ?? {})) {
+    const reuse = entry.definition.reuse as { from_run?: unknown; artifact?: unknown } | undefined;
+    if (reuse?.from_run !== fromRun || reuse.artifact !== artifact) continue;
+    if (typeof entry.reuse_from_run === "string") return validateRunId(entry.reuse_from_run);
+  }
+  return null;
 }
 
 /** The source of a completed copy of `fromRun`'s `artifact` in the run `runId`, if it has one. */
@@ -74,7 +92,8 @@ async function copiedBefore(
       a.status === "completed" &&
       a.schema &&
       a.provenance?.from_artifact === artifact &&
-      a.provenance.from_run.startsWith(fromRun),
+      // A prefix is read in either case; run IDs are stored as generated, in lower case.
+      a.provenance.from_run.startsWith(fromRun.toLowerCase()),
   );
   return copy?.provenance && copy.schema
     ? { runId: copy.provenance.from_run, schema: copy.schema }

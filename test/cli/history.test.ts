@@ -3,7 +3,7 @@
  * `runs delete`, `runs prune`, `--resume` — in a subprocess, on a temporary filesystem store.
  */
 import { readdirSync } from "node:fs";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { cp, mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hasStackTrace, runWct } from "../helpers/cli.js";
@@ -157,6 +157,50 @@ describe("wct inspect", () => {
     const fresh = await wct(["run", copier], { LATE_DIR: join(dir, "not-yet") });
     expect(fresh.code).toBe(2);
     expect(fresh.stderr).toContain(`Run '${source}' not found`);
+  });
+
+  /** A run that copies `files` from a new run, named by `fromRun(source)`, and fails once. */
+  async function failedCopier(name: string, fromRun: (source: string) => string) {
+    const source = await run(await write(`${name}-source.yaml`, rb(`${name}-source`)));
+    const later = join(dir, `${name}-later`);
+    const copier = await write(
+      `${name}.yaml`,
+      `name: ${name}\ndescription: reuses by prefix and fails once\nartifacts:\n` +
+        `  copy: {reuse: {from_run: '${fromRun(source)}', artifact: files}}\n` +
+        `  late: {source: {type: filesystem, properties: {path: '${later}'}}}\n`,
+    );
+    const failed = await run(copier);
+    await mkdir(later);
+    await writeFile(join(later, "note.txt"), "call +44 20 7946 0123\n");
+    return { source, copier, failed };
+  }
+
+  it("resumes a run that reused by a prefix which another run now shares", async () => {
+    const { source, copier, failed } = await failedCopier("prefixed", (id) => id.slice(0, 13));
+    // A run started since in the same minute has the same first characters.
+    const sibling = `${source.slice(0, -1)}${source.endsWith("0") ? "1" : "0"}`;
+    await cp(join(store, "runs", source), join(store, "runs", sibling), { recursive: true });
+    const resumed = await wct(["run", copier, "--resume", failed, "--json"]);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(JSON.parse(resumed.stdout)).toMatchObject({ status: "completed", kept: ["copy"] });
+    // A new run must say which one it means.
+    const fresh = await wct(["run", copier]);
+    expect(fresh.code).toBe(2);
+    expect(fresh.stderr).toContain("ambiguous");
+    await rm(join(store, "runs", sibling), { recursive: true });
+  });
+
+  it("resumes a run that reused by an upper-case prefix, though the run it was copied from is deleted", async () => {
+    const { source, copier, failed } = await failedCopier("upper", (id) =>
+      id.slice(0, 18).toUpperCase(),
+    );
+    expect((await wct(["runs", "delete", source])).code).toBe(0);
+    const resumed = await wct(["run", copier, "--resume", failed, "--json"]);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(JSON.parse(resumed.stdout)).toMatchObject({ status: "completed", kept: ["copy"] });
+    const inspected = JSON.parse((await wct(["inspect", failed, "--json"])).stdout);
+    const copy = inspected.artifacts.find((a: { id: string }) => a.id === "copy");
+    expect(copy.provenance).toMatchObject({ from_run: source, from_artifact: "files" });
   });
 
   it("says clearly when a run does not exist", async () => {
