@@ -113,7 +113,8 @@ describe("filesystem connector", () => {
       "src/app.py",
       "src/util.pyc",
     ]);
-    expect(content.name).toBe("standard_input_from_project");
+    // Upstream's name for a folder's text, which only a file's lacks the suffix of.
+    expect(content.name).toBe("standard_input_from_project_directory");
     expect(content.source).toBe("project");
     expect(content.data[3]).toEqual({
       content: "EMAIL = 'support@example.com'\n",

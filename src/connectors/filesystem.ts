@@ -336,7 +336,8 @@ async function extractFiles(options: Options, context: ComponentContext): Promis
     schema: STANDARD_INPUT,
     content: {
       schemaVersion: "1.0.0",
-      name: `standard_input_from_${name}`,
+      // As upstream names them: a folder's text is `…_directory`.
+      name: `standard_input_from_${name}${rootIsFile ? "" : "_directory"}`,
       description: rootIsFile ? `Text of file '${written}'` : `Text files under '${written}'`,
       source: written,
       metadata: {

@@ -181,6 +181,31 @@ describe("sqlite connector", () => {
     expect(content.data.every((d) => d.metadata.row_number === 1)).toBe(true);
   });
 
+  it("writes REAL values as upstream's Python does, never as integers with invented digits", async () => {
+    await createDatabase(
+      "floats.db",
+      `CREATE TABLE m (v);
+       INSERT INTO m VALUES (1.0), (123456789012345678.0), (1e16), (1e15), (0.1), (-2.5),
+         (1e-5), (0.0001), (-0.0), (1e999), (-1e999), (7);`,
+    );
+    const content = await extract({ database_path: "floats.db", max_rows_per_table: 20 });
+    expect(content.data.map((d) => d.content)).toEqual([
+      "v: 1.0",
+      "v: 1.2345678901234568e+17",
+      "v: 1e+16",
+      "v: 1000000000000000.0",
+      "v: 0.1",
+      "v: -2.5",
+      "v: 1e-05",
+      "v: 0.0001",
+      "v: -0.0",
+      "v: inf",
+      "v: -inf",
+      // An INTEGER stays one.
+      "v: 7",
+    ]);
+  });
+
   it("quotes awkward table and column names", async () => {
     await createDatabase(
       "odd.db",

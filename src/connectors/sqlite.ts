@@ -356,9 +356,30 @@ function cellText(value: SqlValue): string | "binary" | undefined {
     }
     if (BINARY_CHARACTER.test(text)) return "binary";
   } else {
-    text = String(value);
+    // sql.js gives integers as bigints (useBigInt), so a number is a REAL.
+    text = typeof value === "number" ? realText(value) : String(value);
   }
   return text.trim() === "" ? undefined : text;
+}
+
+/**
+ * A REAL as upstream's Python writes it (`repr`): always with a `.0` or an exponent, so that
+ * `1.0` is not taken for an integer, and `1.2345678901234568e+17` not written with digits it
+ * does not hold (`123456789012345680`); `inf`, `-0.0`. Both languages give the shortest digits
+ * that read back as the value; Python writes an exponent from 1e16 up and below 1e-4.
+ */
+function realText(value: number): string {
+  if (Number.isNaN(value)) return "nan";
+  if (!Number.isFinite(value)) return value > 0 ? "inf" : "-inf";
+  if (value === 0) return Object.is(value, -0) ? "-0.0" : "0.0";
+  const [digits, power] = value.toExponential().split("e") as [string, string];
+  const exponent = Number(power);
+  if (exponent < -4 || exponent >= 16) {
+    return `${digits}e${exponent < 0 ? "-" : "+"}${String(Math.abs(exponent)).padStart(2, "0")}`;
+  }
+  // From 1e-4 to 1e16 JavaScript writes no exponent either.
+  const text = String(value);
+  return text.includes(".") ? text : `${text}.0`;
 }
 
 /**
