@@ -113,6 +113,18 @@ describe("buildJsonExport", () => {
     expect(exported.outputs).toHaveLength(1);
     expect(exported.outputs[0]).toMatchObject({ artifact_id: "copied", duration_seconds: 0 });
   });
+
+  it("counts an artifact a finished run's log holds no outcome for as skipped, not as nothing", async () => {
+    // The log lost every event of "b": the run finished, so b did not run; total is every artifact.
+    const artifacts = createMemoryArtifactStore();
+    const runId = newRunId();
+    const done = await completed(artifacts, runId, "a", { duration_seconds: 1 });
+    const run = details(runId, "completed", "2026-12-01T10:00:03.000Z", [done, state("b", {})]);
+    const exported = await buildJsonExport(run, plan(["a", "b"]), artifacts);
+    expect(exported.summary).toEqual({ total: 2, succeeded: 1, failed: 0, skipped: 1, pending: 0 });
+    expect(exported.skipped).toEqual(["b"]);
+    expect(exported.run.status).toBe("partial");
+  });
 });
 
 /** An export of two outputs holding `data`. */

@@ -33,21 +33,25 @@ export interface JsonExport {
  * has no `running`: a run still executing is exported as what it has so far, `interrupted`
  * (`wct export` says so on stderr).
  */
-function exportStatus(run: RunDetails): string {
+function exportStatus(run: RunDetails, skipped: string[]): string {
   if (run.status === "interrupted" || run.status === "running") return "interrupted";
   if (run.status === "failed") return "failed";
-  if (run.counts.failed > 0 || run.counts.skipped > 0) return "partial";
+  if (run.counts.failed > 0 || skipped.length > 0) return "partial";
   return "completed";
 }
 
 /**
  * What did not finish: in a run that was stopped (or whose process died), every artifact neither
- * completed nor failed is pending, unless it was skipped because an input of it failed.
+ * completed nor failed is pending, unless it was skipped because an input of it failed. In a run
+ * that finished, every such artifact is skipped: one its log holds no outcome for (the log lost
+ * it) too, so that `summary.total` still counts every artifact of the run.
  */
 function unfinished(run: RunDetails, plan: PlanJson): { skipped: string[]; pending: string[] } {
   const status = new Map(run.artifacts.map((a) => [a.id, a.status]));
-  const skipped = run.artifacts.filter((a) => a.status === "skipped").map((a) => a.id);
-  if (run.status !== "interrupted" && run.status !== "running") return { skipped, pending: [] };
+  const open = run.artifacts.filter((a) => a.status !== "completed" && a.status !== "failed");
+  if (run.status !== "interrupted" && run.status !== "running") {
+    return { skipped: open.map((a) => a.id), pending: [] };
+  }
   const failedAbove = new Map<string, boolean>();
   const hasFailedInput = (id: string): boolean => {
     let known = failedAbove.get(id);
@@ -59,7 +63,6 @@ function unfinished(run: RunDetails, plan: PlanJson): { skipped: string[]; pendi
     }
     return known;
   };
-  const open = run.artifacts.filter((a) => a.status !== "completed" && a.status !== "failed");
   return {
     skipped: open.filter((a) => hasFailedInput(a.id)).map((a) => a.id),
     pending: open.filter((a) => !hasFailedInput(a.id)).map((a) => a.id),
@@ -111,7 +114,7 @@ export async function buildJsonExport(
       id: run.run_id,
       timestamp: run.started_at,
       duration_seconds: runDuration(run),
-      status: exportStatus(run),
+      status: exportStatus(run, skipped),
     },
     runbook: {
       name: plan.runbook.name,
