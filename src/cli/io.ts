@@ -201,7 +201,8 @@ export async function checkOutputTarget(
  * and no fragment. A symlink is followed, not replaced. Written in place instead: anything under
  * `/dev` or `/proc` (`-o /dev/stdout`, even redirected to a file), a device or FIFO, a file with
  * other hard links (they would be split off), and a file in a folder we may not create files in.
- * A failure names the file (and the run, which is stored anyway).
+ * A failure names the file (and the run, which is stored anyway); a pipe whose reader went away
+ * is not a failure.
  */
 export async function writeOutputFile(
   io: CliIo,
@@ -223,6 +224,9 @@ export async function writeOutputFile(
       });
     }
   } catch (error) {
+    // A pipe whose reader went away (`-o /dev/stdout | head`): it took what it wanted, as a
+    // closed stdout does (see main.ts), and the command ends quietly with its own exit code.
+    if (hasErrorCode(error, "EPIPE")) return;
     const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
     const stored = runId
       ? `; the run is stored as ${runId}: 'wct export ${runId} -o FILE' writes it later`

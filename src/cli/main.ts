@@ -45,7 +45,7 @@ export function describeError(error: unknown, debug: boolean): string {
 
 const STORE_HELP =
   "Runs are persisted in a store: --store-path DIR or WAIVERN_STORE_PATH (default ./.waivern); " +
-  "WAIVERN_STORE_TYPE=filesystem|memory selects the backend.";
+  "--store-type or WAIVERN_STORE_TYPE=filesystem|memory selects the backend.";
 
 function storeOptions(command: Command): Command {
   return command
@@ -109,7 +109,7 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
     })
     .addHelpText(
       "after",
-      `\n${STORE_HELP}\nExit codes: 0 ok, 1 run failed or interrupted, 2 invalid input, 130 stopped by Ctrl-C, 143 stopped by SIGTERM (the run is recorded interrupted and can be resumed).`,
+      `\n${STORE_HELP}\nExit codes: 0 ok, 1 run failed or interrupted, or a store or integrity failure, 2 invalid input, 130 stopped by Ctrl-C, 143 stopped by SIGTERM (the run is recorded interrupted and can be resumed).`,
     )
     .exitOverride();
 
@@ -218,10 +218,17 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
         "only runs with this status: running, completed, failed, interrupted",
       )
       .option("--runbook <name>", "only runs of the runbook with this name")
-      .option("--since <when>", "only runs started since an ISO date or an age (7d, 12h)")
+      .option(
+        "--since <when>",
+        "only runs started since an age (7d, 12h) or an ISO date or date-time (UTC unless it names a zone)",
+      )
       .option("--limit <n>", "at most N runs, up to 10000", "100")
       .option("--cursor <run-id>", "continue after this run (printed when more runs exist)")
-      .option("--json", "print a JSON array of run records"),
+      .option("--json", "print a JSON array of run records")
+      .addHelpText(
+        "after",
+        "\nExit codes: 0 listed (a run whose record cannot be read is listed as unreadable); 1 a store\nfailure; 2 bad arguments (status, limit, date, cursor, store).",
+      ),
   ).action(
     lazy(async () => {
       const { runsCommand } = await import("./commands/history.js");
@@ -308,7 +315,11 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
       .description("export a past run from the stores (nothing is re-executed)")
       .argument("<run-id>", "run ID or unique prefix")
       .option("--format <name>", "export format (see wct exporters)", "json")
-      .option("-o, --output <file>", "write to FILE instead of stdout"),
+      .option("-o, --output <file>", "write to FILE instead of stdout")
+      .addHelpText(
+        "after",
+        "\nExit codes: 0 exported; 1 a damaged run or artifact (named), a store failure, or an export\ntoo long for -o; 2 unknown or malformed run ID, unknown format, an empty -o or one in the store.",
+      ),
   ).action(
     lazy(async () => {
       const { exportCommand } = await import("./commands/export.js");

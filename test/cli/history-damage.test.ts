@@ -386,6 +386,13 @@ describe("arguments of the history commands", () => {
     expect(over.stderr).toBe(
       "wct: --limit must be at most 10000 (page on with --cursor), got '10001'\n",
     );
+    // `--runbook "$NAME"` with NAME unset names no runbook: refused, not read as no filter.
+    const unnamed = await wct(["runs", "--runbook", ""]);
+    expect(unnamed.code).toBe(2);
+    expect(unnamed.stdout).toBe("");
+    expect(unnamed.stderr).toBe(
+      "wct: --runbook is empty: give the runbook's name as `wct runs` shows it\n",
+    );
   });
 
   it("reads a --since date-time without a zone as UTC, the zone `wct runs` shows", async () => {
@@ -440,7 +447,9 @@ describe("arguments of the history commands", () => {
 
   it("explains in --help how each history command exits, and how prune combines its criteria", async () => {
     for (const command of [
+      ["runs"],
       ["inspect"],
+      ["export"],
       ["runs", "verify"],
       ["runs", "delete"],
       ["runs", "prune"],
@@ -452,6 +461,8 @@ describe("arguments of the history commands", () => {
     const prune = (await wct(["runs", "prune", "--help"])).stdout;
     expect(prune).toContain("matches every criterion given");
     expect(prune).toMatch(/this status: running, completed, failed,\s+interrupted/);
+    // As `wct runs` reads --since: a date-time without a zone is UTC, the table's zone.
+    expect((await wct(["runs", "--help"])).stdout).toMatch(/--since.*date-time.*UTC/s);
   });
 
   it("refuses --events together with an artifact id", async () => {
@@ -474,6 +485,24 @@ describe("arguments of the history commands", () => {
     );
     expect(piped.stdout).toBe("rc=0\n");
     expect(piped.stderr).toBe("");
+  });
+
+  it("finishes quietly when the reader of -o /dev/stdout goes away", async () => {
+    const runId = await run(plain);
+    // `-o /dev/stdout` writes to the pipe as to a file: a reader that stops early is no failure
+    // of the export, nor of a run that completed.
+    for (const args of [`export ${runId}`, `run '${plain}'`]) {
+      const piped = spawnSync(
+        "bash",
+        [
+          "-c",
+          `"${process.execPath}" "${BIN}" ${args} -o /dev/stdout | (exec 0<&-; sleep 1); echo "rc=\${PIPESTATUS[0]}"`,
+        ],
+        { cwd: dir, env: { ...process.env, WAIVERN_STORE_PATH: store }, encoding: "utf8" },
+      );
+      expect(piped.stdout, args).toBe("rc=0\n");
+      expect(piped.stderr, args).not.toContain("cannot write");
+    }
   });
 });
 

@@ -250,6 +250,22 @@ describe("wct run", () => {
         expect.objectContaining({ file: missing, message: expect.stringContaining("not found") }),
       ],
     });
+    // The summary of a valid runbook, as the README gives it: {valid, name, artifacts}.
+    const summary = await wct(["validate-runbook", EXAMPLE, "--json"]);
+    expect(summary.code).toBe(0);
+    expect(JSON.parse(summary.stdout)).toEqual({
+      valid: true,
+      name: "Example personal data scan",
+      artifacts: expect.arrayContaining([
+        {
+          id: "files_gdpr",
+          produces: "gdpr_personal_data/1.0.0",
+          inputs: ["files_personal_data"],
+          component: "gdpr_personal_data_classifier",
+          output: true,
+        },
+      ]),
+    });
     const schema = await wct(["generate-schema", "-o", "schema.json"]);
     expect(schema.code).toBe(0);
     expect(JSON.parse(await readFile(join(dir, "schema.json"), "utf8")).$schema).toContain(
@@ -326,7 +342,11 @@ describe("wct run", () => {
   it("answers bad arguments with exit 2 and usage help with exit 0", async () => {
     expect((await wct(["run"])).code).toBe(2);
     expect((await wct(["frobnicate"])).code).toBe(2);
-    expect((await wct(["--help"])).code).toBe(0);
+    const help = await wct(["--help"]);
+    expect(help.code).toBe(0);
+    // Exit 1 is not only a failed run: a damaged run or a store failure (README, Exit codes).
+    expect(help.stdout).toMatch(/1 run failed or interrupted, or a store or integrity failure/);
+    expect(help.stdout).toContain("--store-type");
     expect((await wct(["run", "--help"])).stdout).toContain("--resume");
   });
 });

@@ -131,6 +131,10 @@ const MAX_NAME_COLUMN = 40;
 export async function runsCommand(options: RunsOptions, io: CliIo): Promise<number> {
   const status = parseStatus(options.status);
   const since = parseSince(options.since);
+  // `--runbook "$NAME"` with NAME unset: no filter would list every run as if they matched.
+  if (options.runbook === "") {
+    throw new InputError("--runbook is empty: give the runbook's name as `wct runs` shows it");
+  }
   const limit = positiveInt("--limit", options.limit) ?? DEFAULT_LIST_LIMIT;
   if (limit > MAX_LIST_LIMIT) {
     throw new InputError(
