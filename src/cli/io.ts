@@ -30,7 +30,7 @@ export interface CliIo {
    * Set by `wct run` while its progress is on stderr: what else is said there then (Ctrl-C's
    * `stopping:`) goes through it, above the live task list instead of into it.
    */
-  progress?: { notice(text: string): void; close(): void };
+  progress?: { live: boolean; notice(text: string): void; close(): void };
 }
 
 /** Store selection flags shared by every command that reads or writes runs. */

@@ -407,8 +407,8 @@ export async function main(argv: string[], partial: Partial<CliIo> = {}): Promis
     }
     stoppedWith = stop.code;
     const stopping = `stopping: finishing the run record (${stop.again} to quit at once)\n`;
-    // Past the `^C` the terminal echoed; the live list (stderr a TTY) clears it itself.
-    if (io.progress && io.stderr.isTTY) io.progress.notice(stopping);
+    // Past the `^C` the terminal echoed; the live list clears it itself.
+    if (io.progress?.live) io.progress.notice(stopping);
     else io.stderr.write(`\n${stopping}`);
     controller.abort(stop.reason);
   };

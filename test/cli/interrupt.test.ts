@@ -45,6 +45,7 @@ async function runInterrupted(
   store: string,
   shown: string,
   terminal: Record<string, unknown>,
+  env: Record<string, string> = {},
 ): Promise<{ code: number; text: string }> {
   let text = "";
   let signalled = false;
@@ -65,7 +66,7 @@ async function runInterrupted(
   const code = await main(["run", join(dir, "slow.yaml"), "--store-path", join(dir, store)], {
     stdout,
     stderr,
-    env: { ...process.env, NO_COLOR: "1" },
+    env: { ...process.env, NO_COLOR: "1", ...env },
   });
   return { code, text };
 }
@@ -169,7 +170,9 @@ describe("stop signals", () => {
     });
     expect(code).toBe(130);
     // Back over the list (8 rows) and cleared, the message, then the list again below it.
-    expect(text).toContain("\r\x1b[8A\x1b[0Jstopping: finishing the run record");
+    expect(text).toContain(
+      `\r\x1b[8A${"\x1b[2K\n".repeat(8)}\x1b[2K\x1b[8Astopping: finishing the run record`,
+    );
     expect(text).not.toContain("\nstopping:");
     const after = text.slice(text.indexOf("stopping:"));
     expect(after).toContain("run record (Ctrl-C again to quit at once)\n\r\x1b[2K");
@@ -184,5 +187,17 @@ describe("stop signals, stderr not a terminal", () => {
     expect(code).toBe(130);
     // Past the `^C` a terminal showing this stream echoed (`2>&1 | tee log`).
     expect(text).toContain("\n\nstopping: finishing the run record");
+  });
+
+  it("on a TERM=dumb terminal, which gets plain lines too, says it past the echoed ^C", async () => {
+    const { code, text } = await runInterrupted(
+      "store-dumb",
+      "src_a",
+      { isTTY: true, columns: 80, rows: 24 },
+      { TERM: "dumb" },
+    );
+    expect(code).toBe(130);
+    expect(text).toContain("\n\nstopping: finishing the run record");
+    expect(text).not.toContain("\x1b");
   });
 });

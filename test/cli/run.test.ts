@@ -6,7 +6,9 @@ import { closeSync, existsSync, openSync } from "node:fs";
 import { link, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Writable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { main } from "../../src/cli/main.js";
 import { BIN, hasStackTrace, ROOT, runWct } from "../helpers/cli.js";
 
 const EXAMPLE = join(ROOT, "examples/personal-data-scan.yaml");
@@ -291,6 +293,38 @@ describe("wct run", () => {
       expect(result.code, command).toBe(0);
       expect(result.stderr, command).toContain("warning: the runbook has no artifacts");
     }
+  });
+
+  it("on a TERM=dumb terminal prints plain lines, without colour or cursor movement", async () => {
+    // Emacs' shell and some CI consoles are terminals that show escape sequences as text.
+    await mkdir(join(dir, "dumb-data"), { recursive: true });
+    await writeFile(join(dir, "dumb-data/a.txt"), "jane@example.com\n");
+    const file = await runbook(
+      "dumb.yaml",
+      "name: dumb\ndescription: d\nartifacts:\n" +
+        "  files: {source: {type: filesystem, properties: {path: dumb-data}}}\n",
+    );
+    let text = "";
+    const stderr = Object.assign(
+      new Writable({
+        write(chunk, _encoding, done) {
+          text += String(chunk);
+          done();
+        },
+      }),
+      { isTTY: true, columns: 80, rows: 24 },
+    );
+    const stdout = new Writable({ write: (_chunk, _encoding, done) => done() });
+    const code = await main(["run", file], {
+      cwd: dir,
+      env: { WAIVERN_STORE_PATH: store, TERM: "dumb" },
+      stdout,
+      stderr,
+      signal: new AbortController().signal,
+    });
+    expect(code, text).toBe(0);
+    expect(text).not.toContain("\x1b");
+    expect(text).toMatch(/^✓ files .*\ncompleted: 1 completed, 0 failed, 0 skipped in /);
   });
 
   it("writes -o /dev/stdout into the file stdout is redirected to, and keeps hard links", async () => {

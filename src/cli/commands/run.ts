@@ -24,7 +24,7 @@ import {
   toolVersion,
   writeOutputFile,
 } from "../io.js";
-import { createTerminalReporter, pc } from "../reporters/terminal.js";
+import { createTerminalReporter, pc, terminalOutput } from "../reporters/terminal.js";
 import { checkExporter, exportRun } from "./export.js";
 import { publicRunRecord } from "./history.js";
 
@@ -77,9 +77,9 @@ export async function runCommand(
     );
     const { loaded, plan, planJson, substitutions } = prepared;
     if (plan.artifacts.size === 0) io.stderr.write(NO_ARTIFACTS_WARNING);
-    const color = !io.env.NO_COLOR && Boolean(io.stderr.isTTY);
+    const { live, color } = terminalOutput(io.stderr, io.env);
     const reporter = createTerminalReporter(io.stderr, [...plan.artifacts.keys()], {
-      live: Boolean(io.stderr.isTTY),
+      live,
       color,
     });
     let result: RunResult;

@@ -3,7 +3,7 @@ import { stripVTControlCharacters } from "node:util";
 import { describe, expect, it, vi } from "vitest";
 import type { EngineEvent } from "../../execute/events.js";
 import { displayWidth } from "../table.js";
-import { createTerminalReporter } from "./terminal.js";
+import { createTerminalReporter, terminalOutput } from "./terminal.js";
 
 function sink() {
   const chunks: string[] = [];
@@ -166,7 +166,7 @@ describe("terminal reporter", () => {
       reporter.notice("stopping: finishing the run record\n");
       vi.advanceTimersByTime(100);
       expect(out.text().slice(before)).toBe(
-        "\r\x1b[2A\x1b[0Jstopping: finishing the run record\n" +
+        "\r\x1b[2A\x1b[2K\n\x1b[2K\n\x1b[2K\x1b[2Astopping: finishing the run record\n" +
           "\r\x1b[2K… files\n\x1b[2K· scan\n\x1b[0J",
       );
       reporter.close();
@@ -186,5 +186,47 @@ describe("terminal reporter", () => {
     const row = stripVTControlCharacters(out.text().split("\n")[0]!.replace("\r", ""));
     expect(row).toBe("· データ_個人情報_…");
     expect(displayWidth(row)).toBe(19);
+  });
+
+  it("clears the list's rows one by one for text above it, never the screen from the list's top", () => {
+    // tmux (`scroll-on-clear`, on by default) takes an erase-below issued at the screen's top-left
+    // for a cleared screen and copies the screen into the scrollback first: a list as tall as the
+    // terminal, whose top is the screen's top, left a copy of itself there at every warning.
+    vi.useFakeTimers();
+    try {
+      const out = sink();
+      Object.assign(out.stream, { columns: 60, rows: 4 });
+      const ids = ["a", "b", "c", "d", "e"];
+      const reporter = createTerminalReporter(out.stream, ids, { live: true, color: false });
+      reporter.listener({ ...base, type: "artifact_started", artifact_id: "a" });
+      vi.advanceTimersByTime(100);
+      const before = out.text().length;
+      reporter.listener({ ...base, type: "artifact_warning", artifact_id: "a", message: "w" });
+      vi.advanceTimersByTime(100);
+      // Up over the list's 2 rows, each row and the cursor's cleared, back up, the warning, the list.
+      expect(out.text().slice(before)).toBe(
+        "\r\x1b[2A\x1b[2K\n\x1b[2K\n\x1b[2K\x1b[2A! a: w\n" +
+          "\r\x1b[2K… a\n\x1b[2K… 4 waiting\n\x1b[0J",
+      );
+      reporter.close();
+      // An erase-below only ever follows a row just drawn, so it never starts at the list's top.
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: the cursor-up sequence is the point
+      expect(out.text()).not.toMatch(/\x1b\[\d+A\x1b\[0J/);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it("draws live and in colour only on a terminal that can show it", () => {
+    const tty = { isTTY: true };
+    expect(terminalOutput(tty, {})).toEqual({ live: true, color: true });
+    expect(terminalOutput(tty, { NO_COLOR: "1" })).toEqual({ live: true, color: false });
+    // An empty NO_COLOR counts as unset (no-color.org).
+    expect(terminalOutput(tty, { NO_COLOR: "" })).toEqual({ live: true, color: true });
+    // `TERM=dumb` (Emacs' shell, some CI consoles): a terminal without cursor movement or colour,
+    // where the list's escape sequences would show as text.
+    expect(terminalOutput(tty, { TERM: "dumb" })).toEqual({ live: false, color: false });
+    expect(terminalOutput({}, {})).toEqual({ live: false, color: false });
+    expect(terminalOutput({ isTTY: false }, {})).toEqual({ live: false, color: false });
   });
 });

@@ -9,6 +9,8 @@ import type { EngineEvent } from "../../execute/events.js";
 import { fitWidth, oneLine } from "../table.js";
 
 export interface Reporter {
+  /** Redrawn in place (cursor movement on a terminal), not one plain line per event. */
+  live: boolean;
   listener(event: EngineEvent): void;
   /** Prints a line of text for the user (ending in `\n`); on a TTY above the live list. */
   notice(text: string): void;
@@ -30,9 +32,22 @@ const SYMBOL: Record<Row["status"], string> = {
   skipped: "-",
 };
 
-// Colour is decided by the caller (stderr a TTY, no NO_COLOR), not by picocolors' look at stdout,
+// Colour is decided by the caller (`terminalOutput` of stderr), not by picocolors' look at stdout,
 // which `id=$(wct run ...)` captures.
 export const pc = picocolors.createColors(true);
+
+/**
+ * What `stream` can show: a live list (cursor movement) and colour on a terminal, plain lines
+ * otherwise. `TERM=dumb` (Emacs' shell, some CI consoles) is a terminal that shows escape
+ * sequences as text; `NO_COLOR` (set and not empty) turns colour off.
+ */
+export function terminalOutput(
+  stream: { isTTY?: boolean },
+  env: Record<string, string | undefined>,
+): { live: boolean; color: boolean } {
+  const live = Boolean(stream.isTTY) && env.TERM !== "dumb";
+  return { live, color: live && !env.NO_COLOR };
+}
 
 function paint(status: Row["status"], text: string, color: boolean): string {
   if (!color) return text;
@@ -99,6 +114,7 @@ export function createTerminalReporter(
 
   if (!options.live) {
     return {
+      live: false,
       listener(event) {
         if (event.type === "artifact_warning") {
           stream.write(`! ${event.artifact_id}: ${oneLine(event.message)}\n`);
@@ -159,13 +175,20 @@ export function createTerminalReporter(
   const schedule = () => {
     if (!closed) timer ??= setTimeout(redraw, 80);
   };
-  /** Text above the list, which is then drawn again below it. */
+  /**
+   * Text above the list, which is then drawn again below it. The list's rows (one each: lines are
+   * cut to the width) and the cursor's are cleared one by one: tmux takes an erase-below at the
+   * screen's top-left, where a list as tall as the screen starts, for a cleared screen, and copies
+   * the screen into the scrollback first (its `scroll-on-clear`), a copy of the list each time.
+   */
   const above = (text: string) => {
-    stream.write(`${home()}\x1b[0J${text}`);
+    const clear = `${"\x1b[2K\n".repeat(drawn)}\x1b[2K${drawn > 0 ? `\x1b[${drawn}A` : ""}`;
+    stream.write(`${home()}${clear}${text}`);
     drawn = 0;
     schedule();
   };
   return {
+    live: true,
     listener(event) {
       if (event.type === "artifact_warning") {
         above(`${color ? pc.yellow("!") : "!"} ${event.artifact_id}: ${oneLine(event.message)}\n`);
