@@ -393,6 +393,41 @@ describe("sqlite connector", () => {
     await expect(failure).rejects.toThrow(/sqlite: cannot read 'torn\.db'/);
   });
 
+  it("fails clearly, without waiting for a writer, on a journal or log that is a FIFO", async () => {
+    await createDatabase("crm.db", CRM);
+    execFileSync("mkfifo", [join(base, "crm.db-journal")]);
+    await expect(extract({ database_path: "crm.db" })).rejects.toThrow(
+      new ComponentError(
+        `sqlite: cannot read rollback journal of 'crm.db' (${join(base, "crm.db")}): it is not a regular file`,
+      ),
+    );
+    rmSync(join(base, "crm.db-journal"));
+    execFileSync("mkfifo", [join(base, "crm.db-wal")]);
+    await expect(extract({ database_path: "crm.db" })).rejects.toThrow(
+      new ComponentError(
+        `sqlite: cannot read write-ahead log of 'crm.db' (${join(base, "crm.db")}): it is not a regular file`,
+      ),
+    );
+  });
+
+  it("names the table whose pages are damaged", async () => {
+    const bytes = await databaseBytes(`PRAGMA page_size = 512; ${CRM}`);
+    const wasmPath = createRequire(import.meta.url).resolve("sql.js/dist/sql-wasm.wasm");
+    const { Database } = await initSqlJs({ locateFile: () => wasmPath });
+    const database = new Database(bytes);
+    const [root] = database.exec("SELECT rootpage FROM sqlite_master WHERE name = 'audit'");
+    database.close();
+    const page = Number(root!.values[0]![0]);
+    // The table's b-tree page overwritten: not a page type SQLite knows.
+    Buffer.from(bytes.buffer, bytes.byteOffset).fill(0xff, (page - 1) * 512, page * 512);
+    writeFileSync(join(base, "crm.db"), bytes);
+    await expect(extract({ database_path: "crm.db" })).rejects.toThrow(
+      new ComponentError(
+        `sqlite: cannot read 'crm.db' (${join(base, "crm.db")}): table 'audit': database disk image is malformed`,
+      ),
+    );
+  });
+
   it("validates properties", () => {
     expect(sqliteConnector.validateProperties({ database_path: "a.db" })).toEqual([]);
     expect(sqliteConnector.validateProperties({ database: "a.db", max_rows_per_table: 0 })).toEqual(

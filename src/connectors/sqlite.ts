@@ -6,7 +6,8 @@
  * is loaded into memory, which suits the databases this connector is meant for (it samples
  * `max_rows_per_table` rows per table).
  */
-import { access, readFile, realpath, stat } from "node:fs/promises";
+import { constants } from "node:fs";
+import { access, open, realpath } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { basename, resolve } from "node:path";
 import { checkExtractCall, checkProperties } from "../components/properties.js";
@@ -120,12 +121,9 @@ export const sqliteConnector: Connector = {
         { cause: error },
       );
     };
-    // A FIFO or a device would block the read for ever, or never end.
-    const info = await stat(file).catch(cannotRead);
-    if (!info.isFile()) {
-      throw new ComponentError(`sqlite: ${shown} is not a regular file`);
-    }
-    let bytes: Uint8Array = await readFile(file).catch(cannotRead);
+    const read = await readRegularFile(file).catch(cannotRead);
+    if (read === null) throw new ComponentError(`sqlite: ${shown} is not a regular file`);
+    let bytes: Uint8Array = read;
     // An empty file is an empty database, as SQLite itself opens it.
     if (
       bytes.length > 0 &&
@@ -138,22 +136,28 @@ export const sqliteConnector: Connector = {
     }
     // The journals lie beside the file a symlink leads to, where SQLite itself keeps them.
     const real = await realpath(file).catch(() => file);
+    // The journal or log beside the file, null if there is none. A FIFO or a device there fails
+    // the read, as the database file itself would: waiting for a writer would hang the run.
+    const readBeside = (suffix: string, what: string) =>
+      readRegularFile(`${real}${suffix}`).then(
+        (beside) => {
+          if (beside) return beside;
+          throw new ComponentError(
+            `sqlite: cannot read ${what} ${shown}: it is not a regular file`,
+          );
+        },
+        (error: NodeJS.ErrnoException) =>
+          error.code === "ENOENT" ? null : cannotRead(error, what),
+      );
     // A hot rollback journal: a writer is in a transaction (or was killed in one) and may have
     // written some of its pages already. Read as SQLite would: rolled back to the last commit.
-    const journal =
-      bytes.length === 0
-        ? null
-        : await readFile(`${real}-journal`).catch((error: NodeJS.ErrnoException) =>
-            error.code === "ENOENT" ? null : cannotRead(error, "rollback journal of"),
-          );
+    const journal = bytes.length === 0 ? null : await readBeside("-journal", "rollback journal of");
     const rollback = journal && readRollbackJournal(journal);
     if (rollback && !(await superJournalGone(rollback.superJournal))) {
       bytes = applyRollback(bytes, rollback);
     }
     // Transactions committed to its write-ahead log and not yet checkpointed are part of it.
-    const wal = await readFile(`${real}-wal`).catch((error: NodeJS.ErrnoException) =>
-      error.code === "ENOENT" ? null : cannotRead(error, "write-ahead log of"),
-    );
+    const wal = await readBeside("-wal", "write-ahead log of");
     // Beside an empty file a log is stale: SQLite deletes it rather than read it.
     const commits = wal && bytes.length > 0 && readWalCommits(wal);
     if (commits) bytes = applyWalCommits(bytes, commits);
@@ -241,6 +245,10 @@ async function sample(
           });
         });
       }
+    } catch (error) {
+      if (signal.aborted) throw error;
+      // A damaged page of one table's b-tree: the failure names the table.
+      throw new Error(`table '${table}': ${(error as Error).message}`, { cause: error });
     } finally {
       statement.free();
     }
@@ -392,6 +400,20 @@ async function superJournalGone(superJournal: string | undefined): Promise<boole
     () => false,
     (error: NodeJS.ErrnoException) => error.code === "ENOENT",
   );
+}
+
+/**
+ * A regular file's bytes, or null for another kind of file: a FIFO, whose read would wait for a
+ * writer for ever, or a device, whose read may never end. Opened without blocking and checked
+ * through its handle, so the file checked is the file read.
+ */
+async function readRegularFile(path: string): Promise<Buffer | null> {
+  const handle = await open(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
+  try {
+    return (await handle.stat()).isFile() ? await handle.readFile() : null;
+  } finally {
+    await handle.close();
+  }
 }
 
 /** Why a file could not be read, in words where Node gives only a code. */
