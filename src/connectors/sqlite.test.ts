@@ -343,7 +343,7 @@ describe("sqlite connector", () => {
     expect(content.metadata.extraction_summary).toMatchObject({
       skipped_tables: [{ name: "notes", reason: "no such module: fts5" }],
     });
-    expect(warnings).toEqual(["skipping table 'notes': no such module: fts5"]);
+    expect(warnings).toEqual(["sqlite: skipping table 'notes': no such module: fts5"]);
   });
 
   it("rolls back a hot rollback journal: a writer's uncommitted pages are not read", async () => {

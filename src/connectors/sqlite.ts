@@ -212,7 +212,7 @@ async function sample(
       // A virtual table of a module this SQLite lacks (fts5, rtree): the others are still read.
       const reason = (error as Error).message;
       skippedTables.push({ name: table, reason });
-      warn(`skipping table '${table}': ${reason}`);
+      warn(`sqlite: skipping table '${table}': ${reason}`);
       continue;
     }
     let rowNumber = 0;
