@@ -107,6 +107,31 @@ describe("phone", () => {
   it.each(invalid)("does not report %s", (text) => {
     expect(detect("phone", `value ${text} end`)).toEqual([]);
   });
+  it("ignores hex dumps' bytes, sums in minified code, signed decimals and SVG coordinates", () => {
+    // A national number's trunk prefix is one 0; `00` dials abroad.
+    expect(
+      detect("phone", "<Buffer 00 00 00 00 00> bytes 000 014 000 000 n: 13,178,002.113936031"),
+    ).toEqual([]);
+    expect(detect("phone", "Appelez le 01 23 45 67 89 ou le 0044 20 7946 0958")).toEqual([
+      "01 23 45 67 89",
+      "0044 20 7946 0958",
+    ]);
+    // `+` after a closing bracket adds; after a space or an opening bracket it dials.
+    expect(detect("phone", "z(1,(c&1048575)+1072079006|0);f=(c-e|0)+2147418112|0")).toEqual([]);
+    expect(detect("phone", "tel (+4915112345678), call +4915112345678")).toEqual([
+      "+4915112345678",
+      "+4915112345678",
+    ]);
+    expect(detect("phone", "Decimal('+35236450.6') lat +51.5074123")).toEqual([]);
+    expect(detect("phone", "+33.1.23.45.67.89")).toEqual(["+33.1.23.45.67.89"]);
+    // Dots do not mix with spaces; an SVG shape's points are no number.
+    const svg = '<polygon points="1040,277.764 1035,267.764 1040,270.264 1045,267.764 "/>';
+    expect(detect("phone", svg)).toEqual([]);
+    expect(detect("phone", `${svg} <text>Call 555.123.4567 or 555 123 4567</text>`)).toEqual([
+      "555.123.4567",
+      "555 123 4567",
+    ]);
+  });
   it("takes a bare national number for a phone number right after tel:", () => {
     expect(detect("phone", '<a href="tel:02079460958">call</a> id 02079460958')).toEqual([
       "02079460958",
@@ -343,6 +368,14 @@ describe("date_of_birth", () => {
     const rows = `name,dob\n${"bob,1990-01-01\n".repeat(150_000)}`;
     expect(detect("date_of_birth", rows)).toHaveLength(150_000);
   });
+  it("ignores a file's birth time, as stat reports it, and keeps a person's", () => {
+    const stat =
+      "birthtime: 2019-06-22T03:28:46.937Z, birthtimeMs: 1561174126937, st_birthtime: Mon, 10 Oct 2011";
+    expect(detect("date_of_birth", stat)).toEqual([]);
+    expect(
+      detect("date_of_birth", 'birthDate: "1985-03-12T00:00:00.000Z", birth time 12/03/1985'),
+    ).toEqual(["1985-03-12", "12/03/1985"]);
+  });
   it("ignores a date picker's or a schema's bounds after a birth keyword", () => {
     const html =
       '<input type="date" id="dob" name="dob" min="1900-01-01" max="2010-12-31">\n' +
@@ -409,6 +442,37 @@ describe("ipv4", () => {
       ),
     ).toEqual(["10.1.2.3"]);
   });
+  it("ignores section numbers, changelogs' versions, OIDs and dpkg's package versions", () => {
+    const prose = [
+      "defined in Section 3.4.1.2, sections '8.2.4.44', [Section 22.1.4.1], § 4.2.2.13",
+      "ES6$25.4.5.4 update V8 to 4.4.63.30, Upgraded libuv to 1.4.6.85",
+      'COMMON_NAME = ObjectIdentifier("2.5.4.3")',
+      "status installed socat:amd64 1.7.4.4-2 install alsa-topology-conf:all <none> 1.2.5.1-2",
+      "Install: socat:amd64 (1.7.4.4-2, automatic)",
+    ].join("\n");
+    expect(detect("ipv4", prose)).toEqual([]);
+    expect(
+      detect(
+        "ipv4",
+        "Section 3.4.1.2: client 203.0.113.7 updated from 203.0.113.8, connected to 203.0.113.9, address updated to 203.0.113.10",
+      ),
+    ).toEqual(["203.0.113.7", "203.0.113.8", "203.0.113.9", "203.0.113.10"]);
+  });
+  it("ignores SVG paths' coordinates and manuals' heading numbers, not addresses in markup", () => {
+    const html = [
+      '<path d="M11.1 12.08c-2.33-4.51-.5-8.48.53-10.07C6.27 2.2 1.52-.87 2.83-2.12 3.51.98.32 2.03.5z"/>',
+      '<h4 class="subsubsection">7.1.1.1 <acronym>SHA256</acronym></h4>',
+      '<h4 class="title">\n<a name="dh-structure"></a>10.3.2.1. Structure</h4>',
+      '<li><a id="toc-SHA1" href="#SHA1">7.1.3.5 SHA1</a></li>',
+    ].join("\n");
+    expect(detect("ipv4", html)).toEqual([]);
+    expect(
+      detect(
+        "ipv4",
+        `${html}<code>192.168.1.1</code><td>10.0.0.37</td><a href="http://203.0.113.5/">203.0.113.5</a><img id="198.51.100.2">`,
+      ),
+    ).toEqual(["192.168.1.1", "10.0.0.37", "203.0.113.5", "203.0.113.5", "198.51.100.2"]);
+  });
   it("ignores the public DNS resolvers a configuration names, no person's address", () => {
     const resolv =
       'nameservers: ["1.1.1.1", "8.8.8.8"]\nnameserver 9.9.9.9\nupstream 8.8.4.4 1.0.0.1';
@@ -428,6 +492,26 @@ describe("ipv6", () => {
         "from 2001:db8:85a3::8a2e:370:7334 and 2001:0db8:85a3:0000:0000:8a2e:0370:7334.",
       ),
     ).toEqual(["2001:db8:85a3::8a2e:370:7334", "2001:0db8:85a3:0000:0000:8a2e:0370:7334"]);
+  });
+  it("ignores addresses that name no device: unspecified, loopback, masks, multicast, networks, resolvers", () => {
+    const config = [
+      "0:0:0:0:0:0:0:0 0000:0000:0000:0000:0000:0000:0000:0001 0:0:0:0:0:0:0:1",
+      "netmask: 'ffff:ffff:ffff:ffff::' 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ff00' group ff02::1:3",
+      "2001:db8:8000::/33 ::ffff:0:0/96 64:ff9b:1::/48",
+      "nameservers 2001:4860:4860::8888 2606:4700:4700::1111 2620:fe::fe",
+    ].join("\n");
+    expect(detect("ipv6", config)).toEqual([]);
+    expect(
+      detect(
+        "ipv6",
+        "client fe80::a00:27ff:fe4e:66a1 2001:db8::1/64 2001:4860:4860::8889 0:0:0:0:0:0:1:1",
+      ),
+    ).toEqual([
+      "fe80::a00:27ff:fe4e:66a1",
+      "2001:db8::1",
+      "2001:4860:4860::8889",
+      "0:0:0:0:0:0:1:1",
+    ]);
   });
   it("ignores times, loopback, C++ scopes and MAC addresses", () => {
     expect(

@@ -24,6 +24,7 @@ const CODE_SLASH = 47;
 const CODE_ZERO = 48;
 const CODE_NINE = 57;
 const CODE_COLON = 58;
+const CODE_GREATER = 62;
 const CODE_UPPER_A = 65;
 const CODE_UPPER_Z = 90;
 const CODE_UNDERSCORE = 95;
@@ -233,6 +234,8 @@ const detectPhone: Detector = (text, emit) => {
     if (
       isPhoneNumber(text, start, end) &&
       standsAlone(text, start, end, ".-/:+") &&
+      !isArithmeticPlus(text, start) &&
+      !inSvgGeometry(text, start) &&
       // A value is one thing: a number an NHS label names is not also a phone number.
       !isLabelledNhs(text, start, end)
     ) {
@@ -240,6 +243,40 @@ const detectPhone: Detector = (text, emit) => {
     }
   }
 };
+
+/**
+ * `(c&1048575)+1072079006|0`: a `+` right after a closing bracket adds (asm.js, minified code); a
+ * number's own `+` follows a space, a label or an opening bracket.
+ */
+function isArithmeticPlus(text: string, start: number): boolean {
+  if (text.charCodeAt(start) !== CODE_PLUS) return false;
+  const before = text[start - 1];
+  return before === ")" || before === "]";
+}
+
+/**
+ * `<path d="M11.1 12.08c-2.33 ... 3.51.98.32">`, `points="1040,277.764 1035,267.764"`: an SVG
+ * shape's coordinates run together into addresses and phone numbers. Found by walking back from
+ * a candidate over what such a value holds (path commands, numbers, separators) to its opening
+ * quote: in code and prose the walk stops within a few characters.
+ */
+const SVG_GEOMETRY_CHARS = new Uint8Array(128);
+for (const c of "MmLlHhVvCcSsQqTtAaZzEe0123456789 \t\r\n.,+-")
+  SVG_GEOMETRY_CHARS[c.charCodeAt(0)] = 1;
+/** How far back an SVG attribute's start is looked for. */
+const SVG_GEOMETRY_WINDOW = 2000;
+const SVG_GEOMETRY_ATTRIBUTE = /(?:^|[^\w-])(?:d|points)=$/;
+
+function inSvgGeometry(text: string, start: number): boolean {
+  const floor = Math.max(0, start - SVG_GEOMETRY_WINDOW);
+  let i = start - 1;
+  while (i >= floor && SVG_GEOMETRY_CHARS[text.charCodeAt(i)] === 1) i--;
+  const quote = text[i];
+  return (
+    (quote === '"' || quote === "'") &&
+    SVG_GEOMETRY_ATTRIBUTE.test(text.slice(Math.max(0, i - 8), i))
+  );
+}
 
 const groupSizes: number[] = [];
 
@@ -267,6 +304,7 @@ function isPhoneNumber(text: string, start: number, end: number): boolean {
   let current = 0;
   let dots = false;
   let dashes = false;
+  let spaces = false;
   let previousWasSeparator = false;
   for (let i = start + prefix; i < end; i++) {
     const c = text.charCodeAt(i);
@@ -283,10 +321,13 @@ function isPhoneNumber(text: string, start: number, end: number): boolean {
     previousWasSeparator = true;
     if (c === CODE_DOT) dots = true;
     else if (c === CODE_MINUS) dashes = true;
+    else spaces = true;
   }
   if (current > 0) groupSizes[groups++] = current;
   if (digits < 8 || digits > 15) return false;
   const first = text.charCodeAt(start + prefix);
+  // `+35236450.6`, `+51.5074123`: a signed decimal number (a quantity, a latitude).
+  if (plus && groups === 2 && dots && !dashes && !spaces) return false;
   if (plus) return first !== CODE_ZERO;
   const firstDigit = text[text.charCodeAt(start) === CODE_OPEN_PAREN ? start + 1 : start];
   if (groups === 1) {
@@ -298,8 +339,14 @@ function isPhoneNumber(text: string, start: number, end: number): boolean {
       text.slice(Math.max(0, start - 4), start).toLowerCase() === "tel:"
     );
   }
-  if (dots && dashes) return false;
+  // Dots are a separator of their own (`555.123.4567`): `277.764 1035` is two coordinates.
+  if (dots && (dashes || spaces)) return false;
   if (firstDigit === "0") {
+    // `00 00 00 00 00`, `000 014 000 000`: bytes in a hex dump. A trunk prefix is one `0`, and
+    // `00` dials abroad (read above, with a country code after it).
+    if (text[text.charCodeAt(start) === CODE_OPEN_PAREN ? start + 2 : start + 1] === "0") {
+      return false;
+    }
     if (digits < 10 || digits > 12 || groups > 5) return false;
     for (let g = 0; g < groups; g++) if (groupSizes[g]! < 2) return false;
     return true;
@@ -718,8 +765,12 @@ const DATE_NEAR_KEYWORD = new RegExp(
 /** How far after a birth keyword the date may start (covers `Date of Birth (DD/MM/YYYY):`). */
 const DATE_WINDOW = 40;
 
-/** `birth_place`, `birthplace`, `birth country`: where, not when. */
-const BIRTH_PLACE_AFTER = /^[ _-]?(?:place|country|city|town|name)/i;
+/**
+ * `birth_place`, `birthplace`, `birth country`: where, not when. `birthtime`, `birthtimeMs`,
+ * `st_birthtime`: a file's creation time, as `stat` reports it (a person's `birth time` keeps
+ * its separator).
+ */
+const BIRTH_PLACE_AFTER = /^(?:[ _-]?(?:place|country|city|town|name)|time)/i;
 const PLACE_OF_BEFORE = /(?:place|country|city|town) of $/i;
 /**
  * A year between the keyword and a date: the keyword had its date (`Born in 1985, moved ... on`).
@@ -858,8 +909,26 @@ function isPlausibleBirthDate(groups: Record<string, string | undefined>): boole
 // IPv4: four octets <= 255, not a version number (`version 1.2.3.4`, `v1.2.3.4`, `@1.2.3.4`).
 
 const IPV4_CANDIDATE = /\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}/g;
-const VERSION_CONTEXT =
-  /(?:version_*|\b(?:ver|release|build|firmware|oid|v|kernel|jdk|jre|gcc|openssl)|@|==|>=|<=|~|\^)[\s:="'(>-]*$/i;
+const VERSION_WORDS = [
+  ...["ver", "release", "build", "firmware", "oid", "objectidentifier", "v", "v8", "kernel"],
+  ...["jdk", "jre", "gcc", "openssl", "sections?", "chapter", "clause"],
+];
+/**
+ * What stands right before a version or a section number: a word (`version`, `v`, `kernel`,
+ * `Section 3.4.1.2`, an OID's), a dpkg or apt package's architecture (`socat:amd64 1.7.4.4-2`),
+ * a changelog's `update V8 to 4.4.63.30` (the product named), a requirement's operator or a spec's anchor (`ES6$25.4.5.4`).
+ */
+const VERSION_CONTEXT = new RegExp(
+  [
+    "(?:version_*",
+    `\\b(?:${VERSION_WORDS.join("|")})`,
+    ":(?:amd64|arm64|armhf|armel|i386|ppc64el|s390x|all)(?: <none>)?",
+    // With the product named: `address updated to 10.0.0.5` is a log's address.
+    "\\b(?:up(?:date|grade)[ds]?|patch(?:ed)?|downgrade[ds]?|bump(?:ed)?) \\S+ to",
+    "@|==|>=|<=|~|\\^|§|\\$)[\\s:=\"'(>-]*$",
+  ].join("|"),
+  "i",
+);
 /**
  * `Chrome/119.0.0.0`, `nginx/1.25.3.1`: a product's version, not an address. The product is a
  * token with a letter in it, standing on its own before the `/` (after a space, a quote, a `(`);
@@ -881,6 +950,21 @@ function isProductVersion(text: string, start: number): boolean {
   return start - i <= 40 && before !== CODE_SLASH && before !== CODE_MINUS && before !== CODE_DOT;
 }
 
+/**
+ * `<h4 class="subsubsection">7.1.1.1 SHA256</h4>`, `<a href="#SHA256">7.1.1.1 SHA256</a>`: a
+ * manual's section number opens a heading or a table of contents' link (an empty anchor may come
+ * first). Addresses in markup stand in `<code>`, `<td>`, `<tt>`, which stay reported.
+ */
+const HEADING_BEFORE =
+  /<(?:h[1-6]\b[^<>]*|a\b[^<>]*\bhref=["']#[^<>]*)>\s*(?:<a\b[^<>]*>\s*<\/a>\s*)?$/i;
+
+function isHeadingNumber(text: string, start: number): boolean {
+  return (
+    text.charCodeAt(start - 1) === CODE_GREATER &&
+    HEADING_BEFORE.test(text.slice(Math.max(0, start - 200), start))
+  );
+}
+
 const detectIpv4: Detector = (text, emit) => {
   IPV4_CANDIDATE.lastIndex = 0;
   for (let m = IPV4_CANDIDATE.exec(text); m !== null; m = IPV4_CANDIDATE.exec(text)) {
@@ -891,7 +975,9 @@ const detectIpv4: Detector = (text, emit) => {
       !isInfrastructureAddress(text, m[0], end) &&
       standsAlone(text, start, end, ".") &&
       !VERSION_CONTEXT.test(text.slice(Math.max(0, start - 20), start)) &&
-      !isProductVersion(text, start)
+      !isProductVersion(text, start) &&
+      !inSvgGeometry(text, start) &&
+      !isHeadingNumber(text, start)
     ) {
       emit(start, end);
     }
@@ -971,12 +1057,46 @@ const detectIpv6: Detector = (text, emit) => {
       end++;
     }
     // Fewer than three colons: times (`10:30:00`), `key: value` and `a::b`, never reported.
-    if (colons >= 3 && isIpv6(text.slice(start, end)) && standsAlone(text, start, end, ".:")) {
-      emit(start, end);
+    if (colons >= 3) {
+      const candidate = text.slice(start, end);
+      if (
+        isIpv6(candidate) &&
+        standsAlone(text, start, end, ".:") &&
+        !isInfrastructureIpv6(candidate, text[end] === "/")
+      ) {
+        emit(start, end);
+      }
     }
     colon = text.indexOf(":", Math.max(end, colon + 1));
   }
 };
+
+/** IPv6's public DNS resolvers (Google, Cloudflare, Quad9, OpenDNS), as IPv4's above. */
+const PUBLIC_RESOLVERS_V6 = new Set([
+  "2001:4860:4860::8888",
+  "2001:4860:4860::8844",
+  "2606:4700:4700::1111",
+  "2606:4700:4700::1001",
+  "2620:fe::fe",
+  "2620:fe::9",
+  "2620:119:35::35",
+  "2620:119:53::53",
+]);
+
+/**
+ * As for IPv4, addresses that never name a person's device: unspecified and loopback written in
+ * full (`0:0:0:0:0:0:0:1`, `0000:…:0001`), netmasks and multicast groups (`ffff:ffff::`,
+ * `ff02::1`), network addresses written as CIDR (`2001:db8:8000::/33`) and public resolvers.
+ */
+function isInfrastructureIpv6(candidate: string, cidr: boolean): boolean {
+  const lower = candidate.toLowerCase();
+  return (
+    /^[0:]*1?$/.test(lower) ||
+    /^ff[0-9a-f]{2}:/.test(lower) ||
+    (cidr && (lower.endsWith("::") || lower.endsWith(":0"))) ||
+    PUBLIC_RESOLVERS_V6.has(lower)
+  );
+}
 
 function isIpv6(candidate: string): boolean {
   const halves = candidate.split("::");
