@@ -67,6 +67,12 @@ describe("email", () => {
       "import x from '@types/node'; npm i left-pad@1.3.0; <img src='logo@2x.png'>; @Component({}) user@localhost";
     expect(detect("email", text)).toEqual([]);
   });
+
+  it("ignores systemd units and file names, not the address beside them", () => {
+    const text =
+      "Started getty@tty1.service; openvpn@client.socket; rabbit@localhost.log saved as icons-64x64@2.tar, mail ops@tty1.services";
+    expect(detect("email", text)).toEqual(["ops@tty1.services"]);
+  });
 });
 
 describe("phone", () => {

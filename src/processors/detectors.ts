@@ -97,8 +97,19 @@ function isDomainChar(c: number): boolean {
   return isAlnum(c) || c === CODE_DOT || c === CODE_MINUS;
 }
 
-// Asset names such as `logo@2x.png` look like addresses; no real TLD is a file extension.
+// Asset names such as `logo@2x.png` and systemd's instances (`getty@tty1.service`) look like
+// addresses; none of these file extensions is a real TLD.
 const FILE_EXTENSIONS = new Set([
+  "service",
+  "socket",
+  "timer",
+  "mount",
+  "log",
+  "tar",
+  "gz",
+  "conf",
+  "tmp",
+  "bak",
   "png",
   "jpg",
   "jpeg",
