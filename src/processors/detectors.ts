@@ -920,10 +920,8 @@ function isPlausibleBirthDate(groups: Record<string, string | undefined>): boole
 // IPv4: four octets <= 255, not a version number (`version 1.2.3.4`, `v1.2.3.4`, `@1.2.3.4`).
 
 const IPV4_CANDIDATE = /\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}/g;
-const VERSION_WORDS = [
-  ...["ver", "release", "build", "firmware", "oid", "objectidentifier", "v", "v8", "kernel"],
-  ...["jdk", "jre", "gcc", "openssl", "sections?", "chapter", "clause"],
-];
+const VERSION_WORDS =
+  "ver|release|build|firmware|oid|objectidentifier|v|v8|kernel|jdk|jre|gcc|openssl|sections?|chapter|clause";
 /**
  * What stands right before a version or a section number: a word (`version`, `v`, `kernel`,
  * `Section 3.4.1.2`, an OID's), a dpkg or apt package's architecture (`socat:amd64 1.7.4.4-2`),
@@ -932,7 +930,7 @@ const VERSION_WORDS = [
 const VERSION_CONTEXT = new RegExp(
   [
     "(?:version_*",
-    `\\b(?:${VERSION_WORDS.join("|")})`,
+    `\\b(?:${VERSION_WORDS})`,
     ":(?:amd64|arm64|armhf|armel|i386|ppc64el|s390x|all)(?: <none>)?",
     // With the product named: `address updated to 10.0.0.5` is a log's address.
     "\\b(?:up(?:date|grade)[ds]?|patch(?:ed)?|downgrade[ds]?|bump(?:ed)?) \\S+ to",
