@@ -129,6 +129,11 @@ describe("phone", () => {
       "+4915112345678",
     ]);
     expect(detect("phone", "Decimal('+35236450.6') lat +51.5074123")).toEqual([]);
+    // WHOIS's and EPP's `+CC.number` is a phone, not a decimal.
+    expect(detect("phone", "Registrant Phone: +1.4155552671, Tech Phone: +44.2079460958")).toEqual([
+      "+1.4155552671",
+      "+44.2079460958",
+    ]);
     expect(detect("phone", "+33.1.23.45.67.89")).toEqual(["+33.1.23.45.67.89"]);
     // Dots do not mix with spaces; an SVG shape's points are no number.
     const svg = '<polygon points="1040,277.764 1035,267.764 1040,270.264 1045,267.764 "/>';
@@ -381,6 +386,10 @@ describe("date_of_birth", () => {
     expect(
       detect("date_of_birth", 'birthDate: "1985-03-12T00:00:00.000Z", birth time 12/03/1985'),
     ).toEqual(["1985-03-12", "12/03/1985"]);
+    // FHIR's and CDA's `birthTime` is a patient's.
+    expect(detect("date_of_birth", '"patient-birthTime", "valueDateTime": "2019-03-12"')).toEqual([
+      "2019-03-12",
+    ]);
   });
   it("ignores a date picker's or a schema's bounds after a birth keyword", () => {
     const html =
@@ -448,10 +457,10 @@ describe("ipv4", () => {
       ),
     ).toEqual(["10.1.2.3"]);
   });
-  it("ignores section numbers, changelogs' versions, OIDs and dpkg's package versions", () => {
+  it("ignores section numbers, OIDs and dpkg's package versions", () => {
     const prose = [
       "defined in Section 3.4.1.2, sections '8.2.4.44', [Section 22.1.4.1], § 4.2.2.13",
-      "ES6$25.4.5.4 update V8 to 4.4.63.30, Upgraded libuv to 1.4.6.85",
+      "ES6$25.4.5.4",
       'COMMON_NAME = ObjectIdentifier("2.5.4.3")',
       "status installed socat:amd64 1.7.4.4-2 install alsa-topology-conf:all <none> 1.2.5.1-2",
       "Install: socat:amd64 (1.7.4.4-2, automatic)",
@@ -460,7 +469,7 @@ describe("ipv4", () => {
     expect(
       detect(
         "ipv4",
-        "Section 3.4.1.2: client 203.0.113.7 updated from 203.0.113.8, connected to 203.0.113.9, address updated to 203.0.113.10",
+        "Section 3.4.1.2: client 203.0.113.7 updated from 203.0.113.8, connected to 203.0.113.9, Admin updated IP to 203.0.113.10",
       ),
     ).toEqual(["203.0.113.7", "203.0.113.8", "203.0.113.9", "203.0.113.10"]);
   });
@@ -478,6 +487,17 @@ describe("ipv4", () => {
         `${html}<code>192.168.1.1</code><td>10.0.0.37</td><a href="http://203.0.113.5/">203.0.113.5</a><img id="198.51.100.2">`,
       ),
     ).toEqual(["192.168.1.1", "10.0.0.37", "203.0.113.5", "203.0.113.5", "198.51.100.2"]);
+    // A heading or an in-page link holding only an address holds an address.
+    expect(detect("ipv4", '<li><a href="#">198.51.100.23</a></li><h3>203.0.113.7</h3>')).toEqual([
+      "198.51.100.23",
+      "203.0.113.7",
+    ]);
+  });
+  it("finds every address of a long list, and none inside an SVG shape after it", () => {
+    // Each candidate's look back for an SVG attribute goes on from the one before it.
+    const list = Array.from({ length: 5000 }, (_, i) => `10.${i >> 8}.${i & 255}.7`);
+    const found = detect("ipv4", `${list.join("\n")}\n<path d="M1 2 3.51.98.32 4z"/>`);
+    expect(found).toEqual(list);
   });
   it("ignores the public DNS resolvers a configuration names, no person's address", () => {
     const resolv =
@@ -510,13 +530,14 @@ describe("ipv6", () => {
     expect(
       detect(
         "ipv6",
-        "client fe80::a00:27ff:fe4e:66a1 2001:db8::1/64 2001:4860:4860::8889 0:0:0:0:0:0:1:1",
+        "client fe80::a00:27ff:fe4e:66a1 2001:db8::1/64 2001:4860:4860::8889 0:0:0:0:0:0:1:1 peer 2a02:1234:5678:9abc::/128",
       ),
     ).toEqual([
       "fe80::a00:27ff:fe4e:66a1",
       "2001:db8::1",
       "2001:4860:4860::8889",
       "0:0:0:0:0:0:1:1",
+      "2a02:1234:5678:9abc::",
     ]);
   });
   it("ignores times, loopback, C++ scopes and MAC addresses", () => {

@@ -278,10 +278,24 @@ for (const c of "MmLlHhVvCcSsQqTtAaZzEe0123456789 \t\r\n.,+-")
 const SVG_GEOMETRY_WINDOW = 2000;
 const SVG_GEOMETRY_ATTRIBUTE = /(?:^|[^\w-])(?:d|points)=$/;
 
+/**
+ * The text's last walk: every character after `stop` and before `from` is a geometry character.
+ * A list of addresses or numbers is geometry characters throughout, and each candidate's walk
+ * goes on from where the one before it stopped instead of walking the window again.
+ */
+let lastWalk: { text: string; from: number; stop: number } | undefined;
+
 function inSvgGeometry(text: string, start: number): boolean {
   const floor = Math.max(0, start - SVG_GEOMETRY_WINDOW);
   let i = start - 1;
-  while (i >= floor && SVG_GEOMETRY_CHARS[text.charCodeAt(i)] === 1) i--;
+  while (i >= floor && SVG_GEOMETRY_CHARS[text.charCodeAt(i)] === 1) {
+    if (i === lastWalk?.from && lastWalk.text === text) {
+      i = Math.max(lastWalk.stop, floor - 1);
+      break;
+    }
+    i--;
+  }
+  lastWalk = { text, from: start - 1, stop: i };
   const quote = text[i];
   return (
     (quote === '"' || quote === "'") &&
@@ -338,7 +352,10 @@ function isPhoneNumber(text: string, start: number, end: number): boolean {
   if (digits < 8 || digits > 15) return false;
   const first = text.charCodeAt(start + prefix);
   // `+35236450.6`, `+51.5074123`: a signed decimal number (a quantity, a latitude).
-  if (plus && groups === 2 && dots && !dashes && !spaces) return false;
+  // But `+1.4155552671`, `+44.2079460958`: EPP's and WHOIS's `+CC.number` is a phone.
+  if (plus && groups === 2 && dots && !dashes && !spaces) {
+    if (prefix === 2 || groupSizes[0]! > 3 || groupSizes[1]! < 8) return false;
+  }
   if (plus) return first !== CODE_ZERO;
   const firstDigit = text[text.charCodeAt(start) === CODE_OPEN_PAREN ? start + 1 : start];
   if (groups === 1) {
@@ -728,6 +745,7 @@ function nhsNumbers(text: string): NhsNumbers {
 
 /** Lets go of the texts the detectors' caches hold (up to a file's size each) once a scan is over. */
 export function forgetScannedText(): void {
+  lastWalk = undefined;
   lastGroups = undefined;
   lastNhs = undefined;
   lastHeaders = undefined;
@@ -776,12 +794,8 @@ const DATE_NEAR_KEYWORD = new RegExp(
 /** How far after a birth keyword the date may start (covers `Date of Birth (DD/MM/YYYY):`). */
 const DATE_WINDOW = 40;
 
-/**
- * `birth_place`, `birthplace`, `birth country`: where, not when. `birthtime`, `birthtimeMs`,
- * `st_birthtime`: a file's creation time, as `stat` reports it (a person's `birth time` keeps
- * its separator).
- */
-const BIRTH_PLACE_AFTER = /^(?:[ _-]?(?:place|country|city|town|name)|time)/i;
+/** `birth_place`, `birthplace`, `birth country`: where, not when. */
+const BIRTH_PLACE_AFTER = /^[ _-]?(?:place|country|city|town|name)/i;
 const PLACE_OF_BEFORE = /(?:place|country|city|town) of $/i;
 /**
  * A year between the keyword and a date: the keyword had its date (`Born in 1985, moved ... on`).
@@ -806,6 +820,9 @@ const detectDateOfBirth: Detector = (text, emit) => {
     if (k[0].toLowerCase() !== "birth" && isAlnum(text.charCodeAt(keywordEnd))) continue;
     if (
       BIRTH_PLACE_AFTER.test(text.slice(keywordEnd, keywordEnd + 8)) ||
+      // `birthtime`, `birthtimeMs`, `st_birthtime`: a file's creation time as `stat` reports it,
+      // in lower case (a patient's `birthTime` in FHIR, a person's `birth time`, are births).
+      (k[0] === "birth" && text.startsWith("time", keywordEnd)) ||
       PLACE_OF_BEFORE.test(text.slice(Math.max(0, k.index - 12), k.index))
     ) {
       continue;
@@ -925,15 +942,13 @@ const VERSION_WORDS =
 /**
  * What stands right before a version or a section number: a word (`version`, `v`, `kernel`,
  * `Section 3.4.1.2`, an OID's), a dpkg or apt package's architecture (`socat:amd64 1.7.4.4-2`),
- * a changelog's `update V8 to 4.4.63.30` (the product named), a requirement's operator or a spec's anchor (`ES6$25.4.5.4`).
+ * a requirement's operator or a spec's anchor (`ES6$25.4.5.4`).
  */
 const VERSION_CONTEXT = new RegExp(
   [
     "(?:version_*",
     `\\b(?:${VERSION_WORDS})`,
     ":(?:amd64|arm64|armhf|armel|i386|ppc64el|s390x|all)(?: <none>)?",
-    // With the product named: `address updated to 10.0.0.5` is a log's address.
-    "\\b(?:up(?:date|grade)[ds]?|patch(?:ed)?|downgrade[ds]?|bump(?:ed)?) \\S+ to",
     "@|==|>=|<=|~|\\^|§|\\$)[\\s:=\"'(>-]*$",
   ].join("|"),
   "i",
@@ -967,9 +982,11 @@ function isProductVersion(text: string, start: number): boolean {
 const HEADING_BEFORE =
   /<(?:h[1-6]\b[^<>]*|a\b[^<>]*\bhref=["']#[^<>]*)>\s*(?:<a\b[^<>]*>\s*<\/a>\s*)?$/i;
 
-function isHeadingNumber(text: string, start: number): boolean {
+function isHeadingNumber(text: string, start: number, end: number): boolean {
   return (
     text.charCodeAt(start - 1) === CODE_GREATER &&
+    // A section number has its title after it; an element holding only an address holds one.
+    text[end] !== "<" &&
     HEADING_BEFORE.test(text.slice(Math.max(0, start - 200), start))
   );
 }
@@ -986,7 +1003,7 @@ const detectIpv4: Detector = (text, emit) => {
       !VERSION_CONTEXT.test(text.slice(Math.max(0, start - 20), start)) &&
       !isProductVersion(text, start) &&
       !inSvgGeometry(text, start) &&
-      !isHeadingNumber(text, start)
+      !isHeadingNumber(text, start, end)
     ) {
       emit(start, end);
     }
@@ -1071,7 +1088,7 @@ const detectIpv6: Detector = (text, emit) => {
       if (
         isIpv6(candidate) &&
         standsAlone(text, start, end, ".:") &&
-        !isInfrastructureIpv6(candidate, text[end] === "/")
+        !isInfrastructureIpv6(candidate, cidrPrefix(text, end))
       ) {
         emit(start, end);
       }
@@ -1097,12 +1114,19 @@ const PUBLIC_RESOLVERS_V6 = new Set([
  * full (`0:0:0:0:0:0:0:1`, `0000:…:0001`), netmasks and multicast groups (`ffff:ffff::`,
  * `ff02::1`), network addresses written as CIDR (`2001:db8:8000::/33`) and public resolvers.
  */
-function isInfrastructureIpv6(candidate: string, cidr: boolean): boolean {
+/** The prefix length of a CIDR suffix at `at` (`/64`), or null when there is none. */
+function cidrPrefix(text: string, at: number): number | null {
+  const match = text[at] === "/" ? /^\/(\d{1,3})(?!\d)/.exec(text.slice(at, at + 5)) : null;
+  return match ? Number(match[1]) : null;
+}
+
+function isInfrastructureIpv6(candidate: string, prefix: number | null): boolean {
   const lower = candidate.toLowerCase();
   return (
     /^[0:]*1?$/.test(lower) ||
     /^ff[0-9a-f]{2}:/.test(lower) ||
-    (cidr && (lower.endsWith("::") || lower.endsWith(":0"))) ||
+    // A network, not a host (`/128` names one host, whatever it ends with).
+    (prefix !== null && prefix < 128 && (lower.endsWith("::") || lower.endsWith(":0"))) ||
     PUBLIC_RESOLVERS_V6.has(lower)
   );
 }
