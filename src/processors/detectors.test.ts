@@ -24,6 +24,20 @@ describe("email", () => {
       "ops-team@corp.example.org",
     ]);
   });
+  it("takes in Latin letters beyond ASCII and a name's apostrophe, not a quote or CJK text", () => {
+    const text =
+      "Kontakt: jürgen.müller@firma.de, info@bücher.de, josé@exämple.es; j.o'neil@example.ie";
+    expect(detect("email", text)).toEqual([
+      "jürgen.müller@firma.de",
+      "info@bücher.de",
+      "josé@exämple.es",
+      "j.o'neil@example.ie",
+    ]);
+    // A quote opens a value; CJK prose runs into an address without a space.
+    expect(
+      detect("email", "email='ann@example.com', 'o''brien@example.ie' 请联系info@example.cn"),
+    ).toEqual(["ann@example.com", "brien@example.ie", "info@example.cn"]);
+  });
 
   it("ignores message identifiers in mail headers and git's SSH remotes", () => {
     const mail = [
@@ -148,6 +162,28 @@ describe("phone", () => {
       "02079460958",
     ]);
   });
+  it("takes a trunk prefix in brackets, nine-digit national numbers and a German area code's slash", () => {
+    const text =
+      "T: (0)20 7946 0958; Dublin 01 234 5678, Wien 01 234 5678, Bruxelles 02 123 45 67; " +
+      "Tel.: 030/12345678, Mobil 0171 / 123 4567, GSM 0470/12.34.56";
+    expect(detect("phone", text)).toEqual([
+      "(0)20 7946 0958",
+      "01 234 5678",
+      "01 234 5678",
+      "02 123 45 67",
+      "030/12345678",
+      "0171 / 123 4567",
+      "0470/12.34.56",
+    ]);
+    // Dates, paths and a second slash are no area code's; a trunk prefix alone is no group; nine
+    // digits in two groups are a US ZIP+4 code.
+    expect(
+      detect(
+        "phone",
+        "on 01/12/2023 10:30, 12/03/1985, /files/0123/4567890, 0123//4567890, 012/345/6789, (0)1 2 3, 0 123 456 789, Boston, MA 02110-1301",
+      ),
+    ).toEqual([]);
+  });
 });
 
 describe("payment_card", () => {
@@ -159,6 +195,7 @@ describe("payment_card", () => {
       "mc 5500 0000 0000 0004",
       "amex 3782 822463 10005",
       "discover 6011 1111 1111 1117",
+      "diners 3056 930902 5904",
     ].join("\n");
     expect(detect("payment_card", text)).toEqual([
       "4111 1111 1111 1111",
@@ -167,6 +204,7 @@ describe("payment_card", () => {
       "5500 0000 0000 0004",
       "3782 822463 10005",
       "6011 1111 1111 1117",
+      "3056 930902 5904",
     ]);
   });
 
@@ -373,6 +411,17 @@ describe("date_of_birth", () => {
     expect(detect("date_of_birth", "id|patient_dob|DOB (dd/mm/yyyy)\n1|1985-03-02|x")).toEqual([
       "1985-03-02",
     ]);
+    // A header in German, French, Spanish, Italian, Dutch, Polish or a Nordic language.
+    expect(detect("date_of_birth", "id;name;Geburtsdatum;ort\n1;Jan;12.03.1985;Berlin")).toEqual([
+      "12.03.1985",
+    ]);
+    expect(detect("date_of_birth", "nom,date de naissance\nJean,12/03/1985\n")).toEqual([
+      "12/03/1985",
+    ]);
+    expect(detect("date_of_birth", "namn\tfödelsedatum\nEva\t1985-03-12\n")).toEqual([
+      "1985-03-12",
+    ]);
+    expect(detect("date_of_birth", "id,geburtsort,datum\n1,Berlin,12.03.1985")).toEqual([]);
     // A date on the first line that only looks like a header is still found.
     expect(detect("date_of_birth", "Date of Birth,1985-03-02\nName,Bob\n")).toEqual(["1985-03-02"]);
     // A table of many rows, one by one.

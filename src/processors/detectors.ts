@@ -15,6 +15,7 @@ export type Detector = (text: string, emit: Emit) => void;
 // Character codes as constants: the hot loops compare with numbers, not with the fields of an
 // enum object (each such field read needs type feedback, lacking which V8 drops optimised code).
 const CODE_PERCENT = 37;
+const CODE_APOSTROPHE = 39;
 const CODE_OPEN_PAREN = 40;
 const CODE_CLOSE_PAREN = 41;
 const CODE_PLUS = 43;
@@ -82,9 +83,18 @@ function standsAlone(text: string, start: number, end: number, joiners: string):
 // ---------------------------------------------------------------------------------------------
 // Email: find '@' with indexOf (nearly free) and expand around it.
 
+/**
+ * Latin letters beyond ASCII (U+00C0 to U+024F but `×` and `÷`): `jürgen.müller@firma.de`,
+ * `info@bücher.de`. Other scripts are left out: CJK text runs into an address without a space.
+ */
+function isLatinLetter(c: number): boolean {
+  return c >= 0xc0 && c <= 0x24f && c !== 0xd7 && c !== 0xf7;
+}
+
 function isEmailLocalChar(c: number): boolean {
   return (
     isAlnum(c) ||
+    isLatinLetter(c) ||
     c === CODE_DOT ||
     c === CODE_UNDERSCORE ||
     c === CODE_MINUS ||
@@ -94,7 +104,7 @@ function isEmailLocalChar(c: number): boolean {
 }
 
 function isDomainChar(c: number): boolean {
-  return isAlnum(c) || c === CODE_DOT || c === CODE_MINUS;
+  return isAlnum(c) || isLatinLetter(c) || c === CODE_DOT || c === CODE_MINUS;
 }
 
 // Asset names such as `logo@2x.png` and systemd's instances (`getty@tty1.service`) look like
@@ -144,7 +154,16 @@ const detectEmail: Detector = (text, emit) => {
   let at = text.indexOf("@");
   while (at !== -1) {
     let start = at;
-    while (start > 0 && at - start <= 64 && isEmailLocalChar(text.charCodeAt(start - 1))) start--;
+    while (start > 0 && at - start <= 64) {
+      const c = text.charCodeAt(start - 1);
+      // `j.o'neil@`: an apostrophe between letters is the name's; after `=` or a quote it quotes.
+      const apostrophe =
+        c === CODE_APOSTROPHE &&
+        isAlnum(text.charCodeAt(start)) &&
+        isAlnum(text.charCodeAt(start - 2));
+      if (!isEmailLocalChar(c) && !apostrophe) break;
+      start--;
+    }
     while (start < at && text.charCodeAt(start) === CODE_DOT) start++;
     let end = at + 1;
     while (end < length && isDomainChar(text.charCodeAt(end))) end++;
@@ -242,6 +261,12 @@ const detectPhone: Detector = (text, emit) => {
     const end = start + m[0].length;
     // An opening '(' without its ')' belongs to the surrounding prose, not the number.
     if (text.charCodeAt(start) === CODE_OPEN_PAREN && !m[0].includes(")")) start++;
+    else if (
+      text.charCodeAt(start - 1) === CODE_SLASH ||
+      text.charCodeAt(start - 2) === CODE_SLASH
+    ) {
+      start = areaCodeBefore(text, start);
+    }
     if (
       isPhoneNumber(text, start, end) &&
       standsAlone(text, start, end, ".-/:+") &&
@@ -254,6 +279,28 @@ const detectPhone: Detector = (text, emit) => {
     }
   }
 };
+
+/**
+ * `030/12345678`, `0171 / 123 4567`: a German number with its area code (a trunk `0` and two to
+ * four digits) before a `/`. Where the candidate starts then, or `start` when no such code is
+ * there; `isPhoneNumber` takes the one `/` as a separator.
+ */
+function areaCodeBefore(text: string, start: number): number {
+  let i = start - 1;
+  if (text.charCodeAt(i) === 32) i--;
+  if (text.charCodeAt(i) !== CODE_SLASH) return start;
+  i--;
+  if (text.charCodeAt(i) === 32) i--;
+  let first = i + 1;
+  while (first > 0 && first > i - 5 && isDigit(text.charCodeAt(first - 1))) first--;
+  const length = i + 1 - first;
+  return length >= 3 &&
+    length <= 5 &&
+    text.charCodeAt(first) === CODE_ZERO &&
+    text.charCodeAt(first + 1) !== CODE_ZERO
+    ? first
+    : start;
+}
 
 /**
  * `(c&1048575)+1072079006|0`: a `+` right after a closing bracket adds (asm.js, minified code); a
@@ -330,6 +377,7 @@ function isPhoneNumber(text: string, start: number, end: number): boolean {
   let dots = false;
   let dashes = false;
   let spaces = false;
+  let slash = false;
   let previousWasSeparator = false;
   for (let i = start + prefix; i < end; i++) {
     const c = text.charCodeAt(i);
@@ -342,6 +390,12 @@ function isPhoneNumber(text: string, start: number, end: number): boolean {
     if (current > 0) groupSizes[groups++] = current;
     current = 0;
     if (c === CODE_OPEN_PAREN || c === CODE_CLOSE_PAREN) continue;
+    // `030/12345678`, `030 / 123 456 78`: the candidate holds one, after the area code.
+    if (c === CODE_SLASH) {
+      slash = true;
+      previousWasSeparator = false;
+      continue;
+    }
     if (previousWasSeparator) return false;
     previousWasSeparator = true;
     if (c === CODE_DOT) dots = true;
@@ -356,7 +410,7 @@ function isPhoneNumber(text: string, start: number, end: number): boolean {
   if (plus && groups === 2 && dots && !dashes && !spaces) {
     if (prefix === 2 || groupSizes[0]! > 3 || groupSizes[1]! < 8) return false;
   }
-  if (plus) return first !== CODE_ZERO;
+  if (plus) return first !== CODE_ZERO && !slash;
   const firstDigit = text[text.charCodeAt(start) === CODE_OPEN_PAREN ? start + 1 : start];
   if (groups === 1) {
     if (firstDigit !== "0") return false;
@@ -375,8 +429,12 @@ function isPhoneNumber(text: string, start: number, end: number): boolean {
     if (text[text.charCodeAt(start) === CODE_OPEN_PAREN ? start + 2 : start + 1] === "0") {
       return false;
     }
-    if (digits < 10 || digits > 12 || groups > 5) return false;
-    for (let g = 0; g < groups; g++) if (groupSizes[g]! < 2) return false;
+    // Nine digits: Dublin's and Vienna's `01 234 5678`, Brussels' `02 123 45 67`, in three
+    // groups or more (`02110-1301` is a US ZIP+4 code).
+    if (digits < 9 || digits > 12 || groups > 5 || (digits === 9 && groups < 3)) return false;
+    // `(0)20 7946 0958`: the trunk prefix in brackets, as written after a country code.
+    const trunkInBrackets = text.startsWith("(0)", start);
+    for (let g = trunkInBrackets ? 1 : 0; g < groups; g++) if (groupSizes[g]! < 2) return false;
     return true;
   }
   // North American Numbering Plan, optionally with a leading 1; dots only as NXX.NXX.XXXX.
@@ -393,7 +451,8 @@ function isPhoneNumber(text: string, start: number, end: number): boolean {
 // ---------------------------------------------------------------------------------------------
 // Payment cards: 13-19 digits, bare or in groups, with a known issuer prefix and a valid Luhn sum.
 
-const CARD_CANDIDATE = /\d{4}(?:[ -]?\d{4}[ -]?\d{4}[ -]?\d{1,7}|[ -]\d{6}[ -]\d{5})/g;
+/** 4-4-4-4 and its kin, bare, or as Amex (4-6-5) and Diners Club (4-6-4) group theirs. */
+const CARD_CANDIDATE = /\d{4}(?:[ -]?\d{4}[ -]?\d{4}[ -]?\d{1,7}|[ -]\d{6}[ -]\d{4,5})/g;
 /**
  * An identifier's label right before a value (`request_id=`, `"id": "`, `order ID `): a bare run
  * of digits there is a record's id, which passes the Luhn check one time in ten.
@@ -865,9 +924,10 @@ const WHOLE_DATE = new RegExp(`^(?:${DATE_NEAR_KEYWORD.source})$`, "i");
  * `patient_dob`, `DOB (dd/mm/yyyy)`; the name is the cell's last word, not part of another one.
  */
 /** What every birth column's name holds: the cheap test made before a header is split. */
-const BIRTH_IN_HEADER = /birth|born|d\.?o\.?b/i;
+const BIRTH_IN_HEADER =
+  /birth|born|d\.?o\.?b|geburt|geboorte|naissance|nacimiento|nascita|urodzenia|födelse|fødsel/i;
 const BIRTH_COLUMN =
-  /^\W*(?:[a-z]+[ _-])?(?:date[ _-]?of[ _-]?birth|d\.?o\.?b\.?|birth[ _-]?date|birthday|date[ _-]?born)(?:\s*\([^)]*\))?\W*$/i;
+  /^\W*(?:[a-z]+[ _-])?(?:date[ _-]?of[ _-]?birth|d\.?o\.?b\.?|birth[ _-]?date|birthday|date[ _-]?born|geburtsdatum|geboortedatum|date[ _-]de[ _-]naissance|fecha[ _-]de[ _-]nacimiento|data[ _-]di[ _-]nascita|data[ _-]urodzenia|födelsedatum|fødselsdato)(?:\s*\([^)]*\))?\W*$/i;
 
 /**
  * The dates of birth in a table (CSV, TSV) whose header names a birth column: each row's cell in
