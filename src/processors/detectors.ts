@@ -14,6 +14,7 @@ export type Detector = (text: string, emit: Emit) => void;
 
 // Character codes as constants: the hot loops compare with numbers, not with the fields of an
 // enum object (each such field read needs type feedback, lacking which V8 drops optimised code).
+const CODE_SPACE = 32;
 const CODE_PERCENT = 37;
 const CODE_APOSTROPHE = 39;
 const CODE_OPEN_PAREN = 40;
@@ -287,10 +288,10 @@ const detectPhone: Detector = (text, emit) => {
  */
 function areaCodeBefore(text: string, start: number): number {
   let i = start - 1;
-  if (text.charCodeAt(i) === 32) i--;
+  if (text.charCodeAt(i) === CODE_SPACE) i--;
   if (text.charCodeAt(i) !== CODE_SLASH) return start;
   i--;
-  if (text.charCodeAt(i) === 32) i--;
+  if (text.charCodeAt(i) === CODE_SPACE) i--;
   let first = i + 1;
   while (first > 0 && first > i - 5 && isDigit(text.charCodeAt(first - 1))) first--;
   const length = i + 1 - first;
