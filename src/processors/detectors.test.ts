@@ -37,6 +37,10 @@ describe("email", () => {
     expect(
       detect("email", "email='ann@example.com', 'o''brien@example.ie' 请联系info@example.cn"),
     ).toEqual(["ann@example.com", "brien@example.ie", "info@example.cn"]);
+    // A string literal's prefix (SQL Server's N'', Python's u'') or an elided article is no name's.
+    expect(
+      detect("email", "VALUES (N'bob@example.com'); u'eve@example.com'; à l'adresse@example.fr"),
+    ).toEqual(["bob@example.com", "eve@example.com", "adresse@example.fr"]);
   });
 
   it("ignores message identifiers in mail headers and git's SSH remotes", () => {
@@ -180,7 +184,8 @@ describe("phone", () => {
     expect(
       detect(
         "phone",
-        "on 01/12/2023 10:30, 12/03/1985, /files/0123/4567890, 0123//4567890, 012/345/6789, (0)1 2 3, 0 123 456 789, Boston, MA 02110-1301",
+        "on 01/12/2023 10:30, 12/03/1985, /files/0123/4567890, 0123//4567890, 012/345/6789, (0)1 2 3, 0 123 456 789, Boston, MA 02110-1301, " +
+          "values 05 10 15 200, col 01 23 45 678 x, 012 345 678, 010.020.030, Rechnung Nr. 0815/2024-001, Az. 012/2024 12345, Schicht 0800/1200 1330 Uhr",
       ),
     ).toEqual([]);
   });

@@ -157,11 +157,13 @@ const detectEmail: Detector = (text, emit) => {
     let start = at;
     while (start > 0 && at - start <= 64) {
       const c = text.charCodeAt(start - 1);
-      // `j.o'neil@`: an apostrophe between letters is the name's; after `=` or a quote it quotes.
+      // `j.o'neil@`: an apostrophe after a name's initial is the name's; after `=`, a quote, a
+      // string literal's prefix (`N'`, `u'`) or an elided article (`l'adresse@`) it is not.
       const apostrophe =
         c === CODE_APOSTROPHE &&
         isAlnum(text.charCodeAt(start)) &&
-        isAlnum(text.charCodeAt(start - 2));
+        isAlnum(text.charCodeAt(start - 2)) &&
+        text.charCodeAt(start - 3) === CODE_DOT;
       if (!isEmailLocalChar(c) && !apostrophe) break;
       start--;
     }
@@ -266,7 +268,7 @@ const detectPhone: Detector = (text, emit) => {
       text.charCodeAt(start - 1) === CODE_SLASH ||
       text.charCodeAt(start - 2) === CODE_SLASH
     ) {
-      start = areaCodeBefore(text, start);
+      start = areaCodeBefore(text, start, end);
     }
     if (
       isPhoneNumber(text, start, end) &&
@@ -282,16 +284,24 @@ const detectPhone: Detector = (text, emit) => {
 };
 
 /**
- * `030/12345678`, `0171 / 123 4567`: a German number with its area code (a trunk `0` and two to
- * four digits) before a `/`. Where the candidate starts then, or `start` when no such code is
- * there; `isPhoneNumber` takes the one `/` as a separator.
+ * `030/12345678`, `0171 / 123 4567`, `0470/12.34.56`: a German or Belgian number with its area
+ * code (a trunk `0` and two to four digits) before a `/`. Where the candidate starts then, or
+ * `start` when no such code is there; `isPhoneNumber` takes the one `/` as a separator. After a
+ * bare slash the number is one run of digits or pairs with dots: `0815/2024-001` is an invoice's
+ * number, `0800/1200 1330` a shift's hours.
  */
-function areaCodeBefore(text: string, start: number): number {
-  let i = start - 1;
-  if (text.charCodeAt(i) === CODE_SPACE) i--;
+const AFTER_BARE_SLASH = /^(?:\d+|\d\d(?:\.\d\d)+)$/;
+
+function areaCodeBefore(text: string, start: number, end: number): number {
+  const spaced = text.charCodeAt(start - 1) === CODE_SPACE;
+  let i = spaced ? start - 2 : start - 1;
   if (text.charCodeAt(i) !== CODE_SLASH) return start;
   i--;
-  if (text.charCodeAt(i) === CODE_SPACE) i--;
+  if (text.charCodeAt(i) === CODE_SPACE) {
+    i--;
+  } else if (spaced || !AFTER_BARE_SLASH.test(text.slice(start, end))) {
+    return start;
+  }
   let first = i + 1;
   while (first > 0 && first > i - 5 && isDigit(text.charCodeAt(first - 1))) first--;
   const length = i + 1 - first;
@@ -430,9 +440,11 @@ function isPhoneNumber(text: string, start: number, end: number): boolean {
     if (text[text.charCodeAt(start) === CODE_OPEN_PAREN ? start + 2 : start + 1] === "0") {
       return false;
     }
-    // Nine digits: Dublin's and Vienna's `01 234 5678`, Brussels' `02 123 45 67`, in three
-    // groups or more (`02110-1301` is a US ZIP+4 code).
-    if (digits < 9 || digits > 12 || groups > 5 || (digits === 9 && groups < 3)) return false;
+    // Nine digits: Dublin's and Vienna's `01 234 5678`, Brussels' `02 123 45 67`, an area code
+    // of two then three digits and more groups (not a ZIP+4 `02110-1301`, not a column of
+    // numbers `05 10 15 200`, not `010.020.030`).
+    if (digits < 9 || digits > 12 || groups > 5) return false;
+    if (digits === 9 && !(groups >= 3 && groupSizes[0] === 2 && groupSizes[1] === 3)) return false;
     // `(0)20 7946 0958`: the trunk prefix in brackets, as written after a country code.
     const trunkInBrackets = text.startsWith("(0)", start);
     for (let g = trunkInBrackets ? 1 : 0; g < groups; g++) if (groupSizes[g]! < 2) return false;
