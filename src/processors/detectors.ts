@@ -264,12 +264,7 @@ const detectPhone: Detector = (text, emit) => {
     const end = start + m[0].length;
     // An opening '(' without its ')' belongs to the surrounding prose, not the number.
     if (text.charCodeAt(start) === CODE_OPEN_PAREN && !m[0].includes(")")) start++;
-    else if (
-      text.charCodeAt(start - 1) === CODE_SLASH ||
-      text.charCodeAt(start - 2) === CODE_SLASH
-    ) {
-      start = areaCodeBefore(text, start, end);
-    }
+    else start = areaCodeBefore(text, start, end);
     if (
       isPhoneNumber(text, start, end) &&
       standsAlone(text, start, end, ".-/:+") &&
@@ -1182,17 +1177,17 @@ const PUBLIC_RESOLVERS_V6 = new Set([
   "2620:119:53::53",
 ]);
 
-/**
- * As for IPv4, addresses that never name a person's device: unspecified and loopback written in
- * full (`0:0:0:0:0:0:0:1`, `0000:…:0001`), netmasks and multicast groups (`ffff:ffff::`,
- * `ff02::1`), network addresses written as CIDR (`2001:db8:8000::/33`) and public resolvers.
- */
 /** The prefix length of a CIDR suffix at `at` (`/64`), or null when there is none. */
 function cidrPrefix(text: string, at: number): number | null {
   const match = text[at] === "/" ? /^\/(\d{1,3})(?!\d)/.exec(text.slice(at, at + 5)) : null;
   return match ? Number(match[1]) : null;
 }
 
+/**
+ * As for IPv4, addresses that never name a person's device: unspecified and loopback written in
+ * full (`0:0:0:0:0:0:0:1`, `0000:…:0001`), netmasks and multicast groups (`ffff:ffff::`,
+ * `ff02::1`), network addresses written as CIDR (`2001:db8:8000::/33`) and public resolvers.
+ */
 function isInfrastructureIpv6(candidate: string, prefix: number | null): boolean {
   const lower = candidate.toLowerCase();
   return (
