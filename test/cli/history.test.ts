@@ -4,10 +4,13 @@
  */
 import { readdirSync } from "node:fs";
 import { cp, mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { hostname } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createFileSystemExecutionStore } from "../../src/stores/execution/filesystem.js";
 import { hasStackTrace, runWct } from "../helpers/cli.js";
 import { StoreSandbox, scanRunbook } from "../helpers/history.js";
+import { deadPid, sampleRun } from "../stores/execution-store-suite.js";
 
 const sandbox = new StoreSandbox();
 const { wct, write, run } = sandbox;
@@ -378,5 +381,31 @@ describe("inspect --events as text", () => {
     expect(events.code).toBe(0);
     expect(events.stdout).toContain("missing\\u009b2J");
     expect(events.stdout).not.toContain("\u009b");
+  });
+});
+
+describe("wct runs prune, twice at once", () => {
+  it("splits the runs between the two: each run deleted once, none reported kept", async () => {
+    const own = join(dir, "store-prune-race");
+    const executions = createFileSystemExecutionStore({ root: own });
+    // Runs whose process is gone (a pid that has exited): `interrupted`, deletable.
+    const gone = { pid: await deadPid(), host: hostname(), token: "gone" };
+    const ids: string[] = [];
+    for (let i = 0; i < 150; i++) {
+      const record = await executions.createRun(sampleRun(), gone);
+      ids.push(record.run_id);
+    }
+    await executions.close?.();
+    const prune = () =>
+      runWct(["runs", "prune", "--status", "interrupted", "--json", "--store-path", own]);
+    const results = await Promise.all([prune(), prune()]);
+    const outcomes = results.map((r) => {
+      expect(r.code, r.stderr).toBe(0);
+      return JSON.parse(r.stdout) as { deleted: string[]; kept: unknown[] };
+    });
+    expect(outcomes.flatMap((o) => o.kept)).toEqual([]);
+    const deleted = outcomes.flatMap((o) => o.deleted);
+    expect(deleted.sort()).toEqual([...ids].sort());
+    expect(readdirSync(join(own, "runs"))).toEqual([]);
   });
 });

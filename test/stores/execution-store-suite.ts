@@ -599,6 +599,20 @@ export function describeExecutionStore(
         expect((await store.readEvents(run.run_id)).map((e) => e.seq)).toEqual([1]);
       });
 
+      it("names a run whose lease was taken to delete it as being deleted", async () => {
+        const run = sampleRun();
+        await store.createRun(run, { ...owner(), purpose: "delete" });
+        const refused = await store.deleteRun(run.run_id).catch((error: unknown) => error);
+        expect(refused).toBeInstanceOf(ConflictError);
+        expect(refused).toMatchObject({ code: "run_deleting" });
+        expect(String((refused as Error).message)).toMatch(/being deleted by pid \d+/);
+        const executing = sampleRun();
+        await store.createRun(executing, owner());
+        await expect(store.deleteRun(executing.run_id)).rejects.toMatchObject({
+          code: "lease_held",
+        });
+      });
+
       it("deletes a run whose lease holder has died", async () => {
         const run = sampleRun();
         await store.createRun(run, owner(await deadPid()));

@@ -5,6 +5,7 @@
 import pc from "picocolors";
 import {
   ArtifactNotFoundError,
+  ConflictError,
   CorruptDataError,
   InputError,
   RunNotFoundError,
@@ -441,6 +442,13 @@ export async function pruneCommand(options: PruneOptions, io: CliIo): Promise<nu
         try {
           await deleteRun(run.run_id, executions, artifacts);
         } catch (error) {
+          // Deleted since it was listed, or being deleted now (another prune): gone, as this
+          // prune wanted.
+          if (
+            error instanceof RunNotFoundError ||
+            (error instanceof ConflictError && error.code === "run_deleting")
+          )
+            continue;
           if (!(error instanceof WctError)) throw error;
           kept.push({ run_id: run.run_id, reason: error.message });
           continue;

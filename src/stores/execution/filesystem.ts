@@ -682,7 +682,12 @@ class FileSystemExecutionStore implements ExecutionStore {
     if (!(await this.runFolderExists(runId))) throw new RunNotFoundError(runId);
     // Held while the folder is renamed away, so that no resume can start meanwhile; refused
     // (ConflictError) while another process executes the run.
-    const deleter = { pid: process.pid, host: hostname(), token: randomUUID() };
+    const deleter: LeaseOwner = {
+      pid: process.pid,
+      host: hostname(),
+      token: randomUUID(),
+      purpose: "delete",
+    };
     let held = true;
     try {
       await this.takeLease(runId, deleter);

@@ -70,6 +70,7 @@ export function newLease(runId: string, owner: LeaseOwner, now = new Date()): Le
     pid: owner.pid,
     host: owner.host,
     token: owner.token,
+    ...(owner.purpose ? { purpose: owner.purpose } : {}),
     acquired_at: at,
     heartbeat_at: at,
   };
@@ -77,6 +78,11 @@ export function newLease(runId: string, owner: LeaseOwner, now = new Date()): Le
 
 /** The error for a run that another live process holds. */
 export function leaseHeldError(runId: string, lease: Lease): ConflictError {
+  if (lease.purpose === "delete") {
+    return new ConflictError(`run ${runId} is being deleted by pid ${lease.pid} on ${lease.host}`, {
+      code: "run_deleting",
+    });
+  }
   return new ConflictError(
     `run ${runId} is being executed by pid ${lease.pid} on ${lease.host} (heartbeat ${lease.heartbeat_at})`,
     { code: "lease_held" },

@@ -167,6 +167,8 @@ export interface LeaseOwner {
   host: string;
   /** Random per holder, so a process can tell its own lease from a previous one. */
   token: string;
+  /** Set when the holder takes the run to delete it, not to execute it. */
+  purpose?: "delete";
 }
 
 export interface Lease extends LeaseOwner {
