@@ -217,6 +217,73 @@ describe("terminal reporter", () => {
     }
   });
 
+  it("draws the list again when the terminal is resized, from where the rewrapped list starts", () => {
+    vi.useFakeTimers();
+    try {
+      const out = sink();
+      Object.assign(out.stream, { columns: 60, rows: 20 });
+      const ids = ["files", "scan_of_every_table_of_the_customer_database"];
+      const reporter = createTerminalReporter(out.stream, ids, { live: true, color: false });
+      reporter.listener({ ...events[2]!, artifact_id: "files" } as EngineEvent);
+      vi.advanceTimersByTime(100);
+      // Drawn at 60 columns: `✓ files 0.25 s, 2.0 KiB` (23) and the waiting row (47), one row
+      // each. At 20 columns a rewrapping terminal shows them in 2 and 3 rows.
+      Object.assign(out.stream, { columns: 20 });
+      const before = out.text().length;
+      out.stream.emit("resize");
+      vi.advanceTimersByTime(100);
+      const redrawn = out.text().slice(before);
+      expect(redrawn.startsWith("\r\x1b[5A")).toBe(true);
+      const rows = redrawn.split("\n").filter((l) => l.includes("\x1b[2K"));
+      expect(rows.map((l) => stripVTControlCharacters(l).replace("\r", ""))).toEqual([
+        "✓ files 0.25 s, 2.…",
+        "· scan_of_every_ta…",
+      ]);
+      // Then one row each again, at the new width.
+      reporter.listener({ ...base, type: "artifact_started", artifact_id: ids[1]! });
+      vi.advanceTimersByTime(100);
+      expect(
+        out
+          .text()
+          .slice(before + redrawn.length)
+          .startsWith("\r\x1b[2A"),
+      ).toBe(true);
+      reporter.close();
+      expect(out.stream.listenerCount("resize")).toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it("counts the rows it leaves out by symbol when their words do not fit", () => {
+    vi.useFakeTimers();
+    try {
+      const out = sink();
+      Object.assign(out.stream, { columns: 24, rows: 3 });
+      const ids = Array.from({ length: 12 }, (_, i) => `a${i}`);
+      const reporter = createTerminalReporter(out.stream, ids, { live: true, color: false });
+      for (const id of ids.slice(0, 3)) {
+        reporter.listener({ ...base, type: "artifact_started", artifact_id: id });
+      }
+      reporter.listener({ ...events[2]!, artifact_id: "a3" } as EngineEvent);
+      vi.advanceTimersByTime(100);
+      const last = draws(out.text())
+        .at(-1)!
+        .lines.map((l) => stripVTControlCharacters(l));
+      // `… 2 more running, 1 completed, 8 waiting` needs 40 columns.
+      expect(last).toEqual(["… a0", "… +…2 ✓1 ·8"]);
+      Object.assign(out.stream, { columns: 60 });
+      out.stream.emit("resize");
+      vi.advanceTimersByTime(100);
+      expect(stripVTControlCharacters(draws(out.text()).at(-1)!.lines[1]!)).toBe(
+        "… 2 more running, 1 completed, 8 waiting",
+      );
+      reporter.close();
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it("draws live and in colour only on a terminal that can show it", () => {
     const tty = { isTTY: true };
     expect(terminalOutput(tty, {})).toEqual({ live: true, color: true });

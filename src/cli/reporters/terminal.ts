@@ -6,7 +6,7 @@
 import type { Writable } from "node:stream";
 import picocolors from "picocolors";
 import type { EngineEvent } from "../../execute/events.js";
-import { fitWidth, oneLine } from "../table.js";
+import { displayWidth, fitWidth, oneLine } from "../table.js";
 
 export interface Reporter {
   /** Redrawn in place (cursor movement on a terminal), not one plain line per event. */
@@ -130,7 +130,6 @@ export function createTerminalReporter(
     };
   }
 
-  let drawn = 0;
   let timer: NodeJS.Timeout | null = null;
   /**
    * The list as drawn: every row when it fits the terminal's height, otherwise the running and
@@ -147,34 +146,55 @@ export function createTerminalReporter(
     const rest = new Map<Row["status"], number>();
     for (const row of all) rest.set(row.status, (rest.get(row.status) ?? 0) + 1);
     for (const row of shown) rest.set(row.status, rest.get(row.status)! - 1);
-    const counts = (["running", "failed", "completed", "skipped", "waiting"] as const)
-      .filter((status) => rest.get(status))
-      .map((status) => {
-        const n = rest.get(status);
-        return status === "running" || status === "failed"
-          ? `${n} more ${status}`
-          : `${n} ${status}`;
-      });
-    const summary = fitWidth(`… ${counts.join(", ")}`, width);
+    const left = (["running", "failed", "completed", "skipped", "waiting"] as const).flatMap(
+      (status) => {
+        const n = rest.get(status) ?? 0;
+        const more = status === "running" || status === "failed";
+        return n > 0 ? [{ n, more, status }] : [];
+      },
+    );
+    const words = `… ${left.map(({ n, more, status }) => `${n}${more ? " more" : ""} ${status}`).join(", ")}`;
+    // A narrow terminal gets the counts by symbol (`… +2… ✓5 ·10`) rather than cut words.
+    const symbols = `… ${left.map(({ n, more, status }) => `${more ? "+" : ""}${SYMBOL[status]}${n}`).join(" ")}`;
+    const summary = displayWidth(words) <= width ? words : fitWidth(symbols, width);
     return [...shown.map((row) => line(row, width)), color ? pc.dim(summary) : summary];
   };
+  /** A terminal that reports no width (0) gets 80 columns; no height, 24 rows. */
+  const size = () => ({
+    columns: (stream as { columns?: number }).columns || 80,
+    rows: (stream as { rows?: number }).rows || 24,
+  });
+  /**
+   * The visible width of each line of the list as last drawn. Drawn to fit, each took one row;
+   * after the terminal narrowed, most terminals (VTE, iTerm2, kitty, tmux, Windows Terminal)
+   * rewrap a line into as many rows as it now needs, and the list starts that much higher.
+   */
+  let drawnWidths: number[] = [];
+  const drawnRows = () => {
+    const { columns } = size();
+    return drawnWidths.reduce((sum, width) => sum + Math.max(1, Math.ceil(width / columns)), 0);
+  };
   /** Back to the start of the list (a `^C` the terminal echoed moved the cursor right). */
-  const home = () => `\r${drawn > 0 ? `\x1b[${drawn}A` : ""}`;
+  const home = () => {
+    const up = drawnRows();
+    return `\r${up > 0 ? `\x1b[${up}A` : ""}`;
+  };
   const redraw = (whole = false) => {
     timer = null;
-    // One column short of the width: a full line would wrap on some terminals. A terminal that
-    // reports no width (0) gets 80; no height, 24 rows. One row stays free for the cursor.
-    const columns = (stream as { columns?: number }).columns || 80;
-    const height = Math.max(2, ((stream as { rows?: number }).rows || 24) - 1);
-    const text = lines(columns - 1, whole ? Number.POSITIVE_INFINITY : height);
+    // One column short of the width: a full line would wrap on some terminals. One row stays
+    // free for the cursor.
+    const { columns, rows: height } = size();
+    const text = lines(columns - 1, whole ? Number.POSITIVE_INFINITY : Math.max(2, height - 1));
     // Each line is cleared as it is drawn over; what a longer list left below goes too.
     stream.write(`${home()}${text.map((t) => `\x1b[2K${t}\n`).join("")}\x1b[0J`);
-    drawn = text.length;
+    drawnWidths = text.map((t) => displayWidth(t));
   };
   let closed = false;
   const schedule = () => {
     if (!closed) timer ??= setTimeout(redraw, 80);
   };
+  // A terminal resized mid-run: the list is drawn again for its new width and height.
+  stream.on("resize", schedule);
   /**
    * Text above the list, which is then drawn again below it. The list's rows (one each: lines are
    * cut to the width) and the cursor's are cleared one by one: tmux takes an erase-below at the
@@ -182,9 +202,10 @@ export function createTerminalReporter(
    * the screen into the scrollback first (its `scroll-on-clear`), a copy of the list each time.
    */
   const above = (text: string) => {
+    const drawn = drawnRows();
     const clear = `${"\x1b[2K\n".repeat(drawn)}\x1b[2K${drawn > 0 ? `\x1b[${drawn}A` : ""}`;
     stream.write(`${home()}${clear}${text}`);
-    drawn = 0;
+    drawnWidths = [];
     schedule();
   };
   return {
@@ -206,6 +227,7 @@ export function createTerminalReporter(
     close() {
       if (closed) return;
       closed = true;
+      stream.off("resize", schedule);
       if (timer) clearTimeout(timer);
       redraw(true);
       // The list cuts long lines: each failure's whole reason is shown once the list is final.
