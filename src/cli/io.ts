@@ -2,10 +2,10 @@
  * @module What a CLI command gets from the outside world, injected so commands are plain async
  * functions that tests can call directly.
  */
-import { readFileSync, statSync } from "node:fs";
+import { readdirSync, readFileSync, statSync } from "node:fs";
 import { realpath, stat, writeFile } from "node:fs/promises";
 import { hostname, userInfo } from "node:os";
-import { basename, dirname, resolve, sep } from "node:path";
+import { basename, dirname, join, relative, resolve, sep } from "node:path";
 import type { Writable } from "node:stream";
 import type { WorkerRunner } from "../components/types.js";
 import { InputError, StoreError } from "../errors.js";
@@ -44,21 +44,63 @@ export function openStores(flags: StoreFlags, io: CliIo, workers?: WorkerRunner)
   if (flags.storePath === "") throw new InputError("--store-path is empty: give the store folder");
   // An empty variable counts as unset, as in most tools.
   const path = flags.storePath ?? (io.env.WAIVERN_STORE_PATH || undefined);
-  const found =
-    path === undefined ? undefined : statSync(resolve(io.cwd, path), { throwIfNoEntry: false });
+  const source =
+    path === undefined
+      ? "the default"
+      : flags.storePath !== undefined
+        ? "--store-path"
+        : "WAIVERN_STORE_PATH";
+  const named = `store path '${path ?? ".waivern"}' (${source})`;
+  const root = resolve(io.cwd, path ?? ".waivern");
+  const found = path === undefined ? undefined : statSync(root, { throwIfNoEntry: false });
   if (found && !found.isDirectory()) {
     throw new InputError(
-      `store path '${path}' (${flags.storePath !== undefined ? "--store-path" : "WAIVERN_STORE_PATH"}) is ${found.isFile() ? "a file" : "not a folder"}; name a folder`,
+      `${named} is ${found.isFile() ? "a file" : "not a folder"}; name a folder`,
     );
+  }
+  const outer = enclosingStore(root, Boolean(found));
+  if (outer) {
+    const store = relative(io.cwd, outer.store) || ".";
+    const shown = store.startsWith(`..${sep}..`) ? outer.store : store;
+    const fix =
+      path === undefined
+        ? "run wct outside it, or name a store with --store-path"
+        : "name that store's folder";
+    throw new InputError(`${named} is ${outer.within} of the store at '${shown}': ${fix}`);
   }
   return resolveStores(
     {
       ...(flags.storeType ? { type: flags.storeType } : {}),
       ...(workers ? { workers } : {}),
-      ...(path ? { path: resolve(io.cwd, path) } : { path: resolve(io.cwd, ".waivern") }),
+      path: root,
     },
     io.env,
   );
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const isRunFolder = (dir: string) =>
+  statSync(join(dir, "_system"), { throwIfNoEntry: false })?.isDirectory() === true;
+
+/**
+ * The store a folder lies in, when it is a store's `runs/` folder or inside one of its runs
+ * (`.waivern/runs`, `.waivern/runs/<run_id>/artifacts`): a store opened there would write runs
+ * into another store's run, or beside its runs.
+ */
+function enclosingStore(dir: string, exists: boolean): { store: string; within: string } | null {
+  const parts = dir.split(sep);
+  for (let i = parts.length - 1; i >= 2; i--) {
+    const runDir = parts.slice(0, i + 1).join(sep);
+    if (parts[i - 1] === "runs" && UUID.test(parts[i]!) && isRunFolder(runDir)) {
+      return { store: parts.slice(0, i - 1).join(sep) || sep, within: `inside run ${parts[i]}` };
+    }
+  }
+  if (!exists || basename(dir) !== "runs") return null;
+  const entries = readdirSync(dir, { withFileTypes: true });
+  const hasRun = entries.some(
+    (e) => e.isDirectory() && UUID.test(e.name) && isRunFolder(join(dir, e.name)),
+  );
+  return hasRun ? { store: dirname(dir), within: "the runs folder" } : null;
 }
 
 let version: string | undefined;

@@ -365,6 +365,39 @@ describe("wct run", () => {
     );
   });
 
+  it("refuses a store path inside another store's runs, naming that store", async () => {
+    const outer = join(dir, "outer-store");
+    const ran = await wct(["run", EXAMPLE, "--store-path", outer]);
+    expect(ran.code).toBe(0);
+    const runId = ran.stdout.trim();
+    const cases: Array<[string, string]> = [
+      ["outer-store/runs", "is the runs folder of the store at 'outer-store'"],
+      [`outer-store/runs/${runId}`, `is inside run ${runId} of the store at 'outer-store'`],
+      // Not there yet, and it would be made inside the run.
+      [
+        `outer-store/runs/${runId}/artifacts/new`,
+        `is inside run ${runId} of the store at 'outer-store'`,
+      ],
+    ];
+    for (const [path, says] of cases) {
+      const result = await wct(["run", EXAMPLE, "--store-path", path]);
+      expect(result.code, path).toBe(2);
+      expect(result.stderr).toBe(
+        `wct: store path '${path}' (--store-path) ${says}: name that store's folder\n`,
+      );
+    }
+    expect(await readdir(join(outer, "runs"))).toEqual([runId]);
+    expect(existsSync(join(outer, "runs", runId, "artifacts", "new"))).toBe(false);
+    // The default store, from inside a run's folder.
+    const inside = await runWct(["runs"], { cwd: join(outer, "runs", runId, "artifacts") });
+    expect(inside.code).toBe(2);
+    expect(inside.stderr).toContain("store path '.waivern' (the default) is inside run");
+    // A store that is itself named `runs` is a store like any other.
+    const named = await wct(["run", EXAMPLE, "--store-path", join(dir, "scans", "runs")]);
+    expect(named.code, named.stderr).toBe(0);
+    expect((await wct(["runs", "--store-path", join(dir, "scans", "runs")])).code).toBe(0);
+  });
+
   it("refuses an empty -o (an unset variable in a script) before running anything", async () => {
     const store = join(dir, "empty-o-store");
     const result = await wct(["run", EXAMPLE, "-o", "", "--store-path", store]);
