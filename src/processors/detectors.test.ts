@@ -287,6 +287,25 @@ describe("us_ssn", () => {
       ),
     ).toEqual([]);
   });
+  it("detects nine bare digits right after an SSN label, as databases and forms keep them", () => {
+    expect(
+      detect(
+        "us_ssn",
+        "ssn: 219099999\nSSN#219099998 user_ssn='078051121' Social Security No. 536902345 " +
+          '"social_security_number": "536902346" SOCIAL SECURITY NUMBER 536902347',
+      ),
+    ).toEqual(["219099999", "219099998", "078051121", "536902345", "536902346", "536902347"]);
+  });
+  it("takes no bare digits without a label right before them, nor unissued ones", () => {
+    expect(
+      detect(
+        "us_ssn",
+        "SSN verified for request 219099999; classname: 219099999; SSNs: 219099999; " +
+          "ssn: 2190999991; ssn: 21909999; ssn: 666123456; ssn: 900123456; ssn: 219000999; " +
+          "ssn: 219-09-9999.5; ssn=219099999.1; order 219099999",
+      ),
+    ).toEqual([]);
+  });
 });
 
 describe("nhs_number", () => {

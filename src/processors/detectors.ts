@@ -721,26 +721,61 @@ function digitGroups(text: string): DigitGroups {
   return groups;
 }
 
-// US Social Security number: AAA-GG-SSSS with separators; area 000, 666 and 9xx, group 00 and
-// serial 0000 are never issued.
+// US Social Security number: AAA-GG-SSSS with separators, or nine bare digits right after an
+// SSN label (`SSN: 123456789`, `ssn_number=…`, `Social Security No. …`: how databases and forms
+// keep them); area 000, 666 and 9xx, group 00 and serial 0000 are never issued.
+
+/** Where `ssn` or `social security` stands in the text, in any of its usual spellings. */
+const SSN_LABELS = [
+  "ssn",
+  "SSN",
+  "Ssn",
+  "social security",
+  "Social Security",
+  "SOCIAL SECURITY",
+  "social_security",
+];
+/** After the label: an optional `number`/`no.`, a few marks (`: `, `='`, `#`), the nine digits. */
+const BARE_SSN_AFTER_LABEL = /(?:[ _-]?(?:number|num|nr|no\.?))?[\s:=#'"(),;|>]{0,6}(\d{9})/iy;
+
+function isIssuedSsn(area: string, group: string, serial: string): boolean {
+  return area !== "000" && area !== "666" && area[0] !== "9" && group !== "00" && serial !== "0000";
+}
 
 const detectUsSsn: Detector = (text, emit) => {
+  const found: Array<[number, number]> = [];
   for (const { start, value } of digitGroups(text).ssn) {
     const end = start + value.length;
-    const area = value.slice(0, 3);
-    const group = value.slice(4, 6);
-    const serial = value.slice(7, 11);
     if (
-      area !== "000" &&
-      area !== "666" &&
-      area[0] !== "9" &&
-      group !== "00" &&
-      serial !== "0000" &&
+      isIssuedSsn(value.slice(0, 3), value.slice(4, 6), value.slice(7, 11)) &&
       standsAlone(text, start, end, ".-/:")
     ) {
-      emit(start, end);
+      found.push([start, end]);
     }
   }
+  for (const spelling of SSN_LABELS) {
+    for (let at = text.indexOf(spelling); at !== -1; at = text.indexOf(spelling, at + 1)) {
+      const labelEnd = at + spelling.length;
+      // `classname`, `SSNs`: part of another word.
+      if ((at > 0 && isAlnum(text.charCodeAt(at - 1))) || isAlnum(text.charCodeAt(labelEnd))) {
+        continue;
+      }
+      BARE_SSN_AFTER_LABEL.lastIndex = labelEnd;
+      const m = BARE_SSN_AFTER_LABEL.exec(text);
+      if (!m) continue;
+      const digits = m[1]!;
+      const start = BARE_SSN_AFTER_LABEL.lastIndex - 9;
+      const end = start + 9;
+      if (
+        isIssuedSsn(digits.slice(0, 3), digits.slice(3, 5), digits.slice(5)) &&
+        standsAlone(text, start, end, ".-/:")
+      ) {
+        found.push([start, end]);
+      }
+    }
+  }
+  if (found.length > 1) found.sort((a, b) => a[0] - b[0]);
+  for (const [start, end] of found) emit(start, end);
 };
 
 // NHS number: ten digits with its modulus 11 check digit. After an NHS label (`NHS no.`,
