@@ -522,6 +522,17 @@ describe("ipv4", () => {
       "10.0.0.5",
     ]);
   });
+  it("ignores software versions named in prose, not addresses near a product's name", () => {
+    expect(
+      detect(
+        "ipv4",
+        "Git 1.7.12.1 fixed it; update V8 to 4.4.63.30; Python 2.7.18.1 and upgraded from MySQL 5.7.31.1",
+      ),
+    ).toEqual([]);
+    expect(
+      detect("ipv4", "git push from 203.0.113.20 failed; java app on 10.0.0.21; Git 2.1.0.1"),
+    ).toEqual(["203.0.113.20", "10.0.0.21"]);
+  });
   it("ignores addresses that name no device: unspecified, loopback, netmasks, CIDR networks", () => {
     expect(
       detect(

@@ -1041,16 +1041,21 @@ function isPlausibleBirthDate(groups: Record<string, string | undefined>): boole
 
 const IPV4_CANDIDATE = /\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}/g;
 const VERSION_WORDS =
-  "ver|release|build|firmware|oid|objectidentifier|v|v8|kernel|jdk|jre|gcc|openssl|sections?|chapter|clause";
+  "ver|release|build|firmware|oid|objectidentifier|v|v8|kernel|jdk|jre|gcc|openssl|sections?|chapter|clause|" +
+  // Software released as `1.7.12.1` and named in prose (`Git 1.7.12.1`, `update V8 to
+  // 4.4.63.30`); not infrastructure (`docker`, `node`, `nginx`), which is followed by addresses.
+  "git|python|php|perl|ruby|java|chromium|firefox|safari|android|ios|macos|ubuntu|debian|" +
+  "postgresql|mysql|mariadb|npm|pip|dotnet|electron|xcode|llvm|clang|cmake";
 /**
  * What stands right before a version or a section number: a word (`version`, `v`, `kernel`,
- * `Section 3.4.1.2`, an OID's), a dpkg or apt package's architecture (`socat:amd64 1.7.4.4-2`),
- * a requirement's operator or a spec's anchor (`ES6$25.4.5.4`).
+ * `Section 3.4.1.2`, an OID's; `to` or `from` may come between, `update Git to 1.7.12.2`), a dpkg
+ * or apt package's architecture (`socat:amd64 1.7.4.4-2`), a requirement's operator or a spec's
+ * anchor (`ES6$25.4.5.4`).
  */
 const VERSION_CONTEXT = new RegExp(
   [
     "(?:version_*",
-    `\\b(?:${VERSION_WORDS})`,
+    `\\b(?:${VERSION_WORDS})(?:\\s+(?:to|from))?`,
     ":(?:amd64|arm64|armhf|armel|i386|ppc64el|s390x|all)(?: <none>)?",
     "@|==|>=|<=|~|\\^|§|\\$)[\\s:=\"'(>-]*$",
   ].join("|"),
