@@ -69,6 +69,11 @@ export interface ExecuteOptions {
    * resume), before its first event is recorded.
    */
   onRunCreated?: (runId: string) => void;
+  /**
+   * Runs once the run is recorded finished, while this process still holds its lease: what it
+   * reads of the run then (its record, an export) no other process can delete meanwhile.
+   */
+  whileHeld?: (result: RunResult) => Promise<void>;
   /** How often the lease heartbeat is written. @default 5000 */
   heartbeatMs?: number;
   /** Folders connectors must never read (the filesystem store's); see `ComponentContext`. */
@@ -238,7 +243,7 @@ export async function executePlan(options: ExecuteOptions): Promise<RunResult> {
       ...(outcome.reason ? { reason: outcome.reason } : {}),
     });
     await log.flush();
-    return {
+    const result: RunResult = {
       runId,
       status: outcome.status,
       reason: outcome.reason,
@@ -246,6 +251,8 @@ export async function executePlan(options: ExecuteOptions): Promise<RunResult> {
       durationSeconds: (performance.now() - started) / 1000,
       kept: scheduler.kept,
     };
+    await options.whileHeld?.(result);
+    return result;
   } finally {
     clearInterval(heartbeat);
     // A save still in flight (a stop cut its artifact short) must land before another process

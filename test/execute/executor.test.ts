@@ -685,6 +685,22 @@ describe("executor", () => {
     expect(timeline.some((e) => e.id === "a")).toBe(false);
   });
 
+  it("reports a finished run while it still holds it: a delete meanwhile is refused", async () => {
+    const { options, stores } = await setup(`${head()}${src("a")}`);
+    let during: unknown;
+    let recorded = "";
+    const result = await executePlan({
+      ...options,
+      whileHeld: async (finished) => {
+        recorded = (await stores.executions.getRun(finished.runId)).status;
+        during = await stores.executions.deleteRun(finished.runId).catch((error) => error);
+      },
+    });
+    expect(recorded).toBe("completed");
+    expect(during).toBeInstanceOf(ConflictError);
+    // Released once the report is done.
+    await stores.executions.deleteRun(result.runId);
+  });
   it("tells the run ID once the run is its own, before its first event, on a resume too", async () => {
     const first = await setup(`${head()}${src("a")}${src("b", ", fail: boom")}`);
     const told: string[] = [];

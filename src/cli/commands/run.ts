@@ -10,6 +10,7 @@ import { sha256 } from "../../message.js";
 import { prepareRunbook } from "../../plan/prepare.js";
 import { redactSubstitutions } from "../../runbook/env.js";
 import type { ResolvedStores } from "../../stores/config.js";
+import type { RunDetails } from "../../stores/execution/store.js";
 import {
   type CliIo,
   checkOutputTarget,
@@ -49,9 +50,10 @@ export async function runCommand(
   // while the first artifacts are read.
   const workers = createWorkerPool();
   workers.prestart();
-  let stores: ResolvedStores | undefined;
+  let opened: ResolvedStores | undefined;
   try {
-    stores = openStores(options, io, workers);
+    const stores = openStores(options, io, workers);
+    opened = stores;
     if (options.output !== undefined) {
       await checkOutputTarget(io, options.output, stores.ownFolders);
     }
@@ -82,6 +84,33 @@ export async function runCommand(
       live,
       color,
     });
+    // What the run reports it reads while it still holds the run: a prune started meanwhile
+    // cannot delete it before its record is printed and its export written.
+    const report = async (result: RunResult) => {
+      reporter.close();
+      delete io.progress;
+      const details = await stores.executions.getRunDetails(result.runId);
+      printSummary(io, color, result, details, stores.persistent);
+      if (options.json) {
+        printJson(io, {
+          ...publicRunRecord(details),
+          reason: result.reason,
+          duration_seconds: result.durationSeconds,
+          kept: result.kept,
+        });
+      } else {
+        io.stdout.write(`${result.runId}\n`);
+      }
+      io.reportedRun?.();
+      if (options.output !== undefined) {
+        await writeOutputFile(
+          io,
+          options.output,
+          await exportRun(result.runId, exporter, stores),
+          result.runId,
+        );
+      }
+    };
     let result: RunResult;
     io.progress = reporter;
     try {
@@ -113,57 +142,45 @@ export async function runCommand(
         ...(io.signal ? { signal: io.signal } : {}),
         onRunCreated: (runId) => io.announceRun?.(runId),
         onEvent: reporter.listener,
+        whileHeld: report,
       });
     } finally {
       reporter.close();
       delete io.progress;
-    }
-
-    const details = await stores.executions.getRunDetails(result.runId);
-    const { counts } = details;
-    const status =
-      result.status === "interrupted" ? `interrupted (${result.reason})` : result.status;
-    const painted =
-      result.status === "completed"
-        ? pc.green(status)
-        : result.status === "failed"
-          ? pc.red(status)
-          : pc.yellow(status);
-    io.stderr.write(
-      `${color ? painted : status}: ${counts.completed} completed, ${counts.failed} failed, ${counts.skipped} skipped` +
-        `${result.kept.length ? ` (${result.kept.length} kept from the earlier attempt)` : ""} in ${result.durationSeconds.toFixed(2)} s\n` +
-        `run ID: ${result.runId}\n` +
-        (result.status === "completed"
-          ? ""
-          : stores.persistent
-            ? `resume with: ${commandWith(io, "--resume", result.runId)}\n`
-            : "not resumable: the memory store keeps nothing once this process exits\n"),
-    );
-    if (options.json) {
-      printJson(io, {
-        ...publicRunRecord(details),
-        reason: result.reason,
-        duration_seconds: result.durationSeconds,
-        kept: result.kept,
-      });
-    } else {
-      io.stdout.write(`${result.runId}\n`);
-    }
-    io.reportedRun?.();
-    if (options.output !== undefined) {
-      await writeOutputFile(
-        io,
-        options.output,
-        await exportRun(result.runId, exporter, stores),
-        result.runId,
-      );
     }
     if (result.status === "completed") return 0;
     if (result.status === "interrupted" && io.signal?.aborted) return 130;
     return 1;
   } finally {
     await workers.close();
-    await stores?.artifacts.close?.();
-    await stores?.executions.close?.();
+    await opened?.artifacts.close?.();
+    await opened?.executions.close?.();
   }
+}
+
+/** The run's outcome on stderr: counts, run ID, and how to resume it if it did not complete. */
+function printSummary(
+  io: CliIo,
+  color: boolean,
+  result: RunResult,
+  { counts }: RunDetails,
+  persistent: boolean,
+): void {
+  const status = result.status === "interrupted" ? `interrupted (${result.reason})` : result.status;
+  const painted =
+    result.status === "completed"
+      ? pc.green(status)
+      : result.status === "failed"
+        ? pc.red(status)
+        : pc.yellow(status);
+  io.stderr.write(
+    `${color ? painted : status}: ${counts.completed} completed, ${counts.failed} failed, ${counts.skipped} skipped` +
+      `${result.kept.length ? ` (${result.kept.length} kept from the earlier attempt)` : ""} in ${result.durationSeconds.toFixed(2)} s\n` +
+      `run ID: ${result.runId}\n` +
+      (result.status === "completed"
+        ? ""
+        : persistent
+          ? `resume with: ${commandWith(io, "--resume", result.runId)}\n`
+          : "not resumable: the memory store keeps nothing once this process exits\n"),
+  );
 }
