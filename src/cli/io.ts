@@ -207,14 +207,15 @@ export function printJson(io: CliIo, value: unknown): void {
 
 /**
  * Fails early, before any work, when an output file could not be written: no such folder, or
- * the name is a folder; or must not be: a file in one of `storeFolders`, which only the store
- * writes in (an export written over a run's record or artifact would destroy it), also by way of
- * a symlink.
+ * the name is a folder; or must not be: a file in one of `storeFolders` or in any other store's
+ * runs, which only wct writes in (an export written over a run's record or artifact would
+ * destroy it), or one of `inputs` (`wct run rb.yaml -o rb.yaml`), also by way of a symlink.
  */
 export async function checkOutputTarget(
   io: CliIo,
   output: string,
   storeFolders: readonly string[] = [],
+  inputs: readonly string[] = [],
 ): Promise<void> {
   const target = resolve(io.cwd, output);
   const folder = dirname(target);
@@ -232,6 +233,19 @@ export async function checkOutputTarget(
     if (written.startsWith(real + sep)) {
       throw new InputError(
         `cannot write '${output}': it is inside the store's folder ${own}, which only wct writes in; name a file elsewhere`,
+      );
+    }
+  }
+  const outer = enclosingStore(dirname(written), true);
+  if (outer) {
+    throw new InputError(
+      `cannot write '${output}': it is ${outer.within} of the store at '${outer.store}', which only wct writes in; name a file elsewhere`,
+    );
+  }
+  for (const input of inputs) {
+    if (written === (await realpath(resolve(io.cwd, input)).catch(() => null))) {
+      throw new InputError(
+        `cannot write '${output}': it is the runbook ${input}; name another file`,
       );
     }
   }

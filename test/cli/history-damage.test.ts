@@ -88,6 +88,27 @@ describe("output files", () => {
     // Beside the store is fine.
     expect((await wct(["export", runId, "-o", join(dir, "report.json")])).code).toBe(0);
   });
+
+  it("never writes over another store's runs, nor over the runbook it runs", async () => {
+    const runId = await run(plain);
+    const otherStore = join(dir, "another-store");
+    await cp(store, otherStore, { recursive: true });
+    const metadata = join(otherStore, "runs", runId, "_system", "metadata.json");
+    const before = await readFile(metadata, "utf8");
+    const runbookBefore = await readFile(plain, "utf8");
+    for (const [args, says] of [
+      [["export", runId, "-o", metadata], `is inside run ${runId} of the store at`],
+      [["run", plain, "-o", join(otherStore, "runs", "x.json")], "is the runs folder of the store"],
+      [["run", plain, "-o", plain], "is the runbook"],
+    ] as const) {
+      const refused = await wct([...args]);
+      expect(refused.code, args.join(" ")).toBe(2);
+      expect(refused.stderr).toContain(says);
+    }
+    expect(await readFile(metadata, "utf8")).toBe(before);
+    expect(existsSync(join(otherStore, "runs", "x.json"))).toBe(false);
+    expect(await readFile(plain, "utf8")).toBe(runbookBefore);
+  });
 });
 
 describe("damaged runs", () => {

@@ -55,7 +55,7 @@ export async function runCommand(
     const stores = openStores(options, io, workers);
     opened = stores;
     if (options.output !== undefined) {
-      await checkOutputTarget(io, options.output, stores.ownFolders);
+      await checkOutputTarget(io, options.output, stores.ownFolders, [runbookPath]);
     }
     const registry = builtinRegistry();
     // `--resume ""` (an unset variable in a script) is a bad run ID, not a new run.
