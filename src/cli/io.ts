@@ -157,7 +157,8 @@ export function positiveInt(
   allowZero = false,
 ): number | undefined {
   if (value === undefined) return undefined;
-  const n = /^\d{1,15}$/.test(value) ? Number(value) : Number.NaN;
+  // Past 2^53 a number is no longer exact, but still larger than any count it is compared with.
+  const n = /^\d+$/.test(value) ? Number(value) : Number.NaN;
   if (!Number.isInteger(n) || n < (allowZero ? 0 : 1)) {
     throw new InputError(
       `${flag} must be a ${allowZero ? "non-negative" : "positive"} whole number, got '${value}'`,

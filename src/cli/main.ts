@@ -14,6 +14,7 @@ import {
   RunbookError,
   WctError,
 } from "../errors.js";
+import { closestMatch } from "../suggest.js";
 import type { CliIo } from "./io.js";
 import { commandWith, toolVersion } from "./io.js";
 import { plural, printable } from "./table.js";
@@ -73,6 +74,17 @@ function inheritStoreFlags(
     ...(parent.storeType !== undefined ? { storeType: parent.storeType } : {}),
     ...options,
   };
+}
+
+/** `wct runs verfy ID`: arguments to a command that takes none but its subcommands' names. */
+function refuseUnknownSubcommand(command: Command): void {
+  const [word] = command.args;
+  if (word === undefined) return;
+  const names = command.commands.map((c) => c.name());
+  const closest = closestMatch(word, names);
+  throw new InputError(
+    `unknown subcommand '${printable(word)}' of 'wct ${command.name()}'${closest ? ` (did you mean ${closest}?)` : ""}; its subcommands: ${names.join(", ")}`,
+  );
 }
 
 /**
@@ -229,12 +241,18 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
         "after",
         "\nExit codes: 0 listed (a run whose record cannot be read is listed as unreadable); 1 a store\nfailure; 2 bad arguments (status, limit, date, cursor, store).",
       ),
-  ).action(
-    lazy(async () => {
-      const { runsCommand } = await import("./commands/history.js");
-      return (options: Record<string, unknown>) => runsCommand(options, io);
-    }),
-  );
+  )
+    // A misspelt subcommand (`wct runs verfy ID`) reaches the listing as arguments: said so.
+    .allowExcessArguments(true)
+    .action(
+      lazy(async () => {
+        const { runsCommand } = await import("./commands/history.js");
+        return (options: Record<string, unknown>, command: Command) => {
+          refuseUnknownSubcommand(command);
+          return runsCommand(options, io);
+        };
+      }),
+    );
   storeOptions(
     runs
       .command("verify")

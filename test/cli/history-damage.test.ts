@@ -400,7 +400,19 @@ describe("arguments of the history commands", () => {
     expect(all.code, all.stderr).toBe(0);
     expect(JSON.parse(all.stdout).length).toBeGreaterThan(0);
     const big = await wct(["runs", "--limit", "99999999999999999999"]);
-    expect(big.stderr).toContain("got '99999999999999999999'");
+    expect(big.stderr).toBe(
+      "wct: --limit must be at most 10000 (page on with --cursor), got '99999999999999999999'\n",
+    );
+    // More than there are runs: all are kept.
+    const keepAll = await wct(["runs", "prune", "--keep-last", "99999999999999999999", "--json"]);
+    expect(keepAll.code, keepAll.stderr).toBe(0);
+    expect(JSON.parse(keepAll.stdout).deleted).toEqual([]);
+    // A misspelt subcommand is named, with the one meant.
+    const misspelt = await wct(["runs", "verfy", "0123"]);
+    expect(misspelt.code).toBe(2);
+    expect(misspelt.stderr).toBe(
+      "wct: unknown subcommand 'verfy' of 'wct runs' (did you mean verify?); its subcommands: verify, delete, prune\n",
+    );
     // Past the largest page: the flag is named, with how to see more.
     const over = await wct(["runs", "--limit", "10001"]);
     expect(over.code).toBe(2);
@@ -439,6 +451,11 @@ describe("arguments of the history commands", () => {
     expect((await wct(["runs", "delete", cursor])).code).toBe(0);
     const page = await listed(["--cursor", cursor]);
     expect(page.map((r) => r.run_id)).toEqual(runs.slice(1).map((r) => r.run_id));
+    // Past the oldest run: nothing more, which is not "no runs recorded".
+    const oldest = runs.at(-1)!.run_id;
+    const last = await wct(["runs", "--cursor", oldest]);
+    expect(last.code).toBe(0);
+    expect(last.stderr).toBe(`No more runs after ${oldest}.\n`);
   });
 
   it("refuses the listing's options before a subcommand instead of ignoring them", async () => {

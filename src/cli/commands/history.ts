@@ -168,7 +168,9 @@ export async function runsCommand(options: RunsOptions, io: CliIo): Promise<numb
     }
     if (page.runs.length === 0) {
       io.stderr.write(
-        `${status || options.runbook || since ? "No runs match" : "No runs recorded"} in the ${oneLine(describe)}.\n`,
+        options.cursor
+          ? `No more runs after ${options.cursor}.\n`
+          : `${status || options.runbook || since ? "No runs match" : "No runs recorded"} in the ${oneLine(describe)}.\n`,
       );
       return 0;
     }
