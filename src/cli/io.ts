@@ -31,6 +31,11 @@ export interface CliIo {
    * `stopping:`) goes through it, above the live task list instead of into it.
    */
   progress?: { live: boolean; notice(text: string): void; close(): void };
+  /**
+   * Set by a command that stops at its next step on the first Ctrl-C (`signal`), as `wct run`
+   * does: what it says it is doing then (`stopping: …`).
+   */
+  stopping?: string;
 }
 
 /** Store selection flags shared by every command that reads or writes runs. */

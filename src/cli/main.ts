@@ -410,7 +410,7 @@ export async function main(argv: string[], partial: Partial<CliIo> = {}): Promis
   };
   const onStop = (signal: NodeJS.Signals) => {
     const stop = STOP_SIGNALS[signal as keyof typeof STOP_SIGNALS];
-    if (stoppedWith !== undefined || !graceful) {
+    if (stoppedWith !== undefined || !(graceful || io.stopping)) {
       // Quit at once: the run ID still reaches the user (and `id=$(wct run ...)`), unless the
       // run's own result already told it.
       if (runId && !reported) {
@@ -424,7 +424,7 @@ export async function main(argv: string[], partial: Partial<CliIo> = {}): Promis
       process.exit(stop.code);
     }
     stoppedWith = stop.code;
-    const stopping = `stopping: finishing the run record (${stop.again} to quit at once)\n`;
+    const stopping = `stopping: ${io.stopping ?? "finishing the run record"} (${stop.again} to quit at once)\n`;
     // Past the `^C` the terminal echoed; the live list clears it itself.
     if (io.progress?.live) io.progress.notice(stopping);
     else io.stderr.write(`\n${stopping}`);

@@ -8,7 +8,7 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createFileSystemExecutionStore } from "../../src/stores/execution/filesystem.js";
-import { hasStackTrace, runWct } from "../helpers/cli.js";
+import { hasStackTrace, runWct, startWct } from "../helpers/cli.js";
 import { StoreSandbox, scanRunbook } from "../helpers/history.js";
 import { deadPid, sampleRun } from "../stores/execution-store-suite.js";
 
@@ -384,18 +384,51 @@ describe("inspect --events as text", () => {
   });
 });
 
-describe("wct runs prune, twice at once", () => {
+/** `count` runs whose process is gone (a pid that has exited): `interrupted`, deletable. */
+async function interruptedRuns(root: string, count: number): Promise<string[]> {
+  const executions = createFileSystemExecutionStore({ root });
+  const gone = { pid: await deadPid(), host: hostname(), token: "gone" };
+  const ids: string[] = [];
+  for (let i = 0; i < count; i++) ids.push((await executions.createRun(sampleRun(), gone)).run_id);
+  await executions.close?.();
+  return ids;
+}
+
+describe("wct runs prune, stopped or twice at once", () => {
+  it("stops at Ctrl-C between two runs and reports what it deleted", async () => {
+    const own = join(dir, "store-prune-stopped");
+    const ids = await interruptedRuns(own, 300);
+    const { child, result } = startWct([
+      "runs",
+      "prune",
+      "--status",
+      "interrupted",
+      "--store-path",
+      own,
+    ]);
+    // Once it has begun deleting.
+    while (readdirSync(join(own, "runs")).filter((n) => !n.startsWith(".")).length === ids.length) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    child.kill("SIGINT");
+    const stopped = await result;
+    expect(stopped.code, stopped.stderr).toBe(130);
+    const deleted = stopped.stdout.split("\n").filter(Boolean);
+    expect(deleted.length).toBeGreaterThan(0);
+    expect(deleted.length).toBeLessThan(ids.length);
+    const left = readdirSync(join(own, "runs")).filter((n) => !n.startsWith("."));
+    expect(deleted.map((line) => line.replace("deleted ", "")).sort()).toEqual(
+      ids.filter((id) => !left.includes(id)).sort(),
+    );
+    expect(stopped.stderr).toContain("stopping: after the run being deleted");
+    expect(stopped.stderr).toContain(
+      `stopped: ${left.length} run(s) that matched were not deleted`,
+    );
+  });
+
   it("splits the runs between the two: each run deleted once, none reported kept", async () => {
     const own = join(dir, "store-prune-race");
-    const executions = createFileSystemExecutionStore({ root: own });
-    // Runs whose process is gone (a pid that has exited): `interrupted`, deletable.
-    const gone = { pid: await deadPid(), host: hostname(), token: "gone" };
-    const ids: string[] = [];
-    for (let i = 0; i < 150; i++) {
-      const record = await executions.createRun(sampleRun(), gone);
-      ids.push(record.run_id);
-    }
-    await executions.close?.();
+    const ids = await interruptedRuns(own, 150);
     const prune = () =>
       runWct(["runs", "prune", "--status", "interrupted", "--json", "--store-path", own]);
     const results = await Promise.all([prune(), prune()]);

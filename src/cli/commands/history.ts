@@ -430,7 +430,14 @@ export async function pruneCommand(options: PruneOptions, io: CliIo): Promise<nu
 
     const deleted: string[] = [];
     const kept: Array<{ run_id: string; reason: string }> = [];
-    for (const run of candidates) {
+    // Ctrl-C stops between two runs: what was deleted so far is reported.
+    io.stopping = "after the run being deleted";
+    let left = 0;
+    for (const [index, run] of candidates.entries()) {
+      if (io.signal?.aborted) {
+        left = candidates.length - index;
+        break;
+      }
       if (run.status === "running") {
         kept.push({ run_id: run.run_id, reason: "still running" });
         continue;
@@ -458,9 +465,17 @@ export async function pruneCommand(options: PruneOptions, io: CliIo): Promise<nu
       }
       deleted.push(run.run_id);
     }
-    const swept = (await executions.sweep?.(undefined, Boolean(options.dryRun))) ?? 0;
-    if (options.json) printJson(io, { dry_run: Boolean(options.dryRun), deleted, kept, swept });
-    else {
+    const swept =
+      left > 0 ? 0 : ((await executions.sweep?.(undefined, Boolean(options.dryRun))) ?? 0);
+    if (options.json) {
+      printJson(io, {
+        dry_run: Boolean(options.dryRun),
+        deleted,
+        kept,
+        swept,
+        ...(left > 0 ? { stopped: true, not_looked_at: left } : {}),
+      });
+    } else {
       const verb = options.dryRun ? "would delete" : "deleted";
       for (const id of deleted) io.stdout.write(`${verb} ${id}\n`);
       for (const k of kept) io.stdout.write(`kept ${k.run_id} (${oneLine(k.reason)})\n`);
@@ -470,6 +485,10 @@ export async function pruneCommand(options: PruneOptions, io: CliIo): Promise<nu
           `${options.dryRun ? "would remove" : "removed"} ${swept} leftover(s) of crashed operations\n`,
         );
       }
+    }
+    if (left > 0) {
+      io.stderr.write(`stopped: ${left} run(s) that matched were not deleted\n`);
+      return 130;
     }
     return 0;
   });
