@@ -5,7 +5,7 @@
  */
 import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
-import { cp, mkdir, readFile, rm, symlink, utimes, writeFile } from "node:fs/promises";
+import { cp, mkdir, readFile, rename, rm, symlink, utimes, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -292,6 +292,33 @@ describe("damaged runs", () => {
     const deleted = await wct(["runs", "delete", runId]);
     expect(deleted.code, deleted.stderr).toBe(0);
     expect(existsSync(runFile(runId))).toBe(false);
+  });
+
+  it("treats a symbolic link in a run folder's place as damage: listed, refused, deleted alone", async () => {
+    const linked = await run(plain);
+    const moved = join(dir, "moved-run");
+    await rename(join(store, "runs", linked), moved);
+    await symlink(moved, join(store, "runs", linked));
+    const says = `${join(store, "runs", linked)}: a symbolic link, not a run folder`;
+    const runs = await listed();
+    expect(runs.find((r) => r.run_id === linked)?.problem).toContain(says);
+    for (const args of [
+      ["inspect", linked],
+      ["export", linked],
+      ["runs", "verify", linked],
+    ]) {
+      const refused = await wct(args);
+      expect(refused.code, args.join(" ")).toBe(1);
+      expect(refused.stderr).toContain(says);
+    }
+    const resumed = await wct(["run", plain, "--resume", linked]);
+    expect(resumed.code).toBe(1);
+    expect(resumed.stderr).toContain(says);
+    const before = readdirSync(moved, { recursive: true }).sort();
+    expect((await wct(["runs", "delete", linked])).code).toBe(0);
+    expect(existsSync(join(store, "runs", linked))).toBe(false);
+    // Where it led is untouched: no lease written there, nothing removed.
+    expect(readdirSync(moved, { recursive: true }).sort()).toEqual(before);
   });
 
   it("lists a run whose record is a folder as unreadable instead of failing the whole listing", async () => {

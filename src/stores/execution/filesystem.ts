@@ -123,6 +123,8 @@ async function readLock(file: string): Promise<LeaseLock | null> {
 
 /** Why a system file that is a folder (damage by hand) cannot be read. */
 const FOLDER_IN_PLACE = "a folder, not a file";
+const LINKED_RUN =
+  "a symbolic link, not a run folder: a run's files stay inside the store ('wct runs delete' removes the link only)";
 
 /** Reads a file, or null when it does not exist. */
 async function readIfExists(file: string): Promise<Buffer | null> {
@@ -333,8 +335,12 @@ class FileSystemExecutionStore implements ExecutionStore {
 
   private async runFolderExists(runId: string): Promise<boolean> {
     try {
-      return (await fs.stat(this.runDir(runId))).isDirectory();
+      const info = await fs.lstat(this.runDir(runId));
+      // Damage by hand: what is read or written through it would be outside the store.
+      if (info.isSymbolicLink()) throw new CorruptDataError(this.runDir(runId), LINKED_RUN);
+      return info.isDirectory();
     } catch (error) {
+      if (error instanceof CorruptDataError) throw error;
       if (hasErrorCode(error, "ENOENT", "ENOTDIR")) return false;
       throw storeError("read", this.runDir(runId), error);
     }
@@ -362,6 +368,8 @@ class FileSystemExecutionStore implements ExecutionStore {
   /** The stored run record. Throws `RunNotFoundError` or `CorruptDataError`. */
   private async readRecord(runId: string): Promise<RunRecord> {
     const file = this.systemFile(runId, "metadata.json");
+    // Every use of a run reads its record first: one through a link in its folder's place stops here.
+    if (!(await this.runFolderExists(runId))) throw new RunNotFoundError(runId);
     const value = parseJson(file, await this.readSystemFile(runId, "metadata.json"));
     if (!isRunRecord(value)) throw new CorruptDataError(file, "not a run record");
     // Compared ignoring case: on a case-insensitive disk (macOS, Windows) `01A2...` opens `01a2...`.
@@ -635,17 +643,22 @@ class FileSystemExecutionStore implements ExecutionStore {
   }
 
   /** Run folder names (not temp or deleted ones), unsorted. */
-  private async runFolderNames(): Promise<string[]> {
+  /** The run folders' names, and those of symbolic links in their place (listed as unreadable). */
+  private async runFolderNames(): Promise<{ names: string[]; links: Set<string> }> {
     let entries: Dirent[];
     try {
       entries = await fs.readdir(this.runsDir, { withFileTypes: true });
     } catch (error) {
-      if (hasErrorCode(error, "ENOENT")) return [];
+      if (hasErrorCode(error, "ENOENT")) return { names: [], links: new Set() };
       throw storeError("list runs in", this.runsDir, error);
     }
-    return entries
-      .filter((entry) => entry.isDirectory() && isSafeRunId(entry.name))
-      .map((entry) => entry.name);
+    const runs = entries.filter(
+      (entry) => (entry.isDirectory() || entry.isSymbolicLink()) && isSafeRunId(entry.name),
+    );
+    return {
+      names: runs.map((entry) => entry.name),
+      links: new Set(runs.filter((entry) => entry.isSymbolicLink()).map((entry) => entry.name)),
+    };
   }
 
   /**
@@ -655,7 +668,12 @@ class FileSystemExecutionStore implements ExecutionStore {
    */
   async listRuns(filter?: RunFilter): Promise<RunPage> {
     const query = parseRunFilter(filter);
-    return paginate(await this.runFolderNames(), query, (id) => this.listedRecord(id));
+    const { names, links } = await this.runFolderNames();
+    return paginate(names, query, async (id) =>
+      links.has(id)
+        ? problemRecord(id, new CorruptDataError(this.runDir(id), LINKED_RUN).message)
+        : this.listedRecord(id),
+    );
   }
 
   /** A run's record for listing; unreadable ones are listed with their `problem`. */
@@ -671,14 +689,30 @@ class FileSystemExecutionStore implements ExecutionStore {
 
   async resolveRunId(written: string): Promise<string> {
     // A folder of exactly that name first: `01A2…` read as `01a2…` must not name another run.
-    if (await this.runFolderExists(validateRunId(written))) return written;
+    // A link in a run folder's place names its run too: reading it is refused, deleting it not.
+    const named = async (id: string) => {
+      const info = await fs.lstat(this.runDir(id)).catch(() => null);
+      return info !== null && (info.isDirectory() || info.isSymbolicLink());
+    };
+    if (await named(validateRunId(written))) return written;
     const prefix = generatedCase(written);
-    if (prefix !== written && (await this.runFolderExists(prefix))) return prefix;
-    return resolvePrefix(prefix, await this.runFolderNames());
+    if (prefix !== written && (await named(prefix))) return prefix;
+    return resolvePrefix(prefix, (await this.runFolderNames()).names);
   }
 
   async deleteRun(runId: string): Promise<void> {
     const dir = this.runDir(runId);
+    // A link in a run folder's place goes, and nothing is written or removed where it leads.
+    if ((await fs.lstat(dir).catch(() => null))?.isSymbolicLink()) {
+      try {
+        await fs.unlink(dir);
+        await fsyncDir(this.runsDir);
+      } catch (error) {
+        if (hasErrorCode(error, "ENOENT")) throw new RunNotFoundError(runId);
+        throw storeError("delete", dir, error);
+      }
+      return;
+    }
     if (!(await this.runFolderExists(runId))) throw new RunNotFoundError(runId);
     // Held while the folder is renamed away, so that no resume can start meanwhile; refused
     // (ConflictError) while another process executes the run.
