@@ -6,8 +6,7 @@
  * is loaded into memory, which suits the databases this connector is meant for (it samples
  * `max_rows_per_table` rows per table).
  */
-import { constants } from "node:fs";
-import { access, open, realpath } from "node:fs/promises";
+import { access, realpath } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { basename, resolve } from "node:path";
 import { checkExtractCall, checkProperties } from "../components/properties.js";
@@ -19,6 +18,7 @@ import type {
 } from "../components/types.js";
 import { ComponentError, type Issue } from "../errors.js";
 import type { SchemaRef } from "../message.js";
+import { readRegularFile } from "../regular-file.js";
 import { applyRollback, readRollbackJournal } from "./sqlite-journal.js";
 import { applyWalCommits, readWalCommits } from "./sqlite-wal.js";
 
@@ -400,20 +400,6 @@ async function superJournalGone(superJournal: string | undefined): Promise<boole
     () => false,
     (error: NodeJS.ErrnoException) => error.code === "ENOENT",
   );
-}
-
-/**
- * A regular file's bytes, or null for another kind of file: a FIFO, whose read would wait for a
- * writer for ever, or a device, whose read may never end. Opened without blocking and checked
- * through its handle, so the file checked is the file read.
- */
-async function readRegularFile(path: string): Promise<Buffer | null> {
-  const handle = await open(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
-  try {
-    return (await handle.stat()).isFile() ? await handle.readFile() : null;
-  } finally {
-    await handle.close();
-  }
 }
 
 /** Why a file could not be read, in words where Node gives only a code. */

@@ -1,4 +1,5 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: these tests are about ${VAR} placeholders
+import { execFileSync } from "node:child_process";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -191,6 +192,18 @@ describe("loadRunbook on unreadable files", () => {
     expect(error).toBeInstanceOf(InputError);
     expect(error).not.toBeInstanceOf(RunbookError);
     expect((error as Error).message).toBe(`Runbook path is a directory, not a file: ${folder}`);
+  });
+
+  it("refuses a FIFO or a device at once instead of waiting for a writer", async () => {
+    const fifo = path.join(dir, "fifo.yaml");
+    execFileSync("mkfifo", [fifo]);
+    for (const file of [fifo, "/dev/zero"]) {
+      const error = await loadRunbook(file, {}).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(InputError);
+      expect((error as Error).message).toBe(
+        `Runbook path is not a regular file (a pipe or a device): ${file}`,
+      );
+    }
   });
 
   it("reports invalid YAML at its position", async () => {

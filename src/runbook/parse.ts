@@ -4,7 +4,7 @@
  * unknown keys are errors, never silently ignored.
  */
 import { isUtf8 } from "node:buffer";
-import { readFile, stat } from "node:fs/promises";
+import { stat } from "node:fs/promises";
 import path from "node:path";
 import {
   type Alias,
@@ -28,6 +28,7 @@ import {
   RunbookError,
   type SourcePosition,
 } from "../errors.js";
+import { readRegularFile } from "../regular-file.js";
 import { validateArtifactKey } from "../stores/keys.js";
 import { closestMatch } from "../suggest.js";
 import { hasPlaceholder, redactIssues, substituteString } from "./env.js";
@@ -194,13 +195,17 @@ async function readRunbookText(file: string): Promise<string> {
     });
   }
   if (isDirectory) throw new InputError(`Runbook path is a directory, not a file: ${file}`);
-  let bytes: Buffer;
+  let bytes: Buffer | null;
   try {
-    bytes = await readFile(file);
+    bytes = await readRegularFile(file);
   } catch (error) {
     throw new InputError(`Cannot read runbook file ${file}: ${(error as Error).message}`, {
       cause: error,
     });
+  }
+  // A FIFO or a device (`/dev/stdin`) would be read until a writer closes it, if ever.
+  if (bytes === null) {
+    throw new InputError(`Runbook path is not a regular file (a pipe or a device): ${file}`);
   }
   // Read as UTF-8 regardless, a Latin-1 `é` would become U+FFFD, and a path or name silently wrong.
   if (!isUtf8(bytes)) {
