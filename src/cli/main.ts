@@ -431,42 +431,67 @@ export async function main(argv: string[], partial: Partial<CliIo> = {}): Promis
     controller.abort(stop.reason);
   };
   if (!partial.signal) for (const signal of Object.keys(STOP_SIGNALS)) process.on(signal, onStop);
-  tolerateClosedPipe(io.stdout);
-  tolerateClosedPipe(io.stderr);
+  watchOutput(io.stdout);
+  watchOutput(io.stderr);
   let code = 0;
   try {
     await buildProgram(io, (c) => {
       code = c;
     }).parseAsync(argv, { from: "user" });
     // `run` answers 130 for a stopped run; SIGTERM's own code is 143.
-    return code === STOP_SIGNALS.SIGINT.code && stoppedWith !== undefined ? stoppedWith : code;
+    code = code === STOP_SIGNALS.SIGINT.code && stoppedWith !== undefined ? stoppedWith : code;
   } catch (error) {
     if (error instanceof CommanderError) {
-      return error.code === "commander.helpDisplayed" ||
+      code =
+        error.code === "commander.helpDisplayed" ||
         error.code === "commander.version" ||
         error.exitCode === 0
-        ? 0
-        : 2;
+          ? 0
+          : 2;
+    } else {
+      // Messages quote what the user gave (ids, names, paths): shown escaped, never as terminal commands.
+      io.stderr.write(`wct: ${printable(describeError(error, Boolean(io.env.WCT_DEBUG)))}\n`);
+      code = exitCodeOf(error);
     }
-    // Messages quote what the user gave (ids, names, paths): shown escaped, never as terminal commands.
-    io.stderr.write(`wct: ${printable(describeError(error, Boolean(io.env.WCT_DEBUG)))}\n`);
-    return exitCodeOf(error);
   } finally {
     for (const signal of Object.keys(STOP_SIGNALS)) process.off(signal, onStop);
   }
+  return reportLostOutput(io, code, runId);
 }
 
 /**
  * A reader that goes away early (`wct inspect RUN | head`) closes the pipe we print to: what is
  * left to print goes nowhere, and the command finishes (a run is still recorded) with its own
- * exit code instead of dying of an unhandled EPIPE. The error may come after the command is
- * done, so the listener stays; it is added once per stream.
+ * exit code instead of dying of an unhandled EPIPE. Any other failure to write (`> /dev/full`,
+ * EIO) is kept for `main` to report once the command is done; on stderr, which is only progress
+ * and messages, it is ignored: a run never stops for it. The error may come after the command
+ * is done, so the listener stays; it is added once per stream.
  */
-function tolerateClosedPipe(stream: CliIo["stdout"]): void {
-  if (pipesTolerated.has(stream)) return;
-  pipesTolerated.add(stream);
+function watchOutput(stream: CliIo["stdout"]): void {
+  if (watchedOutputs.has(stream)) return;
+  watchedOutputs.add(stream);
   stream.on("error", (error: NodeJS.ErrnoException) => {
-    if (error.code !== "EPIPE" && error.code !== "ERR_STREAM_DESTROYED") throw error;
+    if (error.code === "EPIPE" || error.code === "ERR_STREAM_DESTROYED") return;
+    if (!outputFailures.has(stream)) outputFailures.set(stream, error);
   });
 }
-const pipesTolerated = new WeakSet<CliIo["stdout"]>();
+const watchedOutputs = new WeakSet<CliIo["stdout"]>();
+const outputFailures = new WeakMap<CliIo["stdout"], NodeJS.ErrnoException>();
+
+/** The exit code once what stdout lost is said on stderr (1 if the command had succeeded). */
+async function reportLostOutput(
+  io: CliIo,
+  code: number,
+  runId: string | undefined,
+): Promise<number> {
+  // A failed write's error is emitted a tick later.
+  await new Promise((resolve) => setImmediate(resolve));
+  const lost = outputFailures.get(io.stdout);
+  if (!lost) return code;
+  outputFailures.delete(io.stdout);
+  const stored = runId ? `; run ${runId} is stored: wct inspect ${runId}` : "";
+  // `ENOSPC: no space left on device, write`: the call's name says nothing more.
+  const why = lost.message.replace(/, write$/, "");
+  io.stderr.write(`wct: could not write to stdout (${why})${stored}\n`);
+  return code === 0 ? 1 : code;
+}

@@ -350,6 +350,34 @@ describe("wct run", () => {
     expect(JSON.parse(await readFile(join(dir, "linked-too.json"), "utf8")).run.id).toBe(runId);
   });
 
+  it("says once what stdout could not take, and never stops a run for what stderr cannot", () => {
+    const full = openSync("/dev/full", "w");
+    const own = join(dir, "full-store");
+    const spawnWith = (args: string[], stdio: ["ignore", number | "pipe", number | "pipe"]) =>
+      spawnSync(process.execPath, [BIN, ...args], { cwd: dir, stdio });
+    try {
+      const listing = spawnWith(["connectors"], ["ignore", full, "pipe"]);
+      expect(listing.status).toBe(1);
+      expect(String(listing.stderr)).toBe(
+        "wct: could not write to stdout (ENOSPC: no space left on device)\n",
+      );
+      const ran = spawnWith(
+        ["run", EXAMPLE, "--json", "--store-path", own],
+        ["ignore", full, "pipe"],
+      );
+      expect(ran.status).toBe(1);
+      const runId = /run (\S+) is stored/.exec(String(ran.stderr))?.[1];
+      expect(runId, String(ran.stderr)).toMatch(UUID);
+      expect(hasStackTrace(String(ran.stderr))).toBe(false);
+      expect(existsSync(join(own, "runs", runId!, "artifacts"))).toBe(true);
+      const quiet = spawnWith(["run", EXAMPLE, "--store-path", own], ["ignore", "pipe", full]);
+      expect(quiet.status).toBe(0);
+      expect(String(quiet.stdout).trim()).toMatch(UUID);
+    } finally {
+      closeSync(full);
+    }
+  });
+
   it("refuses a store path that is a file, naming where it came from", async () => {
     await writeFile(join(dir, "afile"), "x");
     const flag = await wct(["runs", "--store-path", "afile"]);
