@@ -209,8 +209,11 @@ describe("evidence", () => {
       '<db:password encrypted="false">s3cr3t</db:password>',
       "mysqldump --user ada --password hunter2 --host db",
       "passphrase: correct horse battery, next",
+      "MYSQL_PASS=mysqlpass1 SMTP_PASS='smtpSecret99' db.pass = dotpassval credentials: ada:credpw",
+      "mysql -u ada -pmysqlcli123 app; sshpass -p sshpassval ssh ada@db; curl -s -u admin:curlpw1 https://x",
       // Not credentials: prose, and a tag or flag that only names passwords.
       "the bearer of this card; <passwordPolicy>strict</passwordPolicy> --password-file /etc/pw",
+      "bypass=true compass: north; mysql -p; curl -u admin https://x",
     ].join("\n");
     const [match] = matcher.scan(text, { ...options, contextSize: "full" });
     expect(match!.evidence[0]).toBe(
@@ -222,7 +225,10 @@ describe("evidence", () => {
         '<db:password encrypted="false">***</db:password>',
         "mysqldump --user ada --password *** --host db",
         "passphrase: ***, next",
+        "MYSQL_PASS=*** SMTP_PASS='***' db.pass = *** credentials: ***",
+        "mysql -u ada -p*** app; sshpass -p *** ssh ada@db; curl -s -u admin:*** https://x",
         "the bearer of this card; <passwordPolicy>strict</passwordPolicy> --password-file /etc/pw",
+        "bypass=true compass: north; mysql -p; curl -u admin https://x",
       ].join("\n"),
     );
   });

@@ -335,7 +335,7 @@ function evidenceFor(
 
 /** The end of a field name that holds a secret (`password`, `DB_PASSWORD`, `client_secret`, ...). */
 const SECRET_NAME =
-  "(?:password|passwd|passphrase|pwd|secret(?:[_-]?key)?|token|api[_-]?key|access[_-]?key|private[_-]?key)";
+  "(?:password|passwd|passphrase|pwd|(?<![a-z])pass|credentials?|secret(?:[_-]?key)?|token|api[_-]?key|access[_-]?key|private[_-]?key)";
 /** A quoted value whole (its closing quote may lie beyond the window), or one word. */
 const QUOTED_OR_WORD = String.raw`("(?:[^"\\\n]|\\.)*"?|'[^'\n]*'?|[^\s"'&,;]+)`;
 
@@ -346,9 +346,12 @@ const QUOTED_OR_WORD = String.raw`("(?:[^"\\\n]|\\.)*"?|'[^'\n]*'?|[^\s"'&,;]+)`
  * value or the words up to the line's next `,` or `;` (group 2), after `=` a quoted value or one
  * word (group 3); an XML element's text (`<password>…</password>`, group 4); a command line's
  * `--password …` (group 5); the credentials of an `Authorization:` header (`Bearer …`,
- * `Basic …`, group 6) and a bearer token anywhere (group 7). A quoted value whose closing quote
- * lies beyond the window runs to its end. A name is tried only where a run of name characters
- * starts, so a long run costs one pass.
+ * `Basic …`, group 6) and a bearer token anywhere (group 7); the password of a command line
+ * that takes one after a short flag: `mysql -pS3cret` (group 8), `sshpass -p S3cret` (group 9),
+ * `curl -u ada:S3cret` (group 10). A name ends in `pass` only after a non-letter (`SMTP_PASS=`,
+ * `db.pass`, not `bypass`). A quoted value whose closing quote lies beyond the window runs to
+ * its end. A name is tried only where a run of name characters starts, so a long run costs one
+ * pass.
  */
 const CREDENTIAL = new RegExp(
   [
@@ -358,16 +361,20 @@ const CREDENTIAL = new RegExp(
     String.raw`(?<![\w-])--[\w-]*?${SECRET_NAME}[ \t]+(?!-)${QUOTED_OR_WORD}`,
     String.raw`(?<![\w-])(?:proxy-)?authorization["']?[ \t]*[:=][ \t]*["']?(?:(?:bearer|basic|digest|token|negotiate|ntlm)[ \t]+)?([^\s"',;]+)`,
     String.raw`(?<![\w-])bearer[ \t]+([\w.~+/-]{8,}=*)`,
+    String.raw`(?<![\w-])(?:mysql|mysqldump|mysqladmin|mariadb|mariadb-dump)(?:[ \t]+[^\s|;&]+)*?[ \t]+-p([^\s"'|;&]+)`,
+    String.raw`(?<![\w-])sshpass[ \t]+-p[ \t]*${QUOTED_OR_WORD}`,
+    String.raw`(?<![\w-])curl(?:[ \t]+[^\s|;&]+)*?[ \t]+(?:-u|--user)[ \t]+["']?[^\s:"']+:([^\s"']+)`,
   ].join("|"),
   "gi",
 );
 
 /**
  * What every credential `CREDENTIAL` finds holds: a URL's `//`, a secret's name (`pass…`, `pwd`,
- * `secret…`, `token`, `…key`), `authorization` or `bearer`. Most snippets hold none of these,
+ * `secret…`, `token`, `…key`, `credential…`), `authorization`, `bearer` or a command's name. Most snippets hold none of these,
  * and this test is many times faster than `CREDENTIAL`, whose names may start at any word.
  */
-const CREDENTIAL_HINT = /\/\/|pass|pwd|secret|token|key|authorization|bearer/i;
+const CREDENTIAL_HINT =
+  /\/\/|pass|pwd|secret|token|key|credential|authorization|bearer|mysql|mariadb|curl/i;
 
 /** Characters around a snippet searched for a credential that the snippet's edge cuts. */
 const CREDENTIAL_REACH = 256;
@@ -386,7 +393,7 @@ export function maskedSlice(text: string, from: number, to: number): string {
   CREDENTIAL.lastIndex = 0;
   for (let m = CREDENTIAL.exec(window); m !== null; m = CREDENTIAL.exec(window)) {
     const url = m[1] !== undefined;
-    const value = m[1] ?? m[2] ?? m[3] ?? m[4] ?? m[5] ?? m[6] ?? m[7]!;
+    const value = m.slice(1).find((group) => group !== undefined)!;
     let start = reach + m.index + m[0].length - value.length - (url ? 1 : 0);
     let end = start + value.length;
     const quote = url ? "" : value[0];
