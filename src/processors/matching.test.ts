@@ -365,6 +365,33 @@ Install with \`npm install scheduler@2.4.0\` and run \`scheduler start --port 80
     );
   });
 
+  it("finds the special categories' field names in camelCase and in prose", () => {
+    const dto = `class PatientRecord {
+  bloodType; medicalHistory; healthCondition; mentalHealth; sickLeave;
+  politicalParty; tradeUnion; ethnicOrigin; religiousBelief; dnaSample;
+  fingerprintTemplate; facialRecognition; sexualOrientation; genderIdentity;
+}
+Notes: medical history of asthma, sick leave since May.`;
+    const found = new Set(
+      matcher.scan(dto, options).map((m) => matcher.ruleset.rules[m.rule]!.category),
+    );
+    expect(found).toEqual(
+      new Set([
+        "health",
+        "political",
+        "racial_ethnic",
+        "religious",
+        "genetic",
+        "biometric",
+        "sexual_orientation",
+      ]),
+    );
+    const patterns = matcher.scan(dto, options).flatMap((m) => m.matchedPatterns);
+    expect(patterns.map((p) => p.pattern)).toEqual(
+      expect.arrayContaining(["bloodtype", "sickleave", "medical history", "sick leave"]),
+    );
+  });
+
   it("finds the personal data in a realistic customer record", () => {
     const record = `Customer: Jane Doe (first_name: Jane, last_name: Doe)
 Email: jane.doe@example.com, phone +44 20 7946 0958
