@@ -2,8 +2,8 @@
  * @module What a CLI command gets from the outside world, injected so commands are plain async
  * functions that tests can call directly.
  */
-import { readdirSync, readFileSync, statSync } from "node:fs";
-import { realpath, stat, writeFile } from "node:fs/promises";
+import { constants, readdirSync, readFileSync, statSync } from "node:fs";
+import { access, realpath, stat, writeFile } from "node:fs/promises";
 import { hostname, userInfo } from "node:os";
 import { basename, dirname, join, relative, resolve, sep } from "node:path";
 import type { Writable } from "node:stream";
@@ -228,8 +228,21 @@ export async function checkOutputTarget(
   const info = await stat(folder).catch(() => null);
   if (!info?.isDirectory())
     throw new InputError(`cannot write '${output}': folder '${folder}' does not exist`);
-  if ((await stat(target).catch(() => null))?.isDirectory())
+  const existing = await stat(target).catch(() => null);
+  if (existing?.isDirectory())
     throw new InputError(`cannot write '${output}': it is a folder; name a file`);
+  // A read-only file system or file, found now rather than after the whole run: the file is
+  // written in place if it exists, else created in the folder.
+  try {
+    await access(existing ? target : folder, constants.W_OK);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const why =
+      code === "EROFS"
+        ? "the file system is read-only"
+        : `${existing ? "it" : `folder '${folder}'`} is not writable (${code})`;
+    throw new InputError(`cannot write '${output}': ${why}`);
+  }
   // Where the file would land: a symlink is followed when it is written.
   const written = await realpath(target).catch(async () =>
     resolve(await realpath(folder), basename(target)),

@@ -1,9 +1,9 @@
 /**
  * `wct run` and friends in a subprocess, exactly as a user types them, on a temporary store.
  */
-import { spawnSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { closeSync, existsSync, openSync } from "node:fs";
-import { link, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { chmod, link, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
@@ -375,6 +375,34 @@ describe("wct run", () => {
       expect(String(quiet.stdout).trim()).toMatch(UUID);
     } finally {
       closeSync(full);
+    }
+  });
+
+  it("refuses an -o on a read-only file system before running anything", async () => {
+    // Root writes through file modes: a read-only mount is what stops it.
+    const readOnly = join(dir, "read-only");
+    await mkdir(readOnly);
+    const root = process.getuid?.() === 0;
+    if (root) execFileSync("mount", ["-t", "tmpfs", "-o", "ro", "tmpfs", readOnly]);
+    else await chmod(readOnly, 0o555);
+    try {
+      const own = join(dir, "ro-store");
+      const result = await wct([
+        "run",
+        EXAMPLE,
+        "-o",
+        join(readOnly, "x.json"),
+        "--store-path",
+        own,
+      ]);
+      expect(result.code).toBe(2);
+      expect(result.stderr).toBe(
+        `wct: cannot write '${join(readOnly, "x.json")}': ${root ? "the file system is read-only" : `folder '${readOnly}' is not writable (EACCES)`}\n`,
+      );
+      expect(existsSync(join(own, "runs"))).toBe(false);
+    } finally {
+      if (root) execFileSync("umount", [readOnly]);
+      else await chmod(readOnly, 0o755);
     }
   });
 
