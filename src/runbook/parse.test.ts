@@ -444,6 +444,12 @@ describe("loadRunbook validation", () => {
         "      input_mapping: {}",
         "      output: a",
         "      output_mapping: {b: c}",
+        "  scanned_source:",
+        "    source: {type: filesystem}",
+        "    process: {type: personal_data}",
+        "  scanned_copy:",
+        "    reuse: {from_run: r, artifact: a}",
+        "    process: {type: personal_data}",
       ]),
     ).toEqual([
       "runbook.yaml:4:3: artifacts.both: Artifact cannot have both 'source' and 'inputs' - they are mutually exclusive",
@@ -453,6 +459,8 @@ describe("loadRunbook validation", () => {
       "runbook.yaml:14:5: artifacts.child.child_runbook: Either 'output' or 'output_mapping' required",
       "runbook.yaml:17:3: artifacts.child2: Cannot combine 'child_runbook' with 'process'",
       "runbook.yaml:20:5: artifacts.child2.child_runbook: Cannot specify both 'output' and 'output_mapping'",
+      "runbook.yaml:25:3: artifacts.scanned_source: Artifact cannot have both 'source' and 'process': a source artifact only extracts, its 'process' would never run; process it in an artifact of its own ('inputs: scanned_source')",
+      "runbook.yaml:28:3: artifacts.scanned_copy: Artifact cannot have both 'reuse' and 'process': a reused artifact is a copy, its 'process' would never run; process it in an artifact of its own ('inputs: scanned_copy')",
     ]);
   });
 

@@ -604,6 +604,14 @@ class RunbookReader {
     if (!has("source") && !has("inputs") && !has("reuse")) {
       report("Artifact must have 'source', 'inputs', or 'reuse' defined");
     }
+    // Upstream accepts these and ignores the `process`: a scan the user asked for that never ran.
+    for (const key of ["source", "reuse"]) {
+      if (has(key) && has("process")) {
+        report(
+          `Artifact cannot have both '${key}' and 'process': ${key === "source" ? "a source artifact only extracts" : "a reused artifact is a copy"}, its 'process' would never run; process it in an artifact of its own ('inputs: ${lastSegment(artifactPath)}')`,
+        );
+      }
+    }
     if (has("child_runbook") && has("process"))
       report("Cannot combine 'child_runbook' with 'process'");
     if (has("child_runbook") && !has("inputs")) report("'child_runbook' requires 'inputs'");
