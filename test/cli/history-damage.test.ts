@@ -112,6 +112,32 @@ describe("output files", () => {
 });
 
 describe("damaged runs", () => {
+  it("reports a record whose ending the event log contradicts, either way", async () => {
+    const edited = await run(plain);
+    const record = runFile(edited, "_system", "metadata.json");
+    const text = await readFile(record, "utf8");
+    await writeFile(record, text.replace('"status": "completed"', '"status": "failed"'));
+    for (const args of [
+      ["inspect", edited],
+      ["export", edited],
+      ["runs", "verify", edited],
+    ]) {
+      const refused = await wct(args);
+      expect(refused.code, args.join(" ")).toBe(1);
+      expect(refused.stderr).toContain(
+        `${record}: says the run ended failed, but its event log says completed`,
+      );
+    }
+    // The log edited instead: the record no longer matches it either.
+    await writeFile(record, text);
+    const log = runFile(edited, "_system", "events.jsonl");
+    const events = await readFile(log, "utf8");
+    await writeFile(log, events.replace('"status":"completed"', '"status":"failed"'));
+    const verify = await wct(["runs", "verify", edited]);
+    expect(verify.code).toBe(1);
+    expect(verify.stderr).toContain("says the run ended completed, but its event log says failed");
+  });
+
   it("reports a lost or emptied event log instead of an intact run or an empty export", async () => {
     const lost = await run(plain);
     const emptied = await run(plain);

@@ -421,6 +421,20 @@ class FileSystemExecutionStore implements ExecutionStore {
         `holds no run_finished event, though metadata.json says the run ended ${record.status}: the log lost events`,
       );
     }
+    // The log is the source of truth: a record that says another ending than the log's last
+    // attempt does was changed by hand (a crash leaves the record behind the log, `running`).
+    const lastStart = events.findLastIndex((event) => event.type === "run_started");
+    const ended = events.slice(lastStart + 1).findLast((event) => event.type === "run_finished");
+    if (
+      record.status !== "running" &&
+      ended?.type === "run_finished" &&
+      ended.status !== record.status
+    ) {
+      throw new CorruptDataError(
+        this.systemFile(record.run_id, "metadata.json"),
+        `says the run ended ${record.status}, but its event log says ${ended.status}`,
+      );
+    }
     return viewRun(record, events, this.isLive(lease));
   }
 
@@ -642,8 +656,10 @@ class FileSystemExecutionStore implements ExecutionStore {
     return this.visibleRecord(record);
   }
 
-  /** Run folder names (not temp or deleted ones), unsorted. */
-  /** The run folders' names, and those of symbolic links in their place (listed as unreadable). */
+  /**
+   * Run folder names (not temp or deleted ones), unsorted, and those of symbolic links in their
+   * place (listed as unreadable).
+   */
   private async runFolderNames(): Promise<{ names: string[]; links: Set<string> }> {
     let entries: Dirent[];
     try {
