@@ -233,6 +233,7 @@ export async function executePlan(options: ExecuteOptions): Promise<RunResult> {
       resumed: Boolean(options.resumeRunId),
       pid: process.pid,
       host: owner.host,
+      runbook_sha256: options.runbook.sha256,
     });
     const outcome = await scheduler.run();
     await log.flush();

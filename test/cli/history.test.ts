@@ -2,6 +2,7 @@
  * Run history from the stores, as a user meets it: `wct runs`, `inspect`, `runs verify`,
  * `runs delete`, `runs prune`, `--resume` — in a subprocess, on a temporary filesystem store.
  */
+import { createHash } from "node:crypto";
 import { readdirSync } from "node:fs";
 import { cp, mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
@@ -224,6 +225,20 @@ describe("wct run --resume", () => {
     const record = JSON.parse(result.stdout);
     expect(record).toMatchObject({ run_id: failed, status: "completed", attempt: 2 });
     expect(record.kept.sort()).toEqual(["files", "findings"]);
+    // Each attempt's trail names the runbook it ran.
+    const events = JSON.parse((await wct(["inspect", failed, "--events", "--json"])).stdout);
+    const started = events.filter((e: { type: string }) => e.type === "run_started");
+    const text = await readFile(join(dir, "gamma.yaml"));
+    const digest = createHash("sha256").update(text).digest("hex");
+    expect(
+      started.map((e: { attempt: number; runbook_sha256: string }) => [
+        e.attempt,
+        e.runbook_sha256,
+      ]),
+    ).toEqual([
+      [1, digest],
+      [2, digest],
+    ]);
   });
 
   it("refuses a changed runbook, naming the changed artifacts", async () => {

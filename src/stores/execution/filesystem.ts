@@ -42,6 +42,7 @@ import {
   checkEvents,
   deriveArtifactStates,
   emptyCounts,
+  nextAttempt,
   recordAfterEvents,
   recordForNewRun,
   storedEventProblem,
@@ -648,7 +649,7 @@ class FileSystemExecutionStore implements ExecutionStore {
         ...current,
         runbook: { ...update.runbook },
         argv: [...update.argv],
-        attempt: current.attempt + 1,
+        attempt: nextAttempt(await this.readEvents(runId)),
       };
       await this.writeSystemFile(runId, "metadata.json", serializeRecord(next));
       return next;

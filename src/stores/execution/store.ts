@@ -31,7 +31,15 @@ interface EventBase {
 /** The persisted audit trail of a run. */
 export type RunEvent = EventBase &
   (
-    | { type: "run_started"; attempt: number; resumed: boolean; pid: number; host: string }
+    | {
+        type: "run_started";
+        attempt: number;
+        resumed: boolean;
+        pid: number;
+        host: string;
+        /** The runbook this attempt ran (a resume may run one edited since, comments only). */
+        runbook_sha256?: string;
+      }
     | { type: "artifact_started"; artifact_id: string }
     | {
         type: "artifact_completed";
@@ -203,8 +211,10 @@ export interface ExecutionStore {
   /** The stored plan JSON. */
   getPlan(runId: string): Promise<unknown>;
   /**
-   * Replaces the plan and runbook (used by resume, which re-plans) and bumps `attempt`. With an
-   * `owner`, only while it holds the lease (else `ConflictError` `lease_lost`, nothing changed).
+   * Replaces the plan and runbook (used by resume, which re-plans) and sets `attempt` to one more
+   * than the last attempt the event log records: an attempt whose `run_started` never reached
+   * the log (its process failed first) leaves no gap in the trail. With an `owner`, only while it
+   * holds the lease (else `ConflictError` `lease_lost`, nothing changed).
    */
   beginAttempt(
     runId: string,
