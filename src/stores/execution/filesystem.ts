@@ -22,7 +22,13 @@ import {
 } from "node:fs";
 import { hostname } from "node:os";
 import path from "node:path";
-import { ConflictError, CorruptDataError, RunNotFoundError, StoreError } from "../../errors.js";
+import {
+  ConflictError,
+  CorruptDataError,
+  errorMessage,
+  RunNotFoundError,
+  StoreError,
+} from "../../errors.js";
 import {
   type AppendGuard,
   createFileExclusiveDurable,
@@ -769,9 +775,20 @@ class FileSystemExecutionStore implements ExecutionStore {
     this.held.forget(runId);
     try {
       await fsyncDir(this.runsDir);
-      await fs.rm(doomed, { recursive: true, force: true });
     } catch (error) {
       throw storeError("delete", dir, error);
+    }
+    try {
+      await fs.rm(doomed, { recursive: true, force: true });
+    } catch (error) {
+      // An immutable file inside, say: the run is gone from the store, its remains are not.
+      // Node's rm reports the ENOTDIR of its fallback rather than the EPERM: the file it names
+      // says more.
+      const file = (error as NodeJS.ErrnoException).path;
+      throw new StoreError(
+        `run ${runId} is deleted, but not all of its files could be removed (${file ? `first ${file}` : errorMessage(error)}); what is left is in ${doomed}: remove it by hand, or let 'wct runs prune' sweep it once it can be removed`,
+        { cause: error },
+      );
     }
   }
 
