@@ -415,6 +415,16 @@ describe("flattenRunbook child path security", () => {
       `main.yaml:10:7: artifacts.use.child_runbook.path: child runbook not found: 'nope.yaml' (searched ${root}, ${path.join(root, "t")})`,
     ]);
   });
+
+  it("reports a child runbook path that names a folder as no file, not as not found", async () => {
+    const root = await tree("folder-child", {
+      "main.yaml": parent(useChild("lib")),
+      "lib/c.yaml": ["name: c"],
+    });
+    expect(await issuesOf(path.join(root, "main.yaml"), root)).toEqual([
+      `main.yaml:9:7: artifacts.use.child_runbook.path: child runbook 'lib' is not a file: ${path.join(root, "lib")} is a folder or a device; name the runbook file`,
+    ]);
+  });
 });
 
 describe("flattenRunbook input and output mapping", () => {

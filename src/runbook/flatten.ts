@@ -432,13 +432,12 @@ class Flattener {
       return undefined;
     }
     const folders = [path.dirname(parent.path), ...this.templateFolders];
+    const notFiles: string[] = [];
     for (const folder of folders) {
       const candidate = path.join(folder, childPath);
-      const isFile = await stat(candidate).then(
-        (s) => s.isFile(),
-        () => false,
-      );
-      if (!isFile) continue;
+      const found = await stat(candidate).catch(() => null);
+      if (found && !found.isFile()) notFiles.push(candidate);
+      if (!found?.isFile()) continue;
       const [realFolder, realFile] = await Promise.all([realpath(folder), realpath(candidate)]);
       if (!realFile.startsWith(realFolder + path.sep)) {
         this.issue(
@@ -453,7 +452,9 @@ class Flattener {
     this.issue(
       parent,
       fieldPath,
-      `child runbook not found: '${childPath}' (searched ${folders.join(", ")})`,
+      notFiles.length > 0
+        ? `child runbook '${childPath}' is not a file: ${notFiles.join(", ")} ${notFiles.length > 1 ? "are folders or devices" : "is a folder or a device"}; name the runbook file`
+        : `child runbook not found: '${childPath}' (searched ${folders.join(", ")})`,
     );
     return undefined;
   }
