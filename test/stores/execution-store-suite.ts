@@ -245,23 +245,6 @@ export function describeExecutionStore(
         expect(record.counts).toEqual(details.counts);
       });
 
-      it("numbers an attempt after the last one its log records as started, leaving no gap", async () => {
-        const run = sampleRun();
-        await store.createRun(run, owner());
-        const update = { plan: {}, runbook: run.runbook, argv: [] };
-        await store.appendEvents(run.run_id, [
-          event({ type: "run_started", attempt: 1, resumed: false, pid: 1, host: "h" }),
-          event({ type: "run_finished", status: "failed" }),
-        ]);
-        expect((await store.beginAttempt(run.run_id, update)).attempt).toBe(2);
-        // Attempt 2's run_started never reached the log (its process failed first).
-        expect((await store.beginAttempt(run.run_id, update)).attempt).toBe(2);
-        await store.appendEvents(run.run_id, [
-          event({ type: "run_started", attempt: 2, resumed: true, pid: 1, host: "h" }),
-        ]);
-        expect((await store.beginAttempt(run.run_id, update)).attempt).toBe(3);
-      });
-
       it("resets artifacts left running when a new attempt starts, keeping finished ones", async () => {
         const run = sampleRun();
         await store.createRun(run, owner());
@@ -544,9 +527,6 @@ export function describeExecutionStore(
         const run = sampleRun();
         const first = owner(await deadPid());
         await store.createRun(run, first);
-        await store.appendEvents(run.run_id, [
-          event({ type: "run_started", attempt: 1, resumed: false, pid: first.pid, host: "h" }),
-        ]);
         const next = owner();
         await store.acquireLease(run.run_id, next);
         const update = { plan: { replanned: true }, runbook: run.runbook, argv: ["late"] };

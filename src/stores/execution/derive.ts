@@ -240,9 +240,3 @@ export function checkEvents(runId: string, events: RunEvent[]): void {
     if (problem) throw new InputError(`Event ${index} for run ${runId}: ${problem}.`);
   }
 }
-
-/** The number of the attempt after the last one `events` records as started. */
-export function nextAttempt(events: RunEvent[]): number {
-  const started = events.findLast((event) => event.type === "run_started");
-  return (started?.type === "run_started" ? started.attempt : 0) + 1;
-}

@@ -48,7 +48,6 @@ import {
   checkEvents,
   deriveArtifactStates,
   emptyCounts,
-  nextAttempt,
   recordAfterEvents,
   recordForNewRun,
   storedEventProblem,
@@ -655,7 +654,7 @@ class FileSystemExecutionStore implements ExecutionStore {
         ...current,
         runbook: { ...update.runbook },
         argv: [...update.argv],
-        attempt: nextAttempt(await this.readEvents(runId)),
+        attempt: current.attempt + 1,
       };
       await this.writeSystemFile(runId, "metadata.json", serializeRecord(next));
       return next;

@@ -4,7 +4,7 @@
  */
 import { ConflictError, RunNotFoundError } from "../../errors.js";
 import { validateRunId } from "../keys.js";
-import { checkEvents, nextAttempt, recordAfterEvents, recordForNewRun } from "./derive.js";
+import { checkEvents, recordAfterEvents, recordForNewRun } from "./derive.js";
 import {
   isLeaseLive,
   type LeaseLimits,
@@ -120,7 +120,7 @@ class MemoryExecutionStore implements ExecutionStore {
       ...run.record,
       runbook: { ...update.runbook },
       argv: [...update.argv],
-      attempt: nextAttempt(run.events),
+      attempt: run.record.attempt + 1,
     };
     return this.visibleRecord(run);
   }

@@ -211,10 +211,8 @@ export interface ExecutionStore {
   /** The stored plan JSON. */
   getPlan(runId: string): Promise<unknown>;
   /**
-   * Replaces the plan and runbook (used by resume, which re-plans) and sets `attempt` to one more
-   * than the last attempt the event log records: an attempt whose `run_started` never reached
-   * the log (its process failed first) leaves no gap in the trail. With an `owner`, only while it
-   * holds the lease (else `ConflictError` `lease_lost`, nothing changed).
+   * Replaces the plan and runbook (used by resume, which re-plans) and bumps `attempt`. With an
+   * `owner`, only while it holds the lease (else `ConflictError` `lease_lost`, nothing changed).
    */
   beginAttempt(
     runId: string,
