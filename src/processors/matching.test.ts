@@ -211,6 +211,7 @@ describe("evidence", () => {
       "passphrase: correct horse battery, next",
       "MYSQL_PASS=mysqlpass1 SMTP_PASS='smtpSecret99' db.pass = dotpassval credentials: ada:credpw",
       "mysql -u ada -pmysqlcli123 app; sshpass -p sshpassval ssh ada@db; curl -s -u admin:curlpw1 https://x",
+      "proxy=alice:S3cretPw@proxy.example.com:3128 url=jdbc:oracle:thin:scott/tiger@db01.example.com:1521/ORCL",
       // Not credentials: prose, and a tag or flag that only names passwords.
       "the bearer of this card; <passwordPolicy>strict</passwordPolicy> --password-file /etc/pw",
       "bypass=true compass: north; mysql -p; curl -u admin https://x",
@@ -227,6 +228,7 @@ describe("evidence", () => {
         "passphrase: ***, next",
         "MYSQL_PASS=*** SMTP_PASS='***' db.pass = *** credentials: ***",
         "mysql -u ada -p*** app; sshpass -p *** ssh ada@db; curl -s -u admin:*** https://x",
+        "proxy=alice:***@proxy.example.com:3128 url=jdbc:oracle:thin:scott/***@db01.example.com:1521/ORCL",
         "the bearer of this card; <passwordPolicy>strict</passwordPolicy> --password-file /etc/pw",
         "bypass=true compass: north; mysql -p; curl -u admin https://x",
       ].join("\n"),

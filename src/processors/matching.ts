@@ -348,7 +348,9 @@ const QUOTED_OR_WORD = String.raw`("(?:[^"\\\n]|\\.)*"?|'[^'\n]*'?|[^\s"'&,;]+)`
  * `--password …` (group 5); the credentials of an `Authorization:` header (`Bearer …`,
  * `Basic …`, group 6) and a bearer token anywhere (group 7); the password of a command line
  * that takes one after a short flag: `mysql -pS3cret` (group 8), `sshpass -p S3cret` (group 9),
- * `curl -u ada:S3cret` (group 10). A name ends in `pass` only after a non-letter (`SMTP_PASS=`,
+ * `curl -u ada:S3cret` (group 10); a proxy setting's `user:password@` without a scheme
+ * (`proxy=ada:S3cret@proxy:3128`, group 11), and an Oracle JDBC URL's `user/password@` (group
+ * 12). A name ends in `pass` only after a non-letter (`SMTP_PASS=`,
  * `db.pass`, not `bypass`). A quoted value whose closing quote lies beyond the window runs to
  * its end. A name is tried only where a run of name characters starts, so a long run costs one
  * pass.
@@ -364,6 +366,8 @@ const CREDENTIAL = new RegExp(
     String.raw`(?<![\w-])(?:mysql|mysqldump|mysqladmin|mariadb|mariadb-dump)(?:[ \t]+[^\s|;&]+)*?[ \t]+-p([^\s"'|;&]+)`,
     String.raw`(?<![\w-])sshpass[ \t]+-p[ \t]*${QUOTED_OR_WORD}`,
     String.raw`(?<![\w-])curl(?:[ \t]+[^\s|;&]+)*?[ \t]+(?:-u|--user)[ \t]+["']?[^\s:"']+:([^\s"']+)`,
+    String.raw`(?<![\w-])[\w-]*proxy["']?[ \t]*[:=][ \t]*["']?[^\s:@/"']+:([^\s@/"']+)@`,
+    String.raw`jdbc:oracle:\w+:@?[^\s/@:"']+\/([^\s@"']+)@`,
   ].join("|"),
   "gi",
 );
@@ -374,7 +378,7 @@ const CREDENTIAL = new RegExp(
  * and this test is many times faster than `CREDENTIAL`, whose names may start at any word.
  */
 const CREDENTIAL_HINT =
-  /\/\/|pass|pwd|secret|token|key|credential|authorization|bearer|mysql|mariadb|curl/i;
+  /\/\/|pass|pwd|secret|token|key|credential|authorization|bearer|mysql|mariadb|curl|proxy|jdbc/i;
 
 /** Characters around a snippet searched for a credential that the snippet's edge cuts. */
 const CREDENTIAL_REACH = 256;
@@ -392,11 +396,12 @@ export function maskedSlice(text: string, from: number, to: number): string {
   let at = from;
   CREDENTIAL.lastIndex = 0;
   for (let m = CREDENTIAL.exec(window); m !== null; m = CREDENTIAL.exec(window)) {
-    const url = m[1] !== undefined;
     const value = m.slice(1).find((group) => group !== undefined)!;
-    let start = reach + m.index + m[0].length - value.length - (url ? 1 : 0);
+    // A password before a host (`//u:pw@`, `proxy=u:pw@`, `u/pw@`): the match ends in its `@`.
+    const beforeHost = m[0].endsWith("@") && !value.endsWith("@");
+    let start = reach + m.index + m[0].length - value.length - (beforeHost ? 1 : 0);
     let end = start + value.length;
-    const quote = url ? "" : value[0];
+    const quote = beforeHost ? "" : value[0];
     if (quote === '"' || quote === "'") {
       start++;
       if (value.length > 1 && value.endsWith(quote)) end--;
