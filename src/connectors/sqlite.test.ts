@@ -16,7 +16,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { ComponentContext } from "../components/types.js";
 import { ComponentError } from "../errors.js";
 import { validateContent } from "../schemas/registry.js";
-import { sqliteConnector } from "./sqlite.js";
+import { readUnchanged, sqliteConnector } from "./sqlite.js";
 
 const STANDARD_INPUT = { name: "standard_input", version: "1.0.0" };
 
@@ -381,6 +381,21 @@ describe("sqlite connector", () => {
     zeroed.fill(0, 0, 28);
     writeFileSync(join(base, "app.db-journal"), zeroed);
     expect(await contents()).toContain("email: uncommitted@example.com");
+  });
+
+  it("reads a database again while another process changes it, and gives up if it keeps changing", async () => {
+    // The files' states as a writer leaves them: changed during the first two reads, then quiet.
+    const states = ["a", "b", "b", "c", "c", "c"];
+    let reads = 0;
+    const read = async () => ++reads;
+    const state = async () => states.shift() ?? "c";
+    const giveUp = (attempts: number): never => {
+      throw new Error(`gave up after ${attempts}`);
+    };
+    expect(await readUnchanged(read, state, giveUp)).toBe(3);
+    let n = 0;
+    const busy = async () => String(n++);
+    await expect(readUnchanged(read, busy, giveUp)).rejects.toThrow("gave up after 20");
   });
 
   it("reports a corrupt database as a ComponentError", async () => {

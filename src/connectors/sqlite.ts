@@ -6,7 +6,7 @@
  * is loaded into memory, which suits the databases this connector is meant for (it samples
  * `max_rows_per_table` rows per table).
  */
-import { access, realpath } from "node:fs/promises";
+import { access, realpath, stat } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { basename, resolve } from "node:path";
 import { checkExtractCall, checkProperties } from "../components/properties.js";
@@ -121,19 +121,6 @@ export const sqliteConnector: Connector = {
         { cause: error },
       );
     };
-    const read = await readRegularFile(file).catch(cannotRead);
-    if (read === null) throw new ComponentError(`sqlite: ${shown} is not a regular file`);
-    let bytes: Uint8Array = read;
-    // An empty file is an empty database, as SQLite itself opens it.
-    if (
-      bytes.length > 0 &&
-      (bytes.length < SQLITE_HEADER.length ||
-        !SQLITE_HEADER.equals(bytes.subarray(0, SQLITE_HEADER.length)))
-    ) {
-      throw new ComponentError(
-        `sqlite: ${shown} is not a SQLite database (it lacks the SQLite file header; an encrypted database looks like this too)`,
-      );
-    }
     // The journals lie beside the file a symlink leads to, where SQLite itself keeps them.
     const real = await realpath(file).catch(() => file);
     // The journal or log beside the file, null if there is none. A FIFO or a device there fails
@@ -149,18 +136,48 @@ export const sqliteConnector: Connector = {
         (error: NodeJS.ErrnoException) =>
           error.code === "ENOENT" ? null : cannotRead(error, what),
       );
-    // A hot rollback journal: a writer is in a transaction (or was killed in one) and may have
-    // written some of its pages already. Read as SQLite would: rolled back to the last commit.
-    const journal = bytes.length === 0 ? null : await readBeside("-journal", "rollback journal of");
-    const rollback = journal && readRollbackJournal(journal);
-    if (rollback && !(await superJournalGone(rollback.superJournal))) {
-      bytes = applyRollback(bytes, rollback);
-    }
-    // Transactions committed to its write-ahead log and not yet checkpointed are part of it.
-    const wal = await readBeside("-wal", "write-ahead log of");
-    // Beside an empty file a log is stale: SQLite deletes it rather than read it.
-    const commits = wal && bytes.length > 0 && readWalCommits(wal);
-    if (commits) bytes = applyWalCommits(bytes, commits);
+    /** The database as SQLite would read it now: the file, rolled back or forward by its journals. */
+    const snapshot = async (): Promise<Uint8Array> => {
+      const read = await readRegularFile(file).catch(cannotRead);
+      if (read === null) throw new ComponentError(`sqlite: ${shown} is not a regular file`);
+      let bytes: Uint8Array = read;
+      // An empty file is an empty database, as SQLite itself opens it.
+      if (
+        bytes.length > 0 &&
+        (bytes.length < SQLITE_HEADER.length ||
+          !SQLITE_HEADER.equals(bytes.subarray(0, SQLITE_HEADER.length)))
+      ) {
+        throw new ComponentError(
+          `sqlite: ${shown} is not a SQLite database (it lacks the SQLite file header; an encrypted database looks like this too)`,
+        );
+      }
+      // A hot rollback journal: a writer is in a transaction (or was killed in one) and may have
+      // written some of its pages already. Read as SQLite would: rolled back to the last commit.
+      const journal =
+        bytes.length === 0 ? null : await readBeside("-journal", "rollback journal of");
+      const rollback = journal && readRollbackJournal(journal);
+      if (rollback && !(await superJournalGone(rollback.superJournal))) {
+        bytes = applyRollback(bytes, rollback);
+      }
+      // Transactions committed to its write-ahead log and not yet checkpointed are part of it.
+      const wal = await readBeside("-wal", "write-ahead log of");
+      // Beside an empty file a log is stale: SQLite deletes it rather than read it.
+      const commits = wal && bytes.length > 0 && readWalCommits(wal);
+      if (commits) bytes = applyWalCommits(bytes, commits);
+      return bytes;
+    };
+    // No lock is taken (it would need a native SQLite): a process writing meanwhile changes the
+    // files between their reads, and the pages read would mix two states of the database. Read
+    // again until the files stayed the same from the first read to the last.
+    const bytes = await readUnchanged(
+      snapshot,
+      () => filesState(real),
+      (attempts) => {
+        throw new ComponentError(
+          `sqlite: ${shown} changed while it was read, ${attempts} times: another process keeps writing to it; read it when it is quieter, or a copy made with SQLite's backup (sqlite3 DB ".backup copy.db")`,
+        );
+      },
+    );
 
     const { Database } = await loadSqlJs();
     const database = new Database(bytes);
@@ -400,6 +417,45 @@ async function superJournalGone(superJournal: string | undefined): Promise<boole
     () => false,
     (error: NodeJS.ErrnoException) => error.code === "ENOENT",
   );
+}
+
+/** How many times a database that changes while it is read is read again before giving up. */
+const SNAPSHOT_ATTEMPTS = 20;
+
+/**
+ * `read()`'s result once `state()` is the same before and after it, reading again (a few ms
+ * apart, ~1 s in all) while it is not; `giveUp(attempts)` after `SNAPSHOT_ATTEMPTS` tries.
+ */
+export async function readUnchanged<T>(
+  read: () => Promise<T>,
+  state: () => Promise<string>,
+  giveUp: (attempts: number) => never,
+): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    const before = await state();
+    const result = await read();
+    if ((await state()) === before) return result;
+    if (attempt === SNAPSHOT_ATTEMPTS) giveUp(attempt);
+    await new Promise((resolve) => setTimeout(resolve, Math.min(50, 5 * attempt)));
+  }
+}
+
+/**
+ * The database file's and its rollback journal's identity, size and change times, to tell a
+ * write apart. The write-ahead log is left out: a writer only appends to it (what it appends
+ * after the log was read is not read), and a log started anew follows a checkpoint, which
+ * changes the database file.
+ */
+async function filesState(real: string): Promise<string> {
+  const states = await Promise.all(
+    ["", "-journal"].map((suffix) =>
+      stat(`${real}${suffix}`, { bigint: true }).then(
+        (s) => `${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`,
+        () => "-",
+      ),
+    ),
+  );
+  return states.join(" ");
 }
 
 /** Why a file could not be read, in words where Node gives only a code. */
