@@ -197,6 +197,25 @@ describe("filesystem connector", () => {
       "docs/a.md",
       "src/docs/b.md",
     ]);
+    // `docs/**/`: the folders under `docs`, not `docs` itself, as in git.
+    write("tree/docs/deep/c.md", "c");
+    expect(sources(await extract({ path: "tree", include_patterns: ["docs/**/"] }))).toEqual([
+      "docs/deep/c.md",
+    ]);
+    expect(sources(await extract({ path: "tree", exclude_patterns: ["docs/**/"] }))).toEqual([
+      "docs/a.md",
+      "src/docs/b.md",
+    ]);
+    rmSync(join(base, "tree/docs/deep"), { recursive: true });
+    // `./docs` is the top-level `docs`, as `/docs` is.
+    for (const pattern of ["./docs", "/docs"]) {
+      expect(sources(await extract({ path: "tree", include_patterns: [pattern] }))).toEqual([
+        "docs/a.md",
+      ]);
+      expect(sources(await extract({ path: "tree", exclude_patterns: [pattern] }))).toEqual([
+        "src/docs/b.md",
+      ]);
+    }
   });
 
   it("stops at max_files and says so", async () => {

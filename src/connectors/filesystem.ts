@@ -657,7 +657,14 @@ function includeDecider(patterns: Pattern[]): (relativePath: string) => boolean 
 
 /** A pattern without '/' matches a name at any depth; one with a '/' is relative to the root. */
 function pathMatcher(pattern: Pattern): (relativePath: string, name: string) => boolean {
-  const match = globMatcher(pattern.glob);
+  const glob = globMatcher(pattern.glob);
+  // `a/b/**/`: the folders under `a/b`, as in git, not `a/b` itself (picomatch's `**` also
+  // matches nothing), whose own files it would take along.
+  const parent =
+    pattern.isFolder && pattern.glob.endsWith("/**")
+      ? globMatcher(pattern.glob.slice(0, -3))
+      : null;
+  const match = parent ? (input: string) => glob(input) && !parent(input) : glob;
   return pattern.isAnchored ? (relativePath) => match(relativePath) : (_, name) => match(name);
 }
 
@@ -686,8 +693,10 @@ function normalisePattern(pattern: string): Pattern {
   glob = glob.replaceAll("\\", "/");
   const isFolder = glob.endsWith("/");
   glob = glob.replace(/\/+$/, "");
-  if (glob.startsWith("./")) glob = glob.slice(2);
-  const isAnchored = glob.includes("/");
+  // `./docs` names the top-level `docs`, as `/docs` does (git matches nothing for it).
+  const dotSlash = glob.startsWith("./");
+  if (dotSlash) glob = glob.slice(2);
+  const isAnchored = dotSlash || glob.includes("/");
   return { glob: glob.replace(/^\/+/, ""), isAnchored, isNegated, isFolder };
 }
 
