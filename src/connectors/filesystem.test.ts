@@ -451,6 +451,13 @@ describe("filesystem connector", () => {
     const failure = extract({ path: "bin" });
     await expect(failure).rejects.toBeInstanceOf(ComponentError);
     await expect(failure).rejects.toThrow(/no readable text files under 'bin'.*1 binary/);
+    // Text files there, but max_files used up by binary ones first: said so.
+    write("bin/b.png", Uint8Array.from([0x89, 0, 2]));
+    write("bin/c.txt", "text");
+    await expect(extract({ path: "bin", max_files: 2 })).rejects.toThrow(
+      /2 binary; max_files \(2\) was used up by these before any text file: raise it$/,
+    );
+    expect(sources(await extract({ path: "bin", max_files: 3 }))).toEqual(["c.txt"]);
     mkdirSync(join(base, "empty"));
     await expect(extract({ path: "empty" })).rejects.toThrow(/no files matched/);
     execFileSync("mkfifo", [join(base, "fifo")]);

@@ -318,8 +318,13 @@ async function extractFiles(options: Options, context: ComponentContext): Promis
   reportSkipped(counters, options, context);
 
   if (data.length === 0) {
+    // The path as written and, when it differs, as resolved.
+    const where = options.path === root ? `'${root}'` : `'${options.path}' (${root})`;
+    const limit = maxFilesReached
+      ? `; max_files (${options.maxFiles}) was used up by these before any text file: raise it`
+      : "";
     throw new ComponentError(
-      `filesystem: no readable text files under '${options.path}' (${root}); ${describeSkipped(counters) || "no files matched"}`,
+      `filesystem: no readable text files under ${where}; ${describeSkipped(counters) || "no files matched"}${limit}`,
     );
   }
   if (maxFilesReached) {

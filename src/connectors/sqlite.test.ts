@@ -266,9 +266,15 @@ describe("sqlite connector", () => {
     );
     // An empty file is an empty database, as SQLite opens it.
     writeFileSync(join(base, "empty.db"), "");
+    const warnings: string[] = [];
+    context.warn = (message) => warnings.push(message);
     const empty = await extract({ database_path: "empty.db" });
     expect(empty.data).toEqual([]);
     expect(empty.metadata.database_schema.tables).toEqual([]);
+    // Said, since a wrong path to an empty file would pass unseen.
+    expect(warnings).toEqual([
+      "sqlite: 'empty.db' holds no tables (an empty database: is database_path right?)",
+    ]);
   });
 
   it("reads what a WAL-mode database committed to its write-ahead log, and nothing torn", async () => {

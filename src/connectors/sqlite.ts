@@ -273,6 +273,10 @@ async function sample(
     tables.push({ name: table, columns, sampled_rows: rowNumber });
     if (virtual) readVirtual.add(table);
   }
+  // An empty file opens as an empty database: a wrong `database_path` would pass unseen.
+  if (tables.length === 0 && skippedTables.length === 0) {
+    warn(`sqlite: '${databasePath}' holds no tables (an empty database: is database_path right?)`);
+  }
 
   return {
     schema: STANDARD_INPUT,
