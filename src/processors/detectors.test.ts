@@ -532,6 +532,19 @@ describe("ipv4", () => {
     expect(
       detect("ipv4", "git push from 203.0.113.20 failed; java app on 10.0.0.21; Git 2.1.0.1"),
     ).toEqual(["203.0.113.20", "10.0.0.21"]);
+    const changelog = [
+      "## [2.0.1.3] - 2024-01-10",
+      "- Released 2.0.1.2; Upgrade to 4.8.1.2 of the runtime; see versions 1.8.4.2",
+      'versionName "2.4.0.1"',
+      "### 3.2.1.4 Session handling",
+      "Requirement 3.2.1.4, Article 4.1.2.3 and Table 2.1.3.1",
+      "libacme-utils (2.4.1.3-1) unstable; urgency=medium",
+    ].join("\n");
+    expect(detect("ipv4", changelog)).toEqual([]);
+    // A commented-out address is an address; so is one the DNS record was updated to.
+    expect(
+      detect("ipv4", "# 10.0.0.5 db01\nrecord updated to 203.0.113.5 (10.0.0.1-10.0.0.9)"),
+    ).toEqual(["10.0.0.5", "203.0.113.5", "10.0.0.1", "10.0.0.9"]);
   });
   it("ignores addresses that name no device: unspecified, loopback, netmasks, CIDR networks", () => {
     expect(

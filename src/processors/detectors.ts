@@ -1041,20 +1041,26 @@ function isPlausibleBirthDate(groups: Record<string, string | undefined>): boole
 
 const IPV4_CANDIDATE = /\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}/g;
 const VERSION_WORDS =
-  "ver|release|build|firmware|oid|objectidentifier|v|v8|kernel|jdk|jre|gcc|openssl|sections?|chapter|clause|" +
+  "ver|releases?|released|versions|build|firmware|oid|objectidentifier|v|v8|kernel|jdk|jre|gcc|openssl|" +
+  // A document's numbered parts (`Requirement 3.2.1.4`, `Table 2.1.3.1`).
+  "sections?|chapter|clause|articles?|requirements?|tables?|figures?|paragraphs?|appendix|annex|" +
+  "upgrade[sd]?\\s+to|upgrading\\s+to|downgrade[sd]?\\s+to|" +
   // Software released as `1.7.12.1` and named in prose (`Git 1.7.12.1`, `update V8 to
   // 4.4.63.30`); not infrastructure (`docker`, `node`, `nginx`), which is followed by addresses.
   "git|python|php|perl|ruby|java|chromium|firefox|safari|android|ios|macos|ubuntu|debian|" +
   "postgresql|mysql|mariadb|npm|pip|dotnet|electron|xcode|llvm|clang|cmake";
 /**
- * What stands right before a version or a section number: a word (`version`, `v`, `kernel`,
- * `Section 3.4.1.2`, an OID's; `to` or `from` may come between, `update Git to 1.7.12.2`), a dpkg
+ * What stands right before a version or a section number: a word (`version`, `versionName`,
+ * `v`, `kernel`, `Released`, `upgraded to`, `Section 3.4.1.2`, an OID's; `to` or `from` may come
+ * between, `update Git to 1.7.12.2`), a Markdown heading's start, a dpkg
  * or apt package's architecture (`socat:amd64 1.7.4.4-2`), a requirement's operator or a spec's
  * anchor (`ES6$25.4.5.4`).
  */
 const VERSION_CONTEXT = new RegExp(
   [
-    "(?:version_*",
+    "(?:version\\w*",
+    // A Markdown heading's number (`### 3.2.1.4 Sessions`, a changelog's `## [2.0.1.3]`).
+    "(?:^|\\n)#{2,6}[ \\t]+\\[?",
     `\\b(?:${VERSION_WORDS})(?:\\s+(?:to|from))?`,
     ":(?:amd64|arm64|armhf|armel|i386|ppc64el|s390x|all)(?: <none>)?",
     "@|==|>=|<=|~|\\^|§|\\$)[\\s:=\"'(>-]*$",
@@ -1099,6 +1105,13 @@ function isHeadingNumber(text: string, start: number, end: number): boolean {
   );
 }
 
+/** A Debian changelog's `package (2.4.1.3-1) unstable`: a version and its revision in brackets. */
+const DEBIAN_REVISION = /^-\d+(?:[a-z~+][\w.+~]*)?\)/i;
+
+function isDebianVersion(text: string, start: number, end: number): boolean {
+  return text[start - 1] === "(" && DEBIAN_REVISION.test(text.slice(end, end + 40));
+}
+
 const detectIpv4: Detector = (text, emit) => {
   IPV4_CANDIDATE.lastIndex = 0;
   for (let m = IPV4_CANDIDATE.exec(text); m !== null; m = IPV4_CANDIDATE.exec(text)) {
@@ -1111,7 +1124,8 @@ const detectIpv4: Detector = (text, emit) => {
       !VERSION_CONTEXT.test(text.slice(Math.max(0, start - 20), start)) &&
       !isProductVersion(text, start) &&
       !inSvgGeometry(text, start) &&
-      !isHeadingNumber(text, start, end)
+      !isHeadingNumber(text, start, end) &&
+      !isDebianVersion(text, start, end)
     ) {
       emit(start, end);
     }
