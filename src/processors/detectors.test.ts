@@ -84,6 +84,9 @@ describe("email", () => {
     const text =
       "import x from '@types/node'; npm i left-pad@1.3.0; <img src='logo@2x.png'>; @Component({}) user@localhost";
     expect(detect("email", text)).toEqual([]);
+    const assets =
+      "logo@2x.avif Inter@1.ttf hero@2x.pdf hero@2x.heic icons@2.woff2 icons@2.eot intro@720p.webm intro@hd.mov";
+    expect(detect("email", assets)).toEqual([]);
   });
 
   it("ignores systemd units and file names, not the address beside them", () => {

@@ -108,8 +108,9 @@ function isDomainChar(c: number): boolean {
   return isAlnum(c) || isLatinLetter(c) || c === CODE_DOT || c === CODE_MINUS;
 }
 
-// Asset names such as `logo@2x.png` and systemd's instances (`getty@tty1.service`) look like
-// addresses; none of these file extensions is a real TLD.
+// Asset names such as `logo@2x.png`, `Inter@1.ttf` and systemd's instances (`getty@tty1.service`)
+// look like addresses; these file extensions are no TLD, or one hardly any address uses (`.zip`,
+// `.mov`).
 const FILE_EXTENSIONS = new Set([
   "service",
   "socket",
@@ -148,6 +149,21 @@ const FILE_EXTENSIONS = new Set([
   "lock",
   "tgz",
   "zip",
+  "avif",
+  "heic",
+  "tif",
+  "tiff",
+  "pdf",
+  "ttf",
+  "otf",
+  "woff",
+  "woff2",
+  "eot",
+  "webm",
+  "mp4",
+  "mov",
+  "mp3",
+  "wav",
 ]);
 
 const detectEmail: Detector = (text, emit) => {
