@@ -195,6 +195,17 @@ describe("phone", () => {
 });
 
 describe("payment_card", () => {
+  it("takes no EAN-13 barcode for a 13-digit Visa or Maestro card", () => {
+    // Each passes the Luhn check: a barcode's check digit is not Luhn's, but one in ten agrees.
+    const barcodes = ["4031007728372", "6985945266985", "5758099326116"].filter((code) =>
+      luhnValid(code),
+    );
+    expect(barcodes).toHaveLength(3);
+    expect(detect("payment_card", barcodes.map((code) => `SKU-1,${code},Item`).join("\n"))).toEqual(
+      [],
+    );
+    expect(detect("payment_card", "maestro 6759 6498 2643 8453")).toEqual(["6759 6498 2643 8453"]);
+  });
   it("detects cards with a valid Luhn sum and issuer prefix in common formats", () => {
     const text = [
       "visa 4111 1111 1111 1111",

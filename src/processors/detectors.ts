@@ -473,7 +473,7 @@ function isPhoneNumber(text: string, start: number, end: number): boolean {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Payment cards: 13-19 digits, bare or in groups, with a known issuer prefix and a valid Luhn sum.
+// Payment cards: 14-19 digits, bare or in groups, with a known issuer prefix and a valid Luhn sum.
 
 /** 4-4-4-4 and its kin, bare, or as Amex (4-6-5) and Diners Club (4-6-4) group theirs. */
 const CARD_CANDIDATE = /\d{4}(?:[ -]?\d{4}[ -]?\d{4}[ -]?\d{1,7}|[ -]\d{6}[ -]\d{4,5})/g;
@@ -529,15 +529,16 @@ function hasCardIssuerPrefix(digits: string): boolean {
   const two = Number(digits.slice(0, 2));
   const four = Number(digits.slice(0, 4));
   const six = Number(digits.slice(0, 6));
-  if (digits[0] === "4")
-    return digits.length === 13 || digits.length === 16 || digits.length === 19;
+  // Not 13 digits, which Visa no longer issues and an EAN-13 barcode has (Germany's start 40-44);
+  // nor Maestro's shortest, which the barcodes of other countries (50, 57, 64, 69) would pass.
+  if (digits[0] === "4") return digits.length === 16 || digits.length === 19;
   if ((two >= 51 && two <= 55) || (four >= 2221 && four <= 2720)) return digits.length === 16;
   if (two === 34 || two === 37) return digits.length === 15;
   if (four === 6011 || two === 65 || (six >= 644000 && six <= 649999)) return digits.length >= 16;
   if (four >= 3528 && four <= 3589) return digits.length >= 16;
   const three = Number(digits.slice(0, 3));
   if ((three >= 300 && three <= 305) || two === 36 || two === 38) return digits.length >= 14;
-  if (two === 50 || (two >= 56 && two <= 69)) return digits.length >= 12;
+  if (two === 50 || (two >= 56 && two <= 69)) return digits.length >= 16;
   if (two === 62) return digits.length >= 16;
   return false;
 }
