@@ -194,6 +194,17 @@ describe("phone", () => {
   });
 });
 
+describe("one value, one finding", () => {
+  it("takes no phone number out of an IBAN's digits", () => {
+    const text = "Rekening NL91 ABNA 0417 1643 00, bel 0417 1643 00";
+    const at: number[] = [];
+    DETECTORS.phone(text, (start) => at.push(start));
+    // Only the number after `bel`, not the same digits inside the IBAN.
+    expect(at).toEqual([text.lastIndexOf("0417")]);
+    expect(detect("iban", text)).toEqual(["NL91 ABNA 0417 1643 00"]);
+  });
+});
+
 describe("payment_card", () => {
   it("takes no EAN-13 barcode for a 13-digit Visa or Maestro card", () => {
     // Each passes the Luhn check: a barcode's check digit is not Luhn's, but one in ten agrees.

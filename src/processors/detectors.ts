@@ -287,7 +287,8 @@ const detectPhone: Detector = (text, emit) => {
       !isArithmeticPlus(text, start) &&
       !inSvgGeometry(text, start) &&
       // A value is one thing: a number an NHS label names is not also a phone number.
-      !isLabelledNhs(text, start, end)
+      !isLabelledNhs(text, start, end) &&
+      !insideIban(text, start, end)
     ) {
       emit(start, end);
     }
@@ -636,7 +637,12 @@ const IBAN_LENGTHS: Record<string, number> = {
 
 const IBAN_CANDIDATE = /[A-Z]{2}\d\d(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?/g;
 
-const detectIban: Detector = (text, emit) => {
+/** The IBANs of the text scanned last, as [start, end] in text order. */
+let lastIbans: { text: string; spans: Array<[number, number]> } | undefined;
+
+function ibanSpans(text: string): Array<[number, number]> {
+  if (lastIbans?.text === text) return lastIbans.spans;
+  const spans: Array<[number, number]> = [];
   IBAN_CANDIDATE.lastIndex = 0;
   for (let m = IBAN_CANDIDATE.exec(text); m !== null; m = IBAN_CANDIDATE.exec(text)) {
     const start = m.index;
@@ -659,12 +665,23 @@ const detectIban: Detector = (text, emit) => {
       ibanChecksumValid(compact) &&
       standsAlone(text, start, end, "")
     ) {
-      emit(start, end);
+      spans.push([start, end]);
       IBAN_CANDIDATE.lastIndex = end;
     } else {
       IBAN_CANDIDATE.lastIndex = start + 1;
     }
   }
+  lastIbans = { text, spans };
+  return spans;
+}
+
+/** Whether [start, end) lies within an IBAN of the text (`NL91 ABNA 0417 1643 00`'s digits). */
+function insideIban(text: string, start: number, end: number): boolean {
+  return ibanSpans(text).some(([from, to]) => start >= from && end <= to);
+}
+
+const detectIban: Detector = (text, emit) => {
+  for (const [start, end] of ibanSpans(text)) emit(start, end);
 };
 
 /** ISO 13616 check: move the first four characters to the end, letters to numbers, mod 97 = 1. */
@@ -868,6 +885,7 @@ export function forgetScannedText(): void {
   lastGroups = undefined;
   lastNhs = undefined;
   lastHeaders = undefined;
+  lastIbans = undefined;
 }
 
 function isLabelledNhs(text: string, start: number, end: number): boolean {
