@@ -325,6 +325,9 @@ Install with \`npm install scheduler@2.4.0\` and run \`scheduler start --port 80
   socialSecurityNumber?: string;
   passportNumber?: string;
   nhsNumber?: string;
+  customerName: string;
+  faxNumber?: string;
+  mailingAddress?: Address;
   bankAccount?: string;
   macAddress?: string;
   clientIp?: string;
@@ -363,6 +366,9 @@ Install with \`npm install scheduler@2.4.0\` and run \`scheduler start --port 80
         "bankaccount",
         "macaddress",
         "clientip",
+        "customername",
+        "faxnumber",
+        "mailingaddress",
       ]),
     );
   });
@@ -372,6 +378,8 @@ Install with \`npm install scheduler@2.4.0\` and run \`scheduler start --port 80
   bloodType; medicalHistory; healthCondition; mentalHealth; sickLeave;
   politicalParty; tradeUnion; ethnicOrigin; religiousBelief; dnaSample;
   fingerprintTemplate; facialRecognition; sexualOrientation; genderIdentity;
+  medicalConditions; healthStatus; politicalViews; ethnicBackground; religiousAffiliation;
+  dnaResults; faceEmbedding; political_views; religious_beliefs;
 }
 Notes: medical history of asthma, sick leave since May.`;
     const found = new Set(
@@ -390,7 +398,16 @@ Notes: medical history of asthma, sick leave since May.`;
     );
     const patterns = matcher.scan(dto, options).flatMap((m) => m.matchedPatterns);
     expect(patterns.map((p) => p.pattern)).toEqual(
-      expect.arrayContaining(["bloodtype", "sickleave", "medical history", "sick leave"]),
+      expect.arrayContaining([
+        "bloodtype",
+        "sickleave",
+        "medical history",
+        "sick leave",
+        "politicalviews",
+        "political_views",
+        "religious_beliefs",
+        "faceembedding",
+      ]),
     );
   });
 
