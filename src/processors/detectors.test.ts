@@ -321,6 +321,15 @@ describe("us_ssn", () => {
       ),
     ).toEqual(["219099999", "219099998", "078051121", "536902345", "536902346", "536902347"]);
   });
+  it("detects the bare SSNs of a table's SSN column", () => {
+    const csv =
+      'name,ssn,state\nJane Roe,219099999,CA\nJohn Roe,666123456,NY\nAda,"078051121",WA\n';
+    expect(detect("us_ssn", csv)).toEqual(["219099999", "078051121"]);
+    const tsv = "id\tSocial Security Number\n7\t536902345\n";
+    expect(detect("us_ssn", tsv)).toEqual(["536902345"]);
+    // A column that merely mentions one, or a number column beside it, is no SSN column.
+    expect(detect("us_ssn", "id,ssn_verified,amount\n1,219099999,536902345\n")).toEqual([]);
+  });
   it("takes no bare digits without a label right before them, nor unissued ones", () => {
     expect(
       detect(

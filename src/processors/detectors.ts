@@ -797,20 +797,30 @@ const detectUsSsn: Detector = (text, emit) => {
       BARE_SSN_AFTER_LABEL.lastIndex = labelEnd;
       const m = BARE_SSN_AFTER_LABEL.exec(text);
       if (!m) continue;
-      const digits = m[1]!;
       const start = BARE_SSN_AFTER_LABEL.lastIndex - 9;
       const end = start + 9;
-      if (
-        isIssuedSsn(digits.slice(0, 3), digits.slice(3, 5), digits.slice(5)) &&
-        standsAlone(text, start, end, ".-/:")
-      ) {
+      if (isBareIssuedSsn(m[1]!) && standsAlone(text, start, end, ".-/:")) {
         found.push([start, end]);
       }
     }
   }
+  // A table's SSN column (`name,ssn\nJane Roe,219099999`): its bare nine-digit cells.
+  const column = columnCells(text, SSN_IN_HEADER, SSN_COLUMN, (value) => isBareIssuedSsn(value));
+  const labelled = new Set(found.map(([start]) => start));
+  for (const span of column?.spans ?? []) if (!labelled.has(span[0])) found.push(span);
   if (found.length > 1) found.sort((a, b) => a[0] - b[0]);
   for (const [start, end] of found) emit(start, end);
 };
+
+/** What an SSN column's name holds: the cheap test made before a header is split. */
+const SSN_IN_HEADER = /ssn|social/i;
+/** A header cell that names an SSN: `ssn`, `SSN`, `employee_ssn`, `Social Security Number`. */
+const SSN_COLUMN =
+  /^\W*(?:[a-z]+[ _-])?(?:ssn|social[ _-]?security(?:[ _-]?(?:number|num|no\.?))?)\W*$/i;
+
+function isBareIssuedSsn(value: string): boolean {
+  return /^\d{9}$/.test(value) && isIssuedSsn(value.slice(0, 3), value.slice(3, 5), value.slice(5));
+}
 
 // NHS number: ten digits with its modulus 11 check digit. After an NHS label (`NHS no.`,
 // `nhs_number`) it may be written 3-3-4 with spaces or dashes or bare; without one, only as the
@@ -983,10 +993,10 @@ const detectDateOfBirth: Detector = (text, emit) => {
       searchedUpTo = start + date[0].length;
     }
   }
-  if (table && table.dates.length > 0) {
+  if (table && table.spans.length > 0) {
     const near = new Set(found.map(([start]) => start));
     // One by one: a table of many rows is more than a call's arguments may be.
-    for (const date of table.dates) if (!near.has(date[0])) found.push(date);
+    for (const date of table.spans) if (!near.has(date[0])) found.push(date);
     // Emitted in text order, as every detector emits.
     found.sort((a, b) => a[0] - b[0]);
   }
@@ -997,52 +1007,71 @@ const detectDateOfBirth: Detector = (text, emit) => {
 const HEADER_CHARS = 4096;
 const DELIMITERS = [",", ";", "\t", "|"];
 const WHOLE_DATE = new RegExp(`^(?:${DATE_NEAR_KEYWORD.source})$`, "i");
+/** What every birth column's name holds: the cheap test made before a header is split. */
+const BIRTH_IN_HEADER =
+  /birth|born|d\.?o\.?b|geburt|geboorte|naissance|nacimiento|nascita|urodzenia|födelse|fødsel/i;
 /**
  * A header cell that names a date of birth: `date_of_birth`, `DOB`, `"Birth date"`,
  * `patient_dob`, `DOB (dd/mm/yyyy)`; the name is the cell's last word, not part of another one.
  */
-/** What every birth column's name holds: the cheap test made before a header is split. */
-const BIRTH_IN_HEADER =
-  /birth|born|d\.?o\.?b|geburt|geboorte|naissance|nacimiento|nascita|urodzenia|födelse|fødsel/i;
 const BIRTH_COLUMN =
   /^\W*(?:[a-z]+[ _-])?(?:date[ _-]?of[ _-]?birth|d\.?o\.?b\.?|birth[ _-]?date|birthday|date[ _-]?born|geburtsdatum|geboortedatum|date[ _-]de[ _-]naissance|fecha[ _-]de[ _-]nacimiento|data[ _-]di[ _-]nascita|data[ _-]urodzenia|födelsedatum|fødselsdato)(?:\s*\([^)]*\))?\W*$/i;
 
+/** The dates of birth in a table whose header names a birth column (see `columnCells`). */
+function birthDateColumn(text: string): TableColumn | null {
+  return columnCells(text, BIRTH_IN_HEADER, BIRTH_COLUMN, (value) => {
+    const date = WHOLE_DATE.exec(value);
+    return date !== null && isPlausibleBirthDate(date.groups!);
+  });
+}
+
+interface TableColumn {
+  /** Where the header line ends. */
+  headerEnd: number;
+  /** The accepted cells of the column, as [start, end] in text order. */
+  spans: [number, number][];
+}
+
 /**
- * The dates of birth in a table (CSV, TSV) whose header names a birth column: each row's cell in
- * that column, when it is a plausible date, and where the header ends; null for any other text.
- * Only rows with as many cells as the header are read (a quoted delimiter would shift the
- * columns); quotes around a cell are left out.
+ * The cells of a table (CSV, TSV) in the column its header names (`column`, tested on each
+ * header cell once `hint` found the header worth splitting), those `accept` takes, and where the
+ * header ends; null for any other text. Only rows with as many cells as the header are read (a
+ * quoted delimiter would shift the columns); quotes around a cell are left out.
  */
-function birthDateColumn(text: string): { headerEnd: number; dates: [number, number][] } | null {
+function columnCells(
+  text: string,
+  hint: RegExp,
+  column: RegExp,
+  accept: (value: string) => boolean,
+): TableColumn | null {
   const headerEnd = text.indexOf("\n");
   if (headerEnd === -1 || headerEnd > HEADER_CHARS) return null;
   const header = text.slice(0, headerEnd).replace(/\r$/, "");
-  // Most first lines name no birth column: they are not split at all.
-  if (!BIRTH_IN_HEADER.test(header)) return null;
+  // Most first lines name no such column: they are not split at all.
+  if (!hint.test(header)) return null;
   const counts = DELIMITERS.map((d) => header.split(d).length);
   const delimiter = DELIMITERS[counts.indexOf(Math.max(...counts))]!;
   const names = header.split(delimiter);
-  const column = names.findIndex((name) => BIRTH_COLUMN.test(name));
-  if (names.length < 2 || column === -1) return null;
-  const found: [number, number][] = [];
+  const index = names.findIndex((name) => column.test(name));
+  if (names.length < 2 || index === -1) return null;
+  const spans: [number, number][] = [];
   for (let lineStart = headerEnd + 1; lineStart < text.length; ) {
     let lineEnd = text.indexOf("\n", lineStart);
     if (lineEnd === -1) lineEnd = text.length;
     const cells = text.slice(lineStart, lineEnd).replace(/\r$/, "").split(delimiter);
     if (cells.length === names.length) {
       let cellStart = lineStart;
-      for (let i = 0; i < column; i++) cellStart += cells[i]!.length + delimiter.length;
-      const raw = cells[column]!;
+      for (let i = 0; i < index; i++) cellStart += cells[i]!.length + delimiter.length;
+      const raw = cells[index]!;
       const value = raw.trim().replace(/^"|"$/g, "");
-      const date = WHOLE_DATE.exec(value);
-      if (date && isPlausibleBirthDate(date.groups!)) {
+      if (accept(value)) {
         const start = cellStart + raw.indexOf(value);
-        found.push([start, start + value.length]);
+        spans.push([start, start + value.length]);
       }
     }
     lineStart = lineEnd + 1;
   }
-  return { headerEnd, dates: found };
+  return { headerEnd, spans };
 }
 
 function monthNumber(text: string): number {
