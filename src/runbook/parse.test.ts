@@ -206,6 +206,12 @@ describe("loadRunbook on unreadable files", () => {
     }
   });
 
+  it("refuses an unknown YAML tag, as upstream's safe loader does, instead of reading its text", async () => {
+    expect(await issuesOf([...HEADER.slice(0, 1), "description: !foo y", "artifacts: {}"])).toEqual(
+      ["runbook.yaml:2:14: invalid YAML: Unresolved tag: !foo"],
+    );
+  });
+
   it("reports invalid YAML at its position", async () => {
     expect(await issuesOf([...HEADER, "artifacts:", "  a: [1, 2"])).toEqual([
       "runbook.yaml:5:1: invalid YAML: Flow sequence in block collection must be sufficiently indented and end with a ]",

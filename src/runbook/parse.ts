@@ -161,7 +161,9 @@ function parseYaml(text: string): {
   // Duplicate keys are found by the reader, in one pass: the library's check is quadratic in the
   // size of each mapping.
   const doc = parseDocument(text, { lineCounter, uniqueKeys: false, merge: true });
-  return { root: doc.contents, errors: doc.errors, lineCounter };
+  // An unknown tag (`!foo y`) is read as its text; PyYAML's safe loader, and so upstream, refuses it.
+  const unknownTags = doc.warnings.filter((warning) => warning.code === "TAG_RESOLVE_FAILED");
+  return { root: doc.contents, errors: [...doc.errors, ...unknownTags], lineCounter };
 }
 
 /**
