@@ -89,6 +89,16 @@ describe("email", () => {
     expect(detect("email", assets)).toEqual([]);
   });
 
+  it("takes the login of a remote shell or copy for no address, not an address mailed beside it", () => {
+    const text = [
+      "ssh -i key.pem ec2-user@ec2-54-12-34-56.compute-1.amazonaws.com",
+      "rsync -az dist/ www-data@web01.prod.example.net:/srv/app",
+      "scp report.pdf deploy@build01.internal.example.com:/tmp; mail ops@example.com",
+      "(sshd accepted key for jane.doe@example.com)",
+    ].join("\n");
+    expect(detect("email", text)).toEqual(["ops@example.com", "jane.doe@example.com"]);
+  });
+
   it("ignores systemd units and file names, not the address beside them", () => {
     const text =
       "Started getty@tty1.service; openvpn@client.socket; rabbit@localhost.log saved as icons-64x64@2.tar, mail ops@tty1.services";

@@ -193,7 +193,8 @@ const detectEmail: Detector = (text, emit) => {
       isValidDomain(text, at + 1, end) &&
       !isUrlCredentials(text, start) &&
       !isGitRemote(text, start, at, end) &&
-      !isMessageIdHeader(text, start)
+      !isMessageIdHeader(text, start) &&
+      !isRemoteLogin(text, start)
     ) {
       emit(start, end);
       at = text.indexOf("@", end);
@@ -222,6 +223,19 @@ function isGitRemote(text: string, start: number, at: number, end: number): bool
     text.charCodeAt(end) === CODE_COLON &&
     /\S/.test(text[end + 1] ?? " ")
   );
+}
+
+/**
+ * `ssh deploy@build01.example.com`, `rsync -az dist/ www-data@web01:/srv`: a login on a host,
+ * named on the command line of a remote shell or copy (its options and other arguments may come
+ * between), not a mailbox.
+ */
+const REMOTE_COMMAND_BEFORE =
+  /(?:^|[\s;&|(`$])(?:ssh|scp|sftp|rsync|mosh|ssh-copy-id)(?:[ \t]+[^\s;&|]+)*?[ \t]+$/;
+
+function isRemoteLogin(text: string, start: number): boolean {
+  const before = text.slice(Math.max(0, start - 120), start);
+  return /(?:ssh|scp|sftp|rsync|mosh)/.test(before) && REMOTE_COMMAND_BEFORE.test(before);
 }
 
 /**
