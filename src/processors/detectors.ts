@@ -230,12 +230,16 @@ function isGitRemote(text: string, start: number, at: number, end: number): bool
  * named on the command line of a remote shell or copy (its options and other arguments may come
  * between), not a mailbox.
  */
-const REMOTE_COMMAND_BEFORE =
-  /(?:^|[\s;&|(`$])(?:ssh|scp|sftp|rsync|mosh|ssh-copy-id)(?:[ \t]+[^\s;&|]+)*?[ \t]+$/;
+const REMOTE_COMMANDS = "ssh|scp|sftp|rsync|mosh|ssh-copy-id";
+/** The cheap test first: most text before an address names none of these commands. */
+const REMOTE_COMMAND = new RegExp(REMOTE_COMMANDS);
+const REMOTE_COMMAND_BEFORE = new RegExp(
+  `(?:^|[\\s;&|(\`$])(?:${REMOTE_COMMANDS})(?:[ \\t]+[^\\s;&|]+)*?[ \\t]+$`,
+);
 
 function isRemoteLogin(text: string, start: number): boolean {
   const before = text.slice(Math.max(0, start - 120), start);
-  return /(?:ssh|scp|sftp|rsync|mosh)/.test(before) && REMOTE_COMMAND_BEFORE.test(before);
+  return REMOTE_COMMAND.test(before) && REMOTE_COMMAND_BEFORE.test(before);
 }
 
 /**

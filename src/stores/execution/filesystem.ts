@@ -340,14 +340,19 @@ class FileSystemExecutionStore implements ExecutionStore {
   }
 
   private async runFolderExists(runId: string): Promise<boolean> {
+    const kind = await this.runFolderKind(runId);
+    // Damage by hand: what is read or written through it would be outside the store.
+    if (kind === "link") throw new CorruptDataError(this.runDir(runId), LINKED_RUN);
+    return kind === "folder";
+  }
+
+  /** What stands at a run's folder: the folder, a symbolic link in its place, or nothing. */
+  private async runFolderKind(runId: string): Promise<"folder" | "link" | null> {
     try {
       const info = await fs.lstat(this.runDir(runId));
-      // Damage by hand: what is read or written through it would be outside the store.
-      if (info.isSymbolicLink()) throw new CorruptDataError(this.runDir(runId), LINKED_RUN);
-      return info.isDirectory();
+      return info.isSymbolicLink() ? "link" : info.isDirectory() ? "folder" : null;
     } catch (error) {
-      if (error instanceof CorruptDataError) throw error;
-      if (hasErrorCode(error, "ENOENT", "ENOTDIR")) return false;
+      if (hasErrorCode(error, "ENOENT", "ENOTDIR")) return null;
       throw storeError("read", this.runDir(runId), error);
     }
   }
@@ -712,20 +717,16 @@ class FileSystemExecutionStore implements ExecutionStore {
   async resolveRunId(written: string): Promise<string> {
     // A folder of exactly that name first: `01A2…` read as `01a2…` must not name another run.
     // A link in a run folder's place names its run too: reading it is refused, deleting it not.
-    const named = async (id: string) => {
-      const info = await fs.lstat(this.runDir(id)).catch(() => null);
-      return info !== null && (info.isDirectory() || info.isSymbolicLink());
-    };
-    if (await named(validateRunId(written))) return written;
+    if (await this.runFolderKind(validateRunId(written))) return written;
     const prefix = generatedCase(written);
-    if (prefix !== written && (await named(prefix))) return prefix;
+    if (prefix !== written && (await this.runFolderKind(prefix))) return prefix;
     return resolvePrefix(prefix, (await this.runFolderNames()).names);
   }
 
   async deleteRun(runId: string): Promise<void> {
     const dir = this.runDir(runId);
     // A link in a run folder's place goes, and nothing is written or removed where it leads.
-    if ((await fs.lstat(dir).catch(() => null))?.isSymbolicLink()) {
+    if ((await this.runFolderKind(runId)) === "link") {
       try {
         await fs.unlink(dir);
         await fsyncDir(this.runsDir);
