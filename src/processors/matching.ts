@@ -143,14 +143,13 @@ export class PatternMatcher {
       .filter(([key]) => key.startsWith("k:"))
       .map(([key, source]) => ({ keyword: key.slice(2), source }));
     for (const { keyword, source } of keywordList) {
-      const impliedPrefixes = keywordList
-        .filter(
-          (other) =>
-            other.keyword.length < keyword.length &&
-            keyword.startsWith(other.keyword) &&
-            !isAsciiAlnum(keyword[other.keyword.length]!),
-        )
-        .map((other) => ({ source: other.source, length: other.keyword.length }));
+      // The keywords this one starts with, up to a separator (`email` in `email_address`).
+      const impliedPrefixes: KeywordEntry["impliedPrefixes"] = [];
+      for (let length = 1; length < keyword.length; length++) {
+        if (isAsciiAlnum(keyword[length]!)) continue;
+        const prefix = sourceByKey.get(`k:${keyword.slice(0, length)}`);
+        if (prefix !== undefined) impliedPrefixes.push({ source: prefix, length });
+      }
       let resumeOffset = keyword.length;
       for (let i = 1; i < keyword.length; i++) {
         if (!isAsciiAlnum(keyword[i - 1]!)) {
