@@ -70,6 +70,12 @@ export interface ExecuteOptions {
    */
   onRunCreated?: (runId: string) => void;
   /**
+   * Told once every artifact of the run has ended: nothing of the run asks `workers` for more work,
+   * so the caller may close them while the run's end is recorded (their threads take tens of
+   * milliseconds to tear down).
+   */
+  onWorkDone?: () => void;
+  /**
    * Runs once the run is recorded finished, while this process still holds its lease: what it
    * reads of the run then (its record, an export) no other process can delete meanwhile.
    */
@@ -236,6 +242,7 @@ export async function executePlan(options: ExecuteOptions): Promise<RunResult> {
       runbook_sha256: options.runbook.sha256,
     });
     const outcome = await scheduler.run();
+    options.onWorkDone?.();
     await log.flush();
     if (leaseLost) throw leaseLost;
     log.append({

@@ -701,6 +701,30 @@ describe("executor", () => {
     // Released once the report is done.
     await stores.executions.deleteRun(result.runId);
   });
+  it("says the work is done once every artifact has ended, before the run's end is recorded", async () => {
+    const { options, stores } = await setup(
+      `${head()}${src("done_a", ", delay_ms: 20")}${src("done_b", ", fail: boom")}  done_c: {inputs: done_b, process: {type: concat}}\n`,
+    );
+    let ended: string[] = [];
+    let status = "";
+    let runId = "";
+    const result = await executePlan({
+      ...options,
+      onRunCreated: (id) => {
+        runId = id;
+      },
+      onWorkDone: () => {
+        ended = timeline.filter((e) => e.at === "end").map((e) => e.id);
+        void stores.executions.getRun(runId).then((run) => {
+          status = run.status;
+        });
+      },
+    });
+    expect(result.status).toBe("failed");
+    expect(ended).toEqual(expect.arrayContaining(["done_a", "done_b"]));
+    expect(status).toBe("running");
+  });
+
   it("tells the run ID once the run is its own, before its first event, on a resume too", async () => {
     const first = await setup(`${head()}${src("a")}${src("b", ", fail: boom")}`);
     const told: string[] = [];

@@ -141,6 +141,7 @@ export async function runCommand(
         ignoreDirs: stores.ownFolders,
         ...(io.signal ? { signal: io.signal } : {}),
         onRunCreated: (runId) => io.announceRun?.(runId),
+        onWorkDone: () => void workers.close(),
         onEvent: reporter.listener,
         whileHeld: report,
       });
