@@ -6,16 +6,11 @@
  * cache made by another Node.js version or under other V8 flags, and the bundle is then compiled
  * as usual. Under WCT_DEBUG the bundle is required plainly, with source maps on, so that stack
  * traces name the TypeScript sources.
- *
- * Before the bundle is compiled, `loadCli` sets the V8 flags of `V8_FLAGS` for the process and the
- * worker threads it starts later (V8's flags are the process's); the build sets them too before it
- * makes the code cache, which V8 accepts only under the flags it was made with.
  */
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname } from "node:path";
-import { setFlagsFromString } from "node:v8";
 import { Script } from "node:vm";
 import type { main } from "./cli/main.js";
 import { packageFile } from "./paths.js";
@@ -66,19 +61,8 @@ function codeCacheFor(bundle: Uint8Array, file: string): Buffer | undefined {
   return stamped.subarray(STAMP_BYTES);
 }
 
-/**
- * V8 optimises a function with TurboFan once it has run through an "interrupt budget" of bytecode
- * (66 KB by default in Node.js 20). At the default, the scanner's functions are compiled while a
- * fresh worker thread scans its first megabyte, some of them twice (on-stack, then whole), on
- * cores a short command needs for the scan itself. With 1 MB fewer compiles are made, later, and
- * pay for themselves: a resume of the resume benchmark takes ~8% less, a run from scratch ~3%
- * (see bench/HISTORY.md).
- */
-export const V8_FLAGS = "--interrupt-budget=1048576";
-
 /** Loads the CLI bundle and returns its `main`. */
 export function loadCli(options: LoadOptions = {}): LoadedCli {
-  setFlagsFromString(V8_FLAGS);
   const file = BUNDLE_FILE;
   const require = createRequire(file);
   if (options.debug ?? Boolean(process.env.WCT_DEBUG)) {

@@ -65,6 +65,8 @@ describe("the worker bundle", () => {
     const text = join(out, "note.txt");
     writeFileSync(text, "call me on 020 7946 0018");
     const worker = new Worker(file);
+    // It says it has booted before it answers anything.
+    const booted = new Promise((resolve) => worker.once("message", resolve));
     const ask = (request: TaskRequest) =>
       new Promise<TaskResponse>((resolve) => {
         worker.once("message", resolve);
@@ -72,6 +74,7 @@ describe("the worker bundle", () => {
       });
     const list = (items: string[]) => ({ items, next: new Int32Array(new SharedArrayBuffer(4)) });
     try {
+      expect(await booted).toEqual({ ready: true });
       expect(
         await ask({
           moduleUrl: built("stores/artifact/digest-worker"),

@@ -2,7 +2,8 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { interruptBudgetRaised } from "./interrupt-budget.js";
 import { createWorkerPool, TASKS_PER_WORKER, type WorkerPool } from "./worker-pool.js";
 
 // Task modules are data: URLs so the test needs no fixture files; the pool imports them like any module.
@@ -211,6 +212,24 @@ describe("createWorkerPool", () => {
       Array.from({ length: 6 }, () => pool!.run<number>(tasks, "threadId", null)),
     );
     expect(new Set(ids).size).toBe(2);
+  });
+
+  it("raises V8's interrupt budget once all its threads have booted, until the last such pool closes", async () => {
+    pool = createWorkerPool(2);
+    await pool.run(tasks, "echo", 1);
+    // One thread is up, the pool could start another: not yet.
+    expect(interruptBudgetRaised()).toBe(false);
+    pool.prestart();
+    await vi.waitFor(() => expect(interruptBudgetRaised()).toBe(true));
+    const other = createWorkerPool(1);
+    try {
+      await other.run(tasks, "echo", 1);
+      await pool.close();
+      expect(interruptBudgetRaised()).toBe(true);
+    } finally {
+      await other.close();
+    }
+    expect(interruptBudgetRaised()).toBe(false);
   });
 
   it("does not keep the process alive once its tasks are done, even if never closed", () => {

@@ -9,7 +9,8 @@ import { pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 import type { WorkerRunner } from "../components/types.js";
 import { FROM_SOURCES, moduleUrl, packageFile } from "../paths.js";
-import type { TaskRequest, TaskResponse } from "./worker-tasks.js";
+import { raiseInterruptBudget } from "./interrupt-budget.js";
+import type { TaskRequest, TaskResponse, WorkerMessage } from "./worker-tasks.js";
 
 /** A `WorkerRunner` that owns threads and must be closed. */
 export interface WorkerPool extends WorkerRunner {
@@ -86,6 +87,9 @@ export function createWorkerPool(size = availableParallelism()): WorkerPool {
   /** Every live worker and the tasks it holds, the running one first. */
   const workers = new Map<Worker, PendingTask[]>();
   let closed = false;
+  /** Threads that have booted; once the pool's are, V8's budget is raised (`interrupt-budget.ts`). */
+  let booted = 0;
+  let releaseBudget: (() => void) | undefined;
 
   function settle(task: PendingTask): void {
     task.signal?.removeEventListener("abort", task.onAbort);
@@ -103,7 +107,11 @@ export function createWorkerPool(size = availableParallelism()): WorkerPool {
   function spawn(): Worker {
     const worker = startWorker();
     workers.set(worker, []);
-    worker.on("message", (response: TaskResponse) => {
+    worker.on("message", (response: WorkerMessage) => {
+      if ("ready" in response) {
+        if (++booted >= size && !closed) releaseBudget ??= raiseInterruptBudget();
+        return;
+      }
       const held = workers.get(worker);
       const task = held?.shift();
       if (!task) return;
@@ -196,6 +204,7 @@ export function createWorkerPool(size = availableParallelism()): WorkerPool {
     },
     async close(): Promise<void> {
       closed = true;
+      releaseBudget?.();
       const error = new Error("The worker pool is closed.");
       for (const task of queue.splice(0)) {
         settle(task);

@@ -18,6 +18,9 @@ export type TaskResponse =
   | { ok: true; result: unknown }
   | { ok: false; name: string; message: string; code?: string };
 
+/** What a worker sends: first that it has booted and serves tasks, then its answers. */
+export type WorkerMessage = TaskResponse | { ready: true };
+
 export type TaskModule = Record<string, unknown>;
 
 /** Imports each task module once, on first use. */
@@ -74,4 +77,5 @@ export function serveTasks(load: (moduleUrl: string) => Promise<TaskModule> | Ta
       ),
     );
   });
+  parentPort?.postMessage({ ready: true } satisfies WorkerMessage);
 }
