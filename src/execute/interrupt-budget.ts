@@ -9,8 +9,10 @@
  * V8's flags are the process's, and while one is not at its default V8 refuses every code cache
  * made under the defaults: Node.js's own, for the built-in modules each new thread compiles as it
  * boots, and the CLI's (`launch.ts`). So the budget is raised only once a pool's threads have
- * booted, and put back when the last pool that raised it closes. It is tuned on Node.js 20's V8
- * only, whose default this module knows and where it was measured.
+ * booted, and put back when the last pool that raised it closes. The threads are running then:
+ * V8 reads the flag as a plain number each time it resets a function's budget, so a thread sees
+ * the new value at its next reset. It is tuned on Node.js 20's V8 only, whose default this module
+ * knows and where it was measured.
  */
 import { setFlagsFromString } from "node:v8";
 

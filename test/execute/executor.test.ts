@@ -701,6 +701,7 @@ describe("executor", () => {
     // Released once the report is done.
     await stores.executions.deleteRun(result.runId);
   });
+
   it("says the work is done once every artifact has ended, before the run's end is recorded", async () => {
     const { options, stores } = await setup(
       `${head()}${src("done_a", ", delay_ms: 20")}${src("done_b", ", fail: boom")}  done_c: {inputs: done_b, process: {type: concat}}\n`,
