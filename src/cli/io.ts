@@ -10,8 +10,10 @@ import type { Writable } from "node:stream";
 import type { WorkerRunner } from "../components/types.js";
 import { InputError, StoreError } from "../errors.js";
 import { packageFile } from "../paths.js";
+import type { PreparedRunbook } from "../plan/prepare.js";
 import { resolveStores } from "../stores/config.js";
 import { hasErrorCode, writeFileDurable } from "../stores/durable-fs.js";
+import { oneLine } from "./table.js";
 
 export interface CliIo {
   stdout: Writable & { isTTY?: boolean };
@@ -204,7 +206,13 @@ function shellQuote(arg: string): string {
 }
 
 /** A runbook without artifacts is valid (upstream's schema allows it), but likely a mistake. */
-export const NO_ARTIFACTS_WARNING = "warning: the runbook has no artifacts: nothing is scanned\n";
+const NO_ARTIFACTS_WARNING = "warning: the runbook has no artifacts: nothing is scanned\n";
+
+/** Warns, on stderr, of a runbook that scans nothing and of what its runbooks ask for in vain. */
+export function printPlanWarnings(io: CliIo, prepared: PreparedRunbook): void {
+  if (prepared.plan.artifacts.size === 0) io.stderr.write(NO_ARTIFACTS_WARNING);
+  for (const warning of prepared.warnings) io.stderr.write(`warning: ${oneLine(warning)}\n`);
+}
 
 /** Writes one JSON document to stdout. */
 export function printJson(io: CliIo, value: unknown): void {

@@ -4,7 +4,7 @@
 import type { ComponentRegistry } from "../components/types.js";
 import { NotFoundError, RunbookError } from "../errors.js";
 import { parseSchemaRef, type SchemaRef } from "../message.js";
-import { redactIssues } from "../runbook/env.js";
+import { redactIssues, redactSubstitutions } from "../runbook/env.js";
 import { flattenRunbook } from "../runbook/flatten.js";
 import type { ArtifactDefinition, LoadedRunbook, Substitution } from "../runbook/model.js";
 import { loadRunbook } from "../runbook/parse.js";
@@ -19,6 +19,8 @@ export interface PreparedRunbook {
   plan: ExecutionPlan;
   planJson: PlanJson;
   substitutions: Substitution[];
+  /** What the runbooks ask for that is not used (see `FlattenedRunbook.warnings`). */
+  warnings: string[];
 }
 
 /** The schema an artifact definition produces by default, when that is known without planning. */
@@ -124,6 +126,8 @@ export async function prepareRunbook(
     plan,
     planJson: planToJson(plan, loaded.placeholders),
     substitutions: flat.substitutions,
+    // A child's path may hold a `${VAR}` value: messages name it by its placeholder.
+    warnings: redactSubstitutions(flat.warnings, flat.substitutions) as string[],
   };
 }
 

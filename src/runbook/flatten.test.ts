@@ -218,6 +218,28 @@ describe("flattenRunbook nesting and cycles", () => {
   });
 });
 
+describe("flattenRunbook warnings", () => {
+  it("warns once of a child runbook's config, which is not used, and not of the root's", async () => {
+    const [name, description, ...rest] = child("child");
+    const root = await tree("child-config", {
+      "main.yaml": [
+        ...parent(useChild(), ["config: {timeout: 60}"]),
+        "  again:",
+        "    inputs: files",
+        "    child_runbook: {path: child.yaml, input_mapping: {data: files}, output: result}",
+      ],
+      "child.yaml": [name!, description!, "config:", "  max_concurrency: 1", ...rest],
+      "plain.yaml": parent(useChild("quiet.yaml")),
+      "quiet.yaml": child("quiet"),
+    });
+    const flat = await flattenFile(path.join(root, "main.yaml"));
+    expect(flat.warnings).toEqual([
+      `${path.join(root, "child.yaml")}:3:1: config: a child runbook's config is not used: the root runbook's config (timeout, max_concurrency, template_paths) applies to the whole run`,
+    ]);
+    expect((await flattenFile(path.join(root, "plain.yaml"))).warnings).toEqual([]);
+  });
+});
+
 describe("flattenRunbook directive flags", () => {
   it("carries output and optional over to the child's artifacts, and checks output_schema", async () => {
     const root = await tree("flags", {

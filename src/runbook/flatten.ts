@@ -8,7 +8,13 @@
  */
 import { realpath, stat } from "node:fs/promises";
 import path from "node:path";
-import { InputError, type Issue, RunbookError, type SourcePosition } from "../errors.js";
+import {
+  formatIssue,
+  InputError,
+  type Issue,
+  RunbookError,
+  type SourcePosition,
+} from "../errors.js";
 import { formatSchemaRef, parseSchemaRef, type SchemaRef, sameSchema } from "../message.js";
 import { ARTIFACT_FILE_EXTENSION, KeyFolders } from "../stores/keys.js";
 import { closestMatch } from "../suggest.js";
@@ -47,6 +53,8 @@ export interface FlattenedRunbook {
   substitutions: Substitution[];
   /** Absolute paths of every runbook file read, root first. */
   files: string[];
+  /** What the runbooks ask for that is not used, `file:line:column: field: message` each. */
+  warnings: string[];
   /**
    * Where a field of a flattened artifact is written, in whichever file defines it: e.g.
    * `positionOf("analysis__personal", "inputs")` points into the child runbook.
@@ -113,6 +121,7 @@ export async function flattenRunbook(
 
 class Flattener {
   private readonly issues: Issue[] = [];
+  private readonly warnings: string[] = [];
   private readonly artifacts = emptyRecord<ArtifactDefinition>();
   private readonly origins = emptyRecord<string>();
   private readonly folders = emptyRecord<string>();
@@ -160,6 +169,7 @@ class Flattener {
       folders: this.folders,
       substitutions: uniqueSubstitutions([...this.loaded.values()].flatMap((r) => r.substitutions)),
       files: [...new Set([...this.loaded.values()].map((r) => r.path))],
+      warnings: this.warnings,
       positionOf(artifactId, field) {
         const definer = definers.get(artifactId);
         if (!definer) return undefined;
@@ -469,6 +479,16 @@ class Flattener {
     try {
       const child = await loadRunbook(file, this.options.env ?? process.env);
       this.loaded.set(file, child);
+      if (child.has("config")) {
+        this.warnings.push(
+          formatIssue({
+            path: "config",
+            message:
+              "a child runbook's config is not used: the root runbook's config (timeout, max_concurrency, template_paths) applies to the whole run",
+            position: child.positionOf("config"),
+          }),
+        );
+      }
       return child;
     } catch (error) {
       if (error instanceof RunbookError) for (const issue of error.issues) this.add(issue);

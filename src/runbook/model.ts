@@ -98,6 +98,8 @@ export interface LoadedRunbook {
   placeholders: ReadonlyMap<string, string>;
   /** Resolve a dotted field path to a position in this file. */
   positionOf(path: string): SourcePosition;
+  /** Whether the file itself has this field (`config`), rather than taking its default. */
+  has(path: string): boolean;
 }
 
 /** One environment value substituted into a runbook. */

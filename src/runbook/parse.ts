@@ -138,6 +138,7 @@ export async function loadRunbook(
     substitutions: reader.substitutions,
     placeholders: reader.placeholders,
     positionOf: (fieldPath) => reader.positionOf(fieldPath),
+    has: (fieldPath) => reader.has(fieldPath),
   };
 }
 
@@ -348,6 +349,10 @@ class RunbookReader {
    * The position of a dotted field path: the key naming it (or the list item), else its value,
    * else the nearest ancestor that exists, else the file alone.
    */
+  has(fieldPath: string): boolean {
+    return this.keyPositions.has(fieldPath);
+  }
+
   positionOf(fieldPath: string): SourcePosition {
     let current = fieldPath;
     for (;;) {

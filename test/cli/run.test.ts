@@ -295,6 +295,25 @@ describe("wct run", () => {
     }
   });
 
+  it("warns that a child runbook's config is not used, and runs with the root's", async () => {
+    await mkdir(join(dir, "child-config-data"), { recursive: true });
+    await writeFile(join(dir, "child-config-data", "note.txt"), "mail jane.doe@example.com\n");
+    await runbook(
+      "config-child.yaml",
+      "name: child\ndescription: sets config\nconfig:\n  timeout: 1\ninputs:\n  data: {input_schema: standard_input}\noutputs:\n  found: {artifact: scan}\nartifacts:\n  scan: {inputs: data, process: {type: personal_data}}\n",
+    );
+    const root = await runbook(
+      "config-root.yaml",
+      "name: root\ndescription: uses the child\nartifacts:\n  files: {source: {type: filesystem, properties: {path: child-config-data}}}\n  found:\n    inputs: files\n    child_runbook: {path: config-child.yaml, input_mapping: {data: files}, output: found}\n",
+    );
+    const warning = `warning: ${join(dir, "config-child.yaml")}:3:1: config: a child runbook's config is not used`;
+    for (const command of ["validate-runbook", "run"]) {
+      const result = await wct([command, root]);
+      expect(result.code, command).toBe(0);
+      expect(result.stderr, command).toContain(warning);
+    }
+  });
+
   it("on a TERM=dumb terminal prints plain lines, without colour or cursor movement", async () => {
     // Emacs' shell and some CI consoles are terminals that show escape sequences as text.
     await mkdir(join(dir, "dumb-data"), { recursive: true });

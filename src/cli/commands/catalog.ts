@@ -14,9 +14,9 @@ import { runbookJsonSchema } from "../../runbook/json-schema.js";
 import {
   type CliIo,
   checkOutputTarget,
-  NO_ARTIFACTS_WARNING,
   openStores,
   printJson,
+  printPlanWarnings,
   type StoreFlags,
   writeOutputFile,
 } from "../io.js";
@@ -135,7 +135,7 @@ export async function validateRunbookCommand(
       return 2;
     }
     const { plan } = prepared;
-    if (plan.artifacts.size === 0) io.stderr.write(NO_ARTIFACTS_WARNING);
+    printPlanWarnings(io, prepared);
     const artifacts = [...plan.artifacts.values()].map((a) => ({
       id: a.id,
       produces: formatSchemaRef(a.outputSchema),

@@ -17,9 +17,9 @@ import {
   commandWith,
   currentHost,
   currentUser,
-  NO_ARTIFACTS_WARNING,
   openStores,
   printJson,
+  printPlanWarnings,
   redactArgv,
   type StoreFlags,
   toolVersion,
@@ -78,7 +78,7 @@ export async function runCommand(
       resumeRunId,
     );
     const { loaded, plan, planJson, substitutions } = prepared;
-    if (plan.artifacts.size === 0) io.stderr.write(NO_ARTIFACTS_WARNING);
+    printPlanWarnings(io, prepared);
     const { live, color } = terminalOutput(io.stderr, io.env);
     const reporter = createTerminalReporter(io.stderr, [...plan.artifacts.keys()], {
       live,
