@@ -411,6 +411,35 @@ Notes: medical history of asthma, sick leave since May.`;
     );
   });
 
+  it("finds demographic fields apart from the special categories", () => {
+    const records = `row,gender,nationality,marital_status,country_of_birth
+1042,F,Irish,married,IE
+class Citizen(Base):
+    citizenship = Column(String(100))
+    maritalStatus = Column(String(20))
+Marital status: single. Nationality: Portuguese.`;
+    const byCategory = new Map(
+      matcher
+        .scan(records, options)
+        .map((m) => [matcher.ruleset.rules[m.rule]!.category, m.matchedPatterns] as const),
+    );
+    expect([...byCategory.keys()]).toEqual(["demographic"]);
+    expect(byCategory.get("demographic")).toEqual([
+      { pattern: "gender", match_count: 1 },
+      { pattern: "nationality", match_count: 2 },
+      { pattern: "citizenship", match_count: 1 },
+      { pattern: "marital_status", match_count: 1 },
+      { pattern: "marital status", match_count: 1 },
+      { pattern: "maritalstatus", match_count: 1 },
+      { pattern: "country_of_birth", match_count: 1 },
+    ]);
+    // Gender identity is a special category of its own, not a demographic field.
+    const identity = matcher.scan("genderIdentity: string", options);
+    expect(identity.map((m) => matcher.ruleset.rules[m.rule]!.category)).toEqual([
+      "sexual_orientation",
+    ]);
+  });
+
   it("finds the personal data in a realistic customer record", () => {
     const record = `Customer: Jane Doe (first_name: Jane, last_name: Doe)
 Email: jane.doe@example.com, phone +44 20 7946 0958
