@@ -293,6 +293,25 @@ describe("iban", () => {
     ).toEqual([]);
     expect(ibanChecksumValid("GB82WEST12345698765432")).toBe(true);
   });
+
+  it("detects an IBAN in lower or mixed case only after an IBAN label", () => {
+    const text = [
+      "iban: de89 3704 0044 0532 0130 00",
+      "IBAN gb82west12345698765432",
+      "iban_number=Nl91abna0417164300",
+      "IBAN no. fr14 2004 1010 0505 0001 3m02 606",
+    ].join("\n");
+    expect(detect("iban", text)).toEqual([
+      "de89 3704 0044 0532 0130 00",
+      "gb82west12345698765432",
+      "Nl91abna0417164300",
+      "fr14 2004 1010 0505 0001 3m02 606",
+    ]);
+    // Unlabelled lower case is left alone (hex and ids look alike); a label does not fix a bad check.
+    expect(detect("iban", "ref de89370400440532013000, iban: de89 3704 0044 0532 0130 01")).toEqual(
+      [],
+    );
+  });
 });
 
 describe("uk_nino", () => {

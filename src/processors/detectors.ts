@@ -654,6 +654,11 @@ const IBAN_LENGTHS: Record<string, number> = {
 };
 
 const IBAN_CANDIDATE = /[A-Z]{2}\d\d(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?/g;
+/**
+ * An IBAN in lower or mixed case (`iban: de89 3704 …`, as typed into a form) is taken only right
+ * after an `IBAN` label: lower-case letters and digits in groups are everywhere in code and logs.
+ */
+const LABELLED_IBAN = /\biban(?:[_ -]?(?:number|no|nr))?\b[^a-z0-9\n]{0,20}(?=[a-z]{2}\d\d)/gi;
 
 /** The IBANs of the text scanned last, as [start, end] in text order. */
 let lastIbans: { text: string; spans: Array<[number, number]> } | undefined;
@@ -663,34 +668,43 @@ function ibanSpans(text: string): Array<[number, number]> {
   const spans: Array<[number, number]> = [];
   IBAN_CANDIDATE.lastIndex = 0;
   for (let m = IBAN_CANDIDATE.exec(text); m !== null; m = IBAN_CANDIDATE.exec(text)) {
-    const start = m.index;
-    const expected = IBAN_LENGTHS[m[0].slice(0, 2)];
-    if (expected === undefined) {
-      IBAN_CANDIDATE.lastIndex = start + 1;
-      continue;
+    const end = ibanEnd(text, m.index);
+    if (end !== undefined) spans.push([m.index, end]);
+    IBAN_CANDIDATE.lastIndex = end ?? m.index + 1;
+  }
+  // Most texts have no label: a plain search for it, as it is usually written, comes first.
+  if (text.includes("IBAN") || text.includes("iban") || text.includes("Iban")) {
+    LABELLED_IBAN.lastIndex = 0;
+    for (let m = LABELLED_IBAN.exec(text); m !== null; m = LABELLED_IBAN.exec(text)) {
+      const start = m.index + m[0].length;
+      if (spans.some(([from]) => from === start)) continue;
+      const end = ibanEnd(text, start);
+      if (end !== undefined) spans.push([start, end]);
     }
-    // The greedy groups may have taken a following word; keep exactly the country's length.
-    let end = start;
-    let kept = 0;
-    while (end < text.length && kept < expected) {
-      if (text[end] !== " ") kept++;
-      end++;
-    }
-    const compact = text.slice(start, end).replace(/ /g, "");
-    if (
-      kept === expected &&
-      /^[A-Z0-9]+$/.test(compact) &&
-      ibanChecksumValid(compact) &&
-      standsAlone(text, start, end, "")
-    ) {
-      spans.push([start, end]);
-      IBAN_CANDIDATE.lastIndex = end;
-    } else {
-      IBAN_CANDIDATE.lastIndex = start + 1;
-    }
+    spans.sort((a, b) => a[0] - b[0]);
   }
   lastIbans = { text, spans };
   return spans;
+}
+
+/** Where the IBAN starting at `start` ends (its country's length, checksum valid), if it is one. */
+function ibanEnd(text: string, start: number): number | undefined {
+  const expected = IBAN_LENGTHS[text.slice(start, start + 2).toUpperCase()];
+  if (expected === undefined) return undefined;
+  // The candidate's groups may run into a following word; keep exactly the country's length.
+  let end = start;
+  let kept = 0;
+  while (end < text.length && kept < expected) {
+    if (text[end] !== " ") kept++;
+    end++;
+  }
+  const compact = text.slice(start, end).replace(/ /g, "").toUpperCase();
+  return kept === expected &&
+    /^[A-Z0-9]+$/.test(compact) &&
+    ibanChecksumValid(compact) &&
+    standsAlone(text, start, end, "")
+    ? end
+    : undefined;
 }
 
 /** Whether [start, end) lies within an IBAN of the text (`NL91 ABNA 0417 1643 00`'s digits). */
